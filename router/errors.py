@@ -1,0 +1,145 @@
+"""The router's errors, and how each one reaches a client.
+
+Every failure the router can report is one of these classes. The HTTP layer turns any
+`RouterError` into OpenAI's error shape (`{"error": {"message", "type", "param", "code"}}`)
+with the class's status; the CLI prints `str(err)` as one line. Errors from lower layers
+(httpx, sockets, mlx, msgspec) are translated into this tree at the boundary where they occur
+(the backend, the config loader), never further up.
+
+    RouterError
+    ├── ConfigError              a config file or setting is wrong (CLI: one line, exit 2)
+    ├── ModelFileError           a model file cannot be read or converted (GGUF import, loading)
+    └── RequestError             the client's request cannot be served as sent
+        ├── InvalidRequest       400  malformed JSON, missing or wrong fields
+        ├── AuthenticationError  401  missing or wrong bearer key
+        ├── ModelNotFound        404  no configured or discovered model by that name
+        ├── PayloadTooLarge      413  body over the configured limit
+        ├── Overloaded           429  the model's queue is full (carries Retry-After)
+        └── BackendError         the model's backend failed; the router may try another
+            ├── BackendUnavailable  502  connection refused, reset, DNS
+            ├── BackendTimeout      504  no answer in time
+            ├── BackendProtocolError 502 the upstream answered something that is not OpenAI
+            └── BackendStatusError  the upstream answered with an error status of its own
+
+`BackendError.retryable` says whether another candidate may be tried: true for every failure
+of the backend itself, false for an upstream 4xx (the client's request is at fault there).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ErrorDetail(msgspec.Struct, omit_defaults=False):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+class RouterError(Exception):
+    """Base of every error the router reports."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def body(self) -> bytes:
+        """The error as OpenAI's JSON error object."""
+        detail = ErrorDetail(self.message, self.type, self.param, self.code)
+        return _encode(ErrorBody(detail))
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error asks for (e.g. Retry-After)."""
+        return {}
+
+
+class ConfigError(RouterError):
+    """A config file or setting is wrong; the message names the file, key and problem."""
+
+
+class ModelFileError(RouterError):
+    """A model file cannot be read, converted or loaded."""
+
+
+class RequestError(RouterError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class InvalidRequest(RequestError):
+    code = "invalid_request"
+
+
+class AuthenticationError(RequestError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class ModelNotFound(RequestError):
+    status = 404
+    code = "model_not_found"
+
+
+class PayloadTooLarge(RequestError):
+    status = 413
+    code = "payload_too_large"
+
+
+class Overloaded(RequestError):
+    status = 429
+    type = "rate_limit_exceeded"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after)}
+
+
+class BackendError(RequestError):
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+    retryable = True
+
+
+class BackendUnavailable(BackendError):
+    code = "upstream_unavailable"
+
+
+class BackendTimeout(BackendError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class BackendProtocolError(BackendError):
+    code = "upstream_protocol_error"
+
+
+class BackendStatusError(BackendError):
+    """The upstream answered with an error status; 4xx passes through, 5xx becomes 502."""
+
+    def __init__(self, upstream_status: int, message: str) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+        self.retryable = upstream_status >= 500 or upstream_status in (404, 429)
+        if upstream_status < 500:
+            self.status = upstream_status
+            self.type = "invalid_request_error"
+            self.code = "upstream_rejected"
