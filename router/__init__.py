@@ -1,3 +1,3 @@
-"""router: an OpenAI-compatible proxy that routes each request to the local model that fits its task."""
+"""router: an OpenAI-compatible proxy that sends each request to the local model fit for it."""
 
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
         └── BackendError         the model's backend failed; the router may try another
             ├── BackendUnavailable  502  connection refused, reset, DNS
             ├── BackendTimeout      504  no answer in time
+            ├── NoModelAvailable    503  no backend has a usable model
             ├── BackendProtocolError 502 the upstream answered something that is not OpenAI
             └── BackendStatusError  the upstream answered with an error status of its own
 
@@ -126,6 +127,11 @@ class BackendUnavailable(BackendError):
 class BackendTimeout(BackendError):
     status = 504
     code = "upstream_timeout"
+
+
+class NoModelAvailable(BackendError):
+    status = 503
+    code = "no_model_available"
 
 
 class BackendProtocolError(BackendError):

@@ -1,0 +1,311 @@
+"""The HTTP layer: OpenAI's API over a `Service`, and nothing else.
+
+It translates: bytes and headers in, a decoded request and hints to the service, answers and
+`RouterError`s back out in OpenAI's shape. The generation endpoints are raw ASGI handlers (the
+hot path: the body is read once and forwarded as it came, chunks pass through as bytes); the
+rest are ordinary litestar handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, asgi, get
+from litestar.exceptions import HTTPException
+from litestar.types import Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from router.backends import Endpoint, Parsed, StreamEvent
+from router.dispatch import Served
+from router.errors import (
+    BackendError,
+    InvalidRequest,
+    ModelNotFound,
+    PayloadTooLarge,
+    RequestError,
+    RouterError,
+)
+from router.metrics import RequestMeter
+from router.routing import Hints, Route, virtual_ids
+from router.service import Service
+from router.wire import ModelCard, ModelList, decode_chat, decode_completion, decode_embedding
+
+log = logging.getLogger("router")
+JSON = b"application/json"
+CLIENT_CLOSED = 499  # nginx's status for a client that went away; a metrics label only
+
+_encode = msgspec.json.Encoder().encode
+
+
+def create_app(service: Service) -> Litestar:
+    """The litestar application serving `service`."""
+    generation = _generation_handlers(service)
+    return Litestar(
+        route_handlers=[*generation, *_plain_handlers(service)],
+        on_startup=[service.start],
+        on_shutdown=[service.stop],
+        exception_handlers={
+            RouterError: _router_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        logging_config=None,  # litestar's default would send every httpx log line through a queue
+        openapi_config=None,
+        debug=False,
+    )
+
+
+def _generation_handlers(service: Service) -> list[Any]:
+    endpoints: list[tuple[str, Endpoint, Callable[[bytes], Parsed]]] = [
+        ("/v1/chat/completions", "chat/completions", decode_chat),
+        ("/v1/completions", "completions", decode_completion),
+        ("/v1/embeddings", "embeddings", decode_embedding),
+    ]
+    handlers = []
+    for path, endpoint, decode in endpoints:
+        generation = Generation(service, endpoint, decode)
+        handlers.append(asgi(path, copy_scope=False)(generation.handle))
+    return handlers
+
+
+class Generation:
+    """One generation endpoint: decode, route, dispatch, answer (whole or streamed)."""
+
+    def __init__(self, service: Service, endpoint: Endpoint, decode: Callable[[bytes], Parsed]):
+        self.service = service
+        self.endpoint = endpoint
+        self.decode = decode
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        meter = RequestMeter(self.service.metrics, time.perf_counter())
+        try:
+            if scope["method"] != "POST":
+                raise InvalidRequest(f"{scope['path']} takes POST", param="method")
+            headers = _headers(scope)
+            self.service.authorize(headers.get("authorization"))
+            body = await _read_body(receive, self.service.config.server.max_body_bytes)
+            parsed = _decode(self.decode, body)
+            route = self.service.route(parsed.model, _hints(headers))
+        except RouterError as err:
+            meter.finish(err.status, timed=False)
+            await _send_error(send, err)
+            return
+        await _until_disconnect(receive, self._answer(route, parsed, body, meter, send), meter)
+
+    async def _answer(
+        self, route: Route, parsed: Parsed, body: bytes, meter: RequestMeter, send: Send
+    ) -> None:
+        in_flight = None
+        try:
+            if getattr(parsed, "stream", False):
+                served, events = await self.service.dispatcher.open_stream(
+                    route, self.endpoint, parsed, body
+                )
+                in_flight = self._begin(route, served, meter)
+                await _send_stream(send, served, route, events, meter, parsed)
+            else:
+                start = time.perf_counter()
+                served, reply = await self.service.dispatcher.complete(
+                    route, self.endpoint, parsed, body
+                )
+                in_flight = self._begin(route, served, meter)
+                upstream = time.perf_counter() - start
+                await _send(send, 200, reply.body, _route_headers(served, route))
+                meter.finish(200, reply.usage)
+                self.service.metrics.overhead.observe(meter.elapsed() - upstream)
+        except RouterError as err:
+            meter.finish(err.status, timed=False)
+            await _send_error(send, err)
+        finally:
+            if in_flight is not None:
+                in_flight.dec()
+
+    def _begin(self, route: Route, served: Served, meter: RequestMeter) -> Any:
+        metrics = self.service.metrics
+        backend = served.replica.backend.name
+        meter.labels = (served.model, route.task, backend)
+        metrics.route_decisions.labels(route.task, served.model, route.reason).inc()
+        gauge = metrics.in_flight.labels(served.model, backend)
+        gauge.inc()
+        return gauge
+
+
+async def _until_disconnect(receive: Receive, work: Awaitable[None], meter: RequestMeter) -> None:
+    """Run `work`, cancelling it (and so the upstream request) if the client goes away."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()
+        meter.finish(CLIENT_CLOSED, timed=False)
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send_stream(
+    send: Send,
+    served: Served,
+    route: Route,
+    events: Any,
+    meter: RequestMeter,
+    parsed: Parsed,
+) -> None:
+    headers = _route_headers(served, route)
+    headers.append((b"cache-control", b"no-cache"))
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-type", b"text/event-stream"), *headers]})  # fmt: skip
+    wants_usage = parsed.wants_usage()  # type: ignore[union-attr]
+    status = 200
+    try:
+        async for event in events:
+            meter.on_event(event)
+            if not wants_usage and _usage_only(event):
+                continue  # asked of the upstream for the metrics, not by the client
+            await send({"type": "http.response.body", "body": event.data, "more_body": True})
+    except BackendError as err:
+        status = err.status
+        await send({"type": "http.response.body", "body": b"data: " + err.body() + b"\n\n",
+                    "more_body": True})  # fmt: skip
+    finally:
+        await events.aclose()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    meter.finish(status)
+
+
+def _usage_only(event: StreamEvent) -> bool:
+    chunk = event.chunk
+    return chunk is not None and chunk.usage is not None and not chunk.choices
+
+
+def _route_headers(served: Served, route: Route) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-router-model", _ascii(served.model)),
+        (b"x-router-task", _ascii(route.task)),
+        (b"x-router-reason", _ascii(served.reason(route))),
+        (b"x-router-backend", _ascii(served.replica.backend.name)),
+    ]
+
+
+def _ascii(value: str) -> bytes:
+    return value.encode("ascii", "backslashreplace")
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _hints(headers: dict[str, str]) -> Hints:
+    task, policy = headers.get("x-router-task"), headers.get("x-router-policy")
+    if task is None and policy is None:
+        return Hints()
+    return Hints(task.strip() if task else None, policy.strip() if policy else None)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidRequest("The client closed the connection before sending the body.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _decode(decode: Callable[[bytes], Parsed], body: bytes) -> Parsed:
+    try:
+        return decode(body)
+    except msgspec.ValidationError as err:
+        message, _, where = str(err).partition(" - at `$")
+        param = where.rstrip("`").lstrip(".") or None
+        where = f" (at {param})" if param else ""
+        raise InvalidRequest(f"{message}{where}", param=param) from None
+    except msgspec.DecodeError as err:
+        raise InvalidRequest(f"The body is not valid JSON: {err}") from None
+
+
+async def _send(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    head = [(b"content-type", JSON), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": head + (headers or [])})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_error(send: Send, err: RouterError) -> None:
+    extra = [(k.encode(), v.encode()) for k, v in err.headers().items()]
+    await _send(send, err.status, err.body(), extra)
+
+
+def _plain_handlers(service: Service) -> list[Any]:
+    def models_list() -> list[ModelCard]:
+        routed = [ModelCard(v, owned_by="router") for v in virtual_ids()]
+        return [*service.catalog.cards(), *routed]
+
+    @get("/v1/models", sync_to_thread=False)
+    def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
+        service.authorize(request.headers.get("authorization"))
+        return Response(_encode(ModelList(models_list())), media_type="application/json")
+
+    @get("/v1/models/{model_id:path}", sync_to_thread=False)
+    def get_model(request: Request[Any, Any, Any], model_id: str) -> Response[bytes]:
+        service.authorize(request.headers.get("authorization"))
+        wanted = model_id.lstrip("/")
+        for card in models_list():
+            if card.id == wanted:
+                return Response(_encode(card), media_type="application/json")
+        raise ModelNotFound(f"The model '{wanted}' does not exist here.", param="model")
+
+    @get("/healthz", sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", sync_to_thread=False)
+    def readyz() -> Response[dict[str, Any]]:
+        ready, detail = service.ready()
+        states = {s.name: {"up": s.up, "models": s.models, "error": s.error}
+                  for s in service.catalog.states.values()}  # fmt: skip
+        body = {"status": "ready" if ready else "not ready", "detail": detail, "backends": states}
+        return Response(body, status_code=200 if ready else 503)
+
+    @get("/metrics", sync_to_thread=False)
+    def metrics() -> Response[bytes]:
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [list_models, get_model, healthz, readyz, metrics]
+
+
+def _router_error(_: Request[Any, Any, Any], err: RouterError) -> Response[bytes]:
+    return Response(err.body(), status_code=err.status, media_type="application/json",
+                    headers=err.headers())  # fmt: skip
+
+
+def _http_error(_: Request[Any, Any, Any], err: HTTPException) -> Response[bytes]:
+    wrapped = RequestError(str(err.detail))
+    wrapped.status = err.status_code
+    if err.status_code == 404:
+        wrapped.code = "not_found"
+    return _router_error(_, wrapped)
+
+
+def _internal_error(_: Request[Any, Any, Any], err: Exception) -> Response[bytes]:
+    log.error("unexpected error: %r", err, exc_info=err)
+    wrapped = RouterError("The router failed unexpectedly; its log says why.")
+    return _router_error(_, wrapped)

@@ -1,0 +1,110 @@
+"""The catalogue of models: which model ids exist, and which backends serve each.
+
+A model id served by several backends (two Macs with the same LM Studio model) is one entry
+with several replicas. The catalogue is rebuilt from the backends' model lists at start-up and
+every `discovery_interval`; a backend that stops answering keeps its last known models but is
+marked down, so requests skip it while another replica is up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import KeysView
+
+import msgspec
+
+from router.backends import Backend
+from router.errors import BackendError
+from router.wire import ModelCard
+
+log = logging.getLogger("router")
+
+
+class Replica:
+    """One backend's copy of a model, with the count of requests it is answering now."""
+
+    __slots__ = ("backend", "card", "outstanding")
+
+    def __init__(self, backend: Backend, card: ModelCard) -> None:
+        self.backend = backend
+        self.card = card
+        self.outstanding = 0
+
+
+class BackendState(msgspec.Struct):
+    name: str
+    kind: str
+    up: bool = False
+    error: str | None = None
+    models: int = 0
+    checked_at: float = 0.0
+
+
+class Catalog:
+    """Model id -> replicas; rebuilt by `refresh`, read on every request."""
+
+    def __init__(self, backends: list[Backend], aliases: dict[str, str] | None = None) -> None:
+        self.backends = backends
+        self.aliases = dict(aliases or {})
+        self.states = {b.name: BackendState(b.name, b.kind) for b in backends}
+        self._known: dict[str, list[ModelCard]] = {}
+        self._replicas: dict[str, list[Replica]] = {}
+
+    def add(self, backend: Backend) -> None:
+        """Take in a backend found after start-up (zero-config discovery); refresh to use it."""
+        self.backends.append(backend)
+        self.states[backend.name] = BackendState(backend.name, backend.kind)
+
+    async def refresh(self) -> None:
+        """Ask every backend for its models; rebuild the table, keeping replica counters."""
+        for backend in self.backends:
+            state = self.states[backend.name]
+            try:
+                self._known[backend.name] = await backend.models()
+            except BackendError as err:
+                if state.up or not state.checked_at:
+                    log.warning("backend %s is down: %s", backend.name, err.message)
+                state.up, state.error = False, err.message
+            else:
+                if not state.up and state.checked_at:
+                    log.info("backend %s is up again", backend.name)
+                state.up, state.error = True, None
+            state.checked_at = time.time()
+            state.models = len(self._known.get(backend.name, ()))
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        old = {(r.backend.name, mid): r for mid, reps in self._replicas.items() for r in reps}
+        table: dict[str, list[Replica]] = {}
+        for backend in self.backends:
+            for card in self._known.get(backend.name, ()):
+                replica = old.get((backend.name, card.id)) or Replica(backend, card)
+                replica.card = card
+                table.setdefault(card.id, []).append(replica)
+        self._replicas = table
+
+    def resolve_alias(self, name: str) -> str:
+        return self.aliases.get(name, name)
+
+    def replicas(self, model_id: str) -> list[Replica]:
+        """The replicas of a model, those up first, then the least busy first."""
+        found = self._replicas.get(model_id)
+        if not found:
+            return []
+        if len(found) == 1:
+            return found
+        states = self.states
+        return sorted(found, key=lambda r: (not states[r.backend.name].up, r.outstanding))
+
+    def ids(self) -> KeysView[str]:
+        """The model ids, as a live view (cheap membership tests, catalogue order)."""
+        return self._replicas.keys()
+
+    def cards(self) -> list[ModelCard]:
+        """One card per model id (the first replica's)."""
+        return [reps[0].card for reps in self._replicas.values()]
+
+    def usable(self) -> bool:
+        """At least one model on a backend that answered its last check."""
+        return any(self.states[r.backend.name].up for reps in self._replicas.values() for r in reps)

@@ -1,0 +1,165 @@
+"""The `router` command: serve the proxy, and look at what it would serve.
+
+Every failure the user can cause (a bad config, a port in use, a missing file) ends with one
+line on stderr naming the problem and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from router import __version__
+from router.config import LoadedConfig, load_config
+from router.errors import RouterError
+
+log = logging.getLogger("router")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return command(args)
+    except RouterError as err:
+        print(f"router: {err.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="router", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"router {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the OpenAI-compatible proxy")
+    serve.add_argument("--config", metavar="F", help="config file (TOML)")
+    serve.add_argument("--host", metavar="H", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", metavar="P", type=int, help="port (default 8800)")
+    serve.set_defaults(run=_serve)
+
+    models = commands.add_parser("models", help="list configured and discovered models")
+    models.add_argument("--config", metavar="F", help="config file (TOML)")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(run=_models)
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from router.api import create_app
+    from router.service import Service
+
+    loaded = load_config(args.config)
+    server = loaded.config.server
+    host = args.host or server.host
+    port = server.port if args.port is None else args.port
+    _setup_logging(server.log_level)
+    if host not in LOOPBACK and not server.accepted_keys():
+        log.warning("listening on %s without API keys: anyone who can reach it may use it", host)
+    sock = _listen(host, port)
+    app = create_app(Service(loaded))
+    config = uvicorn.Config(
+        app,
+        loop=_event_loop(),
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+    )
+    log.info("router %s listening on http://%s:%d", __version__, host, sock.getsockname()[1])
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise RouterError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    sock.listen(2048)
+    return sock
+
+
+def _event_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+class ModelRow(msgspec.Struct):
+    id: str
+    backend: str
+    kind: str
+    state: str
+    context_length: int | None
+    capabilities: list[str]
+    size_bytes: int | None
+    load_seconds: float | None
+
+
+def _models(args: argparse.Namespace) -> int:
+    loaded = load_config(args.config)
+    logging.basicConfig(level=logging.WARNING, format="router: %(message)s")
+    rows = asyncio.run(_model_rows(loaded))
+    if args.json:
+        print(msgspec.json.format(msgspec.json.encode(rows)).decode())
+        return 0
+    table = [["MODEL", "BACKEND", "KIND", "STATE", "CONTEXT", "SIZE", "LOAD", "CAPABILITIES"]]
+    for r in rows:
+        size = f"{r.size_bytes / 1e6:.0f} MB" if r.size_bytes else "-"
+        load = f"{r.load_seconds:.1f} s" if r.load_seconds is not None else "-"
+        caps = ",".join(r.capabilities) or "-"
+        ctx = str(r.context_length or "-")
+        table.append([r.id, r.backend, r.kind, r.state, ctx, size, load, caps])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if len(table) == 1:
+        print("(no models: configure a backend, or start LM Studio, Ollama or llama.cpp)")
+    return 0
+
+
+async def _model_rows(loaded: LoadedConfig) -> list[ModelRow]:
+    from router.service import Service
+
+    service = Service(loaded)
+    await service.start()
+    try:
+        rows = []
+        for model_id in service.catalog.ids():
+            for replica in service.catalog.replicas(model_id):
+                card, backend = replica.card, replica.backend
+                up = service.catalog.states[backend.name].up
+                state = card.state or ("remote" if up else "down")
+                rows.append(ModelRow(model_id, backend.name, backend.kind, state,
+                                     card.context_length, card.capabilities, card.size_bytes,
+                                     card.load_seconds))  # fmt: skip
+        return rows
+    finally:
+        await service.stop()

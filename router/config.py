@@ -1,0 +1,153 @@
+"""Typed configuration: the TOML file's schema, its loading, and its errors.
+
+Every table of the file is a msgspec Struct that validates itself; a bad file stops the
+router with one line naming the file, the key and the problem (`router.toml: backends[0].
+base_url: must start with http:// or https://`). The smallest valid config is a list of
+`[[backends]]`; every other table has defaults.
+
+Where the file comes from: `--config`, else `$ROUTER_CONFIG`, else `./router.toml`, else the
+zero-config default (no file: the embedded model plus whatever local servers answer).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from router.errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8800
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Capability = Literal["vision", "tools", "json", "embeddings"]
+
+
+class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    host: str = DEFAULT_HOST
+    port: Port = DEFAULT_PORT
+    api_keys: list[str] = []
+    api_keys_env: str | None = None  # a variable holding comma-separated keys
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    discovery_interval: Seconds = 30.0  # how often upstream model lists are re-read
+
+    def accepted_keys(self) -> list[str]:
+        """Every accepted bearer key: those in the file plus those in `api_keys_env`."""
+        from_env = os.environ.get(self.api_keys_env, "") if self.api_keys_env else ""
+        return [*self.api_keys, *(k.strip() for k in from_env.split(",") if k.strip())]
+
+
+class ModelEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    id: str
+    upstream_id: str | None = None  # the upstream's own name, when the router's id differs
+    path: str | None = None  # mlx: the model folder
+    context_length: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    capabilities: list[Capability] = []
+
+    def __post_init__(self) -> None:
+        if not self.id.strip():
+            raise ValueError("model id must not be empty")
+
+
+class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str
+    kind: Literal["openai", "mlx"]
+    base_url: str | None = None
+    api_key_env: str | None = None
+    models: list[str | ModelEntry] | None = None  # None: read from the upstream
+    model_dirs: list[str] = []  # mlx: folders scanned for model folders
+    connect_timeout: Seconds = 5.0
+    read_timeout: Seconds = 600.0  # to the first byte, and between chunks of a stream
+    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = None  # per model, None: no cap
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ValueError("name may hold only letters, digits, '_', '.' and '-'")
+        if self.kind == "openai":
+            if not self.base_url:
+                raise ValueError("an openai backend needs base_url")
+            if not self.base_url.startswith(("http://", "https://")):
+                raise ValueError("base_url must start with http:// or https://")
+
+    def model_entries(self) -> list[ModelEntry] | None:
+        """The configured models as entries (bare ids become entries), None when unlisted."""
+        if self.models is None:
+            return None
+        return [ModelEntry(m) if isinstance(m, str) else m for m in self.models]
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class RoutingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    default_model: str | None = None  # `auto` goes here until a profile says otherwise
+    aliases: dict[str, str] = {}  # client-facing name -> model id
+    policy: Literal["quality", "latency", "balanced"] = "balanced"
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    server: ServerConfig = ServerConfig()
+    backends: list[BackendConfig] = []
+    routing: RoutingConfig = RoutingConfig()
+
+    def __post_init__(self) -> None:
+        names = [b.name for b in self.backends]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"backend names must be unique: {', '.join(duplicates)}")
+
+
+class LoadedConfig(msgspec.Struct, frozen=True):
+    config: Config
+    source: str | None  # the file it came from; None for the zero-config default
+
+
+def _decode_config(text: bytes) -> Config:
+    return msgspec.toml.decode(text, type=Config)
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    """The config file to read: the explicit path, $ROUTER_CONFIG, ./router.toml, or None."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if env := os.environ.get("ROUTER_CONFIG"):
+        return Path(env).expanduser()
+    local = Path("router.toml")
+    return local if local.is_file() else None
+
+
+def parse_config(text: bytes, source: str) -> Config:
+    """Decode and validate a config; errors name the source, the key and the problem."""
+    try:
+        return _decode_config(text)
+    except msgspec.ValidationError as err:
+        raise ConfigError(_describe_validation(source, str(err))) from None
+    except msgspec.DecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML: {err}") from None
+
+
+def load_config(explicit: str | None = None) -> LoadedConfig:
+    """Find and read the config, or return the zero-config default when there is no file."""
+    path = find_config_file(explicit)
+    if path is None:
+        return LoadedConfig(Config(), None)
+    try:
+        text = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config: {err.strerror or err}") from None
+    return LoadedConfig(parse_config(text, str(path)), str(path))
+
+
+def _describe_validation(source: str, message: str) -> str:
+    """Turn msgspec's 'Problem - at `$.a[0].b`' into 'source: a[0].b: problem'."""
+    problem, _, where = message.partition(" - at `$")
+    key = where.rstrip("`").lstrip(".")
+    problem = problem.replace("Object contains unknown field", "unknown key")
+    problem = problem[:1].lower() + problem[1:]
+    return f"{source}: {key}: {problem}" if key else f"{source}: {problem}"

@@ -1,0 +1,44 @@
+"""Zero-config discovery: which OpenAI-compatible servers answer on this machine's usual ports.
+
+Probed once at start-up when there is no config file; each one that answers `GET /v1/models`
+becomes an `openai` backend named after the server that usually listens there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from router.config import BackendConfig
+
+USUAL_PORTS: dict[int, str] = {
+    1234: "lmstudio",
+    11434: "ollama",
+    8080: "local-8080",  # llama.cpp's server, mlx_lm.server
+    8000: "local-8000",  # vLLM
+}
+
+
+async def probe_local_servers(
+    ports: dict[int, str] | None = None, host: str = "127.0.0.1", timeout: float = 0.5
+) -> list[BackendConfig]:
+    """Backends for the servers that answer on `ports`, in the order of `ports`."""
+    ports = USUAL_PORTS if ports is None else ports
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+        answers = await asyncio.gather(
+            *(_answers(client, f"http://{host}:{port}/v1") for port in ports)
+        )
+    return [
+        BackendConfig(name=name, kind="openai", base_url=f"http://{host}:{port}/v1")
+        for (port, name), ok in zip(ports.items(), answers, strict=True)
+        if ok
+    ]
+
+
+async def _answers(client: httpx.AsyncClient, base_url: str) -> bool:
+    try:
+        response = await client.get(base_url + "/models")
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and b'"data"' in response.content

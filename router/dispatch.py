@@ -1,0 +1,137 @@
+"""Asking the backends: candidates in order, fallback on failure, the first event awaited.
+
+For a stream, the first event is awaited before anything reaches the client, so a model that
+fails before its first token is replaced by the next candidate without the client seeing it
+(TensorZero's rule). After that, the stream belongs to the model that started it: a later
+failure ends it with an error event (the HTTP layer writes it). Attempts are bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from router.backends import BackendRequest, Endpoint, Parsed, Reply, StreamEvent
+from router.catalog import Catalog, Replica
+from router.errors import BackendError, NoModelAvailable
+from router.metrics import Metrics
+from router.routing import Route
+
+
+class Served:
+    """Who answered, and what happened on the way there."""
+
+    __slots__ = ("fallbacks", "model", "replica")
+
+    def __init__(self, model: str, replica: Replica, fallbacks: list[str]) -> None:
+        self.model = model
+        self.replica = replica
+        self.fallbacks = fallbacks  # "model (code)" for every candidate that failed first
+
+    def reason(self, route: Route) -> str:
+        if not self.fallbacks:
+            return route.reason
+        return f"{route.reason}; fell back from {', '.join(self.fallbacks)}"
+
+
+class Dispatcher:
+    def __init__(self, catalog: Catalog, metrics: Metrics, max_attempts: int = 3) -> None:
+        self.catalog = catalog
+        self.metrics = metrics
+        self.max_attempts = max_attempts
+
+    def _attempts(self, route: Route) -> Iterator[tuple[str, Replica]]:
+        count = 0
+        for model in route.candidates:
+            for replica in self.catalog.replicas(model):
+                if count == self.max_attempts:
+                    return
+                count += 1
+                yield model, replica
+
+    def _failed(self, failures: list[tuple[str, BackendError]], model: str) -> None:
+        """Count the fallback from the last failed model to `model`."""
+        if failures:
+            last_model, err = failures[-1]
+            self.metrics.fallbacks.labels(last_model, model, err.code or "error").inc()
+
+    async def complete(
+        self, route: Route, endpoint: Endpoint, parsed: Parsed, body: bytes
+    ) -> tuple[Served, Reply]:
+        """The first whole answer any candidate gives; raises the last failure otherwise."""
+        failures: list[tuple[str, BackendError]] = []
+        for model, replica in self._attempts(route):
+            self._failed(failures, model)
+            replica.outstanding += 1
+            try:
+                reply = await replica.backend.complete(
+                    BackendRequest(endpoint, model, body, parsed)
+                )
+            except BackendError as err:
+                if not err.retryable:
+                    raise
+                failures.append((model, err))
+                continue
+            finally:
+                replica.outstanding -= 1
+            return Served(model, replica, _described(failures)), reply
+        raise _exhausted(route, failures)
+
+    async def open_stream(
+        self, route: Route, endpoint: Endpoint, parsed: Parsed, body: bytes
+    ) -> tuple[Served, AsyncIterator[StreamEvent]]:
+        """A stream whose first event has arrived; iterating it yields that event first."""
+        failures: list[tuple[str, BackendError]] = []
+        for model, replica in self._attempts(route):
+            self._failed(failures, model)
+            replica.outstanding += 1
+            events = replica.backend.stream(BackendRequest(endpoint, model, body, parsed))
+            try:
+                first = await anext(aiter(events))
+            except (BackendError, StopAsyncIteration) as err:
+                replica.outstanding -= 1
+                await events.aclose()  # type: ignore[attr-defined]
+                if isinstance(err, BackendError) and not err.retryable:
+                    raise
+                failures.append((model, _as_backend_error(err, model)))
+                continue
+            except BaseException:
+                replica.outstanding -= 1
+                await events.aclose()  # type: ignore[attr-defined]
+                raise
+            return Served(model, replica, _described(failures)), _leased(replica, first, events)
+        raise _exhausted(route, failures)
+
+
+async def _leased(
+    replica: Replica, first: StreamEvent, events: AsyncIterator[StreamEvent]
+) -> AsyncIterator[StreamEvent]:
+    """The stream, first event included; the replica's count drops when it ends or is closed."""
+    try:
+        yield first
+        async for event in events:
+            yield event
+    finally:
+        replica.outstanding -= 1
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+def _as_backend_error(err: BaseException, model: str) -> BackendError:
+    if isinstance(err, BackendError):
+        return err
+    return BackendError(f"{model}: the stream ended before its first event")
+
+
+def _described(failures: list[tuple[str, BackendError]]) -> list[str]:
+    return [f"{model} ({err.code})" for model, err in failures]
+
+
+def _exhausted(route: Route, failures: list[tuple[str, BackendError]]) -> BackendError:
+    if not failures:
+        names = ", ".join(route.candidates)
+        return NoModelAvailable(f"No backend serves {names} now.")
+    if len(failures) == 1:
+        return failures[0][1]
+    last = failures[-1][1]
+    tried = "; ".join(f"{model}: {err.message}" for model, err in failures)
+    last.message = f"Every candidate failed. {tried}"
+    return last
