@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, asgi, get
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -265,7 +266,7 @@ def _plain_handlers(service: Service) -> list[Any]:
         return Response(_encode(ModelList(models_list())), media_type="application/json")
 
     @get("/v1/models/{model_id:path}", sync_to_thread=False)
-    def get_model(request: Request[Any, Any, Any], model_id: str) -> Response[bytes]:
+    def get_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes]:
         service.authorize(request.headers.get("authorization"))
         wanted = model_id.lstrip("/")
         for card in models_list():

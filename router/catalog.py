@@ -66,6 +66,7 @@ class Catalog:
                 if state.up or not state.checked_at:
                     log.warning("backend %s is down: %s", backend.name, err.message)
                 state.up, state.error = False, err.message
+                self._known[backend.name] = self._known.get(backend.name) or backend.listed()
             else:
                 if not state.up and state.checked_at:
                     log.info("backend %s is up again", backend.name)

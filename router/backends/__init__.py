@@ -57,6 +57,14 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release everything `start` opened; requests still running are cancelled."""
 
+    def listed(self) -> list[ModelCard]:
+        """The models known without asking the backend (from config); [] when it must be asked.
+
+        The catalogue keeps these while the backend is down, so requests for them get a 502
+        and a fallback rather than a 404.
+        """
+        ...
+
     async def models(self) -> list[ModelCard]:
         """The models this backend serves now, configured or discovered.
 

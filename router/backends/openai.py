@@ -77,6 +77,9 @@ class OpenAIBackend:
     async def close(self) -> None:
         await self._client.aclose()
 
+    def listed(self) -> list[ModelCard]:
+        return [_card(e.id, None, e) for e in self._configured or ()]
+
     async def models(self) -> list[ModelCard]:
         try:
             response = await self._client.get("models")

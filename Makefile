@@ -1,0 +1,41 @@
+# The two commands a new user runs: `make serve` and `make test`. Both are idempotent: they
+# create .venv if it is missing, install the project when pyproject.toml changed, and prepare
+# the embedded default model once.
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+# The first Python 3.11+ on PATH (macOS's own python3 may be older).
+PYTHON  ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+             && { echo $$p; break; }; done)
+
+.PHONY: serve test lint model bench-proxy clean
+
+serve: $(STAMP) model
+	$(BIN)/router serve
+
+test: $(STAMP) model
+	$(BIN)/ruff check router tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check router tests benchmarks
+	$(BIN)/ruff format --check router tests benchmarks
+
+model: $(STAMP)
+	@$(BIN)/python -m router.embedded
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "router needs Python 3.11 or newer on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+bench-proxy: $(STAMP)
+	$(BIN)/python benchmarks/proxy_smoke.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

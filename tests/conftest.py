@@ -1,0 +1,134 @@
+"""Shared fixtures: the fake upstream, and a real router serving on loopback.
+
+`start_router(config_toml)` runs the real application (litestar under uvicorn, as `router
+serve` does) in a background thread on a free port, so tests talk to it over real sockets with
+the official `openai` SDK and can still look at the service's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from router.api import create_app
+from router.config import load_config
+from router.service import Service
+from tests.fakes.upstream import FakeModel, FakeUpstream
+
+
+class RunningRouter:
+    """A router serving on 127.0.0.1:<free port> until `stop`."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.service = Service(load_config(str(config_path)))
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.service), log_config=None, access_log=False, http="httptools",
+            lifespan="on", timeout_graceful_shutdown=2,
+        )  # fmt: skip
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def start(self) -> RunningRouter:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the router did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The current value of one sample of the router's registry (0 when absent)."""
+        value = self.service.metrics.registry.get_sample_value(name, labels)
+        return value or 0.0
+
+
+FAKE_MODELS = [
+    FakeModel("fast-model", answer="The capital of France is Paris."),
+    FakeModel("slow-model", answer="A slow but careful answer.", ttft=0.05),
+    FakeModel("vision-model", answer="I see a cat.", capabilities=["vision"]),
+]
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    """A fake LM Studio serving three models, shared by the session; reset before each use."""
+    with FakeUpstream([FakeModel(**vars(m)) for m in FAKE_MODELS]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(upstream: FakeUpstream) -> Iterator[FakeUpstream]:
+    """The shared fake upstream with its models as FAKE_MODELS declares them."""
+    upstream.reset()
+    for model in FAKE_MODELS:
+        upstream.model(model.id).__dict__.update(vars(model))
+    yield upstream
+
+
+@pytest.fixture
+def start_router(tmp_path: Path) -> Iterator[Callable[[str], RunningRouter]]:
+    """A factory: `start_router(toml_text)` serves a router with that config."""
+    running: list[RunningRouter] = []
+
+    def start(config: str) -> RunningRouter:
+        path = tmp_path / f"router-{len(running)}.toml"
+        path.write_text(config)
+        router = RunningRouter(path).start()
+        running.append(router)
+        return router
+
+    yield start
+    for router in running:
+        router.stop()
+
+
+def backend_toml(name: str, base_url: str, extra: str = "") -> str:
+    return f'[[backends]]\nname = "{name}"\nkind = "openai"\nbase_url = "{base_url}"\n{extra}\n'
+
+
+@pytest.fixture
+def router(fake: FakeUpstream, start_router: Callable[[str], RunningRouter]) -> RunningRouter:
+    """A router in front of the fake upstream, with `fast-model` as the default."""
+    config = backend_toml("lmstudio", fake.base_url)
+    config += '[routing]\ndefault_model = "fast-model"\n'
+    return start_router(config)
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def http(router: RunningRouter) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=router.root, timeout=10) as client:
+        yield client
