@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_origin
 
 import msgspec
+import msgspec.structs
 
 from router.errors import ConfigError
 
@@ -150,4 +151,19 @@ def _describe_validation(source: str, message: str) -> str:
     key = where.rstrip("`").lstrip(".")
     problem = problem.replace("Object contains unknown field", "unknown key")
     problem = problem[:1].lower() + problem[1:]
+    if problem.startswith("invalid enum value") and (choices := _choices(key)):
+        problem += f"; expected one of {', '.join(choices)}"
     return f"{source}: {key}: {problem}" if key else f"{source}: {problem}"
+
+
+def _choices(key: str) -> tuple[str, ...]:
+    """The allowed values of the Literal-typed setting at a path like `backends[0].kind`."""
+    kind: object = Config
+    for name in re.sub(r"\[\d+\]", "", key).split("."):
+        fields = {f.name: f.type for f in msgspec.structs.fields(kind)}  # type: ignore[arg-type]
+        kind = fields.get(name)
+        if get_origin(kind) is list:
+            kind = get_args(kind)[0]
+        if kind is None:
+            return ()
+    return get_args(kind) if get_origin(kind) is Literal else ()

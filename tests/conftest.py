@@ -64,9 +64,13 @@ class RunningRouter:
         self._thread.join(timeout=10)
 
     def metric(self, name: str, **labels: str) -> float:
-        """The current value of one sample of the router's registry (0 when absent)."""
-        value = self.service.metrics.registry.get_sample_value(name, labels)
-        return value or 0.0
+        """The sum of the samples called `name` whose labels include `labels` (0 when none)."""
+        return sum(
+            sample.value
+            for family in self.service.metrics.registry.collect()
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
 
 FAKE_MODELS = [

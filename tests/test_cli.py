@@ -1,0 +1,108 @@
+"""The `router` command as a user runs it: a real process, its output and exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import backend_toml, free_port
+from tests.fakes.upstream import FakeUpstream
+
+ROUTER = [sys.executable, "-m", "router"]
+
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ROUTER_CONFIG": ""}
+    return subprocess.run(
+        [*ROUTER, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
+
+
+def test_models_json_lists_the_upstream_models(fake: FakeUpstream, tmp_path: Path) -> None:
+    config = tmp_path / "router.toml"
+    config.write_text(backend_toml("lmstudio", fake.base_url))
+    result = run("models", "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["id"], r["backend"], r["state"]) for r in rows][:2] == [
+        ("fast-model", "lmstudio", "remote"),
+        ("slow-model", "lmstudio", "remote"),
+    ]
+    assert rows[2]["capabilities"] == ["vision"]
+
+
+def test_models_table(fake: FakeUpstream, tmp_path: Path) -> None:
+    config = tmp_path / "router.toml"
+    config.write_text(backend_toml("lmstudio", fake.base_url))
+    lines = run("models", "--config", str(config)).stdout.splitlines()
+    assert lines[0].split()[:4] == ["MODEL", "BACKEND", "KIND", "STATE"]
+    assert lines[1].split()[:4] == ["fast-model", "lmstudio", "openai", "remote"]
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "router.toml"
+    config.write_text('[[backends]]\nname = "x"\nkind = "openai"\nbase_url = "localhost:1"\n')
+    for command in ("serve", "models"):
+        result = run(command, "--config", str(config))
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            f"router: {config}: backends[0]: base_url must start with http:// or https://"
+        ]
+
+
+def test_port_in_use_is_one_line(tmp_path: Path, fake: FakeUpstream) -> None:
+    config = tmp_path / "router.toml"
+    config.write_text(backend_toml("lmstudio", fake.base_url))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run("serve", "--config", str(config), "--port", port)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"router: cannot listen on 127.0.0.1:{port}:"
+    )
+
+
+def test_serve_answers_and_stops_on_sigterm(tmp_path: Path, fake: FakeUpstream) -> None:
+    config = tmp_path / "router.toml"
+    config.write_text(backend_toml("lmstudio", fake.base_url))
+    port = free_port()
+    process = subprocess.Popen(
+        [*ROUTER, "serve", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/readyz")
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "fast-model", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells of it
+    assert process.returncode in (0, -15)
+    assert "Application shutdown complete" in output
+    assert "lmstudio (openai, 3 models)" in output
+    assert "Traceback" not in output
+
+
+def _wait_ready(url: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not become ready")
