@@ -1,0 +1,190 @@
+"""Profiles: what the router knows of each model on this machine, task by task.
+
+A profile is one TOML file per machine and model set (`profiles/<machine>-<hash>.toml`),
+written by `router calibrate` (kind `measured`), shipped as an example built from published
+figures (kind `example`), or made up from model sizes when nothing better is known (kind
+`prior`). It is human-readable and diffable: the machine, the versions, the suite's hash, per
+model its measurements and capabilities, and per task the models ranked with quality, latency
+and failure rate. Files are replaced atomically: a crash mid-write leaves the old one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from router.errors import ConfigError
+
+SCHEMA_VERSION = 1
+ProfileKind = Literal["measured", "example", "prior"]
+
+
+class Machine(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    chip: str = ""
+    memory_bytes: int = 0
+    os: str = ""
+
+
+class Failures(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """Failed answers by kind, over all the prompts a model was given."""
+
+    error: int = 0
+    timeout: int = 0
+    crash: int = 0
+    loop: int = 0
+    wrong_language: int = 0
+    empty: int = 0
+    leaked_reasoning: int = 0
+
+    def total(self) -> int:
+        return sum(msgspec.structs.astuple(self))
+
+
+class Capabilities(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """What the model was seen to do (None: not checked)."""
+
+    json_schema: bool | None = None
+    tools: bool | None = None
+    stop: bool | None = None
+    include_usage: bool | None = None
+    vision: bool | None = None
+
+
+class ModelProfile(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    id: str
+    backend: str = ""
+    params_billions: float | None = None
+    size_bytes: int | None = None
+    context_length: int | None = None
+    load_seconds: float | None = None
+    ttft_seconds: float | None = None  # p50 time to first token
+    decode_tokens_per_s: float | None = None
+    prompt_tokens_per_s: float | None = None
+    e2e_p50_seconds: float | None = None
+    e2e_p95_seconds: float | None = None
+    peak_memory_bytes: int | None = None
+    requests: int = 0
+    failures: Failures = msgspec.field(default_factory=Failures)
+    capabilities: Capabilities = msgspec.field(default_factory=Capabilities)
+    notes: str = ""  # observations in words, e.g. from the seed's comparison
+
+
+class TaskScore(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """One model on one task: how good, how fast, how often it failed."""
+
+    model: str
+    quality: float  # 0..1, mean grade over the task's prompts
+    latency_seconds: float | None = None  # p50 end to end on the task's prompts
+    failure_rate: float = 0.0  # share of answers that failed a hard grader or errored
+    samples: int = 0
+    notes: str = ""
+
+
+class Profile(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True, kw_only=True):
+    schema_version: int  # always written; SCHEMA_VERSION for profiles this router writes
+    kind: ProfileKind = "measured"
+    created: str = ""  # ISO 8601
+    source: str = ""  # how it was made, in words
+    machine: Machine = msgspec.field(default_factory=Machine)
+    router_version: str = ""
+    backend_versions: dict[str, str] = {}
+    suite_hash: str = ""
+    models: list[ModelProfile] = []
+    tasks: dict[str, list[TaskScore]] = {}  # task -> models, best first
+
+    def model(self, model_id: str) -> ModelProfile | None:
+        return next((m for m in self.models if m.id == model_id), None)
+
+    def model_ids(self) -> set[str]:
+        return {m.id for m in self.models}
+
+
+def this_machine() -> Machine:
+    """The machine the router runs on: chip, memory, OS."""
+    import psutil
+
+    chip = platform.processor() or platform.machine()
+    if platform.system() == "Darwin":
+        chip = _sysctl("machdep.cpu.brand_string") or chip
+    else:
+        chip = _cpu_model() or chip
+    os_name = f"{platform.system()} {platform.release()}".strip()
+    return Machine(chip=chip, memory_bytes=psutil.virtual_memory().total, os=os_name)
+
+
+def _sysctl(key: str) -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=2)
+    except OSError:
+        return ""
+    return out.stdout.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    found = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return found.group(1).strip() if found else ""
+
+
+def load_profile(path: Path) -> Profile:
+    """Read a profile; a bad file is a one-line ConfigError naming it and the key."""
+    try:
+        text = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read profile: {err.strerror or err}") from None
+    try:
+        profile = msgspec.toml.decode(text, type=Profile)
+    except msgspec.ValidationError as err:
+        problem, _, where = str(err).partition(" - at `$")
+        key = where.rstrip("`").lstrip(".")
+        raise ConfigError(f"{path}: {key or 'profile'}: {problem}") from None
+    except msgspec.DecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    if profile.schema_version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path}: schema_version {profile.schema_version} is newer than this router reads "
+            f"({SCHEMA_VERSION}); upgrade router"
+        )
+    return profile
+
+
+def encode_profile(profile: Profile) -> bytes:
+    header = b"# router profile: written by router; safe to read, diff and edit by hand.\n"
+    return header + msgspec.toml.encode(profile)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that readers see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_profile(profile: Profile, path: Path) -> None:
+    write_atomically(path, encode_profile(profile))
+
+
+def covers(profile: Profile, model_ids: set[str]) -> float:
+    """The share of `model_ids` the profile has measurements for (0 when there are none)."""
+    if not model_ids:
+        return 0.0
+    return len(model_ids & profile.model_ids()) / len(model_ids)
