@@ -91,7 +91,7 @@ class Generation:
             self.service.authorize(headers.get("authorization"))
             body = await _read_body(receive, self.service.config.server.max_body_bytes)
             parsed = _decode(self.decode, body)
-            route = self.service.route(parsed.model, _hints(headers))
+            route = self.service.route(parsed.model, _hints(headers), parsed)
         except RouterError as err:
             meter.finish(err.status, timed=False)
             await _send_error(send, err)
@@ -108,7 +108,9 @@ class Generation:
                     route, self.endpoint, parsed, body
                 )
                 in_flight = self._begin(route, served, meter)
-                await _send_stream(send, served, route, events, meter, parsed)
+                per_token = await _send_stream(send, served, route, events, meter, parsed)
+                if per_token is not None:
+                    self.service.observe_speed(served.model, per_token)
             else:
                 start = time.perf_counter()
                 served, reply = await self.service.dispatcher.complete(
@@ -162,7 +164,8 @@ async def _send_stream(
     events: Any,
     meter: RequestMeter,
     parsed: Parsed,
-) -> None:
+) -> float | None:
+    """Stream the events to the client; returns the time per token, when measured."""
     headers = _route_headers(served, route)
     headers.append((b"cache-control", b"no-cache"))
     await send({"type": "http.response.start", "status": 200, "headers": [
@@ -182,7 +185,7 @@ async def _send_stream(
     finally:
         await events.aclose()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
-    meter.finish(status)
+    return meter.finish(status)
 
 
 def _usage_only(event: StreamEvent) -> bool:
@@ -257,7 +260,7 @@ async def _send_error(send: Send, err: RouterError) -> None:
 
 def _plain_handlers(service: Service) -> list[Any]:
     def models_list() -> list[ModelCard]:
-        routed = [ModelCard(v, owned_by="router") for v in virtual_ids()]
+        routed = [ModelCard(v, owned_by="router") for v in virtual_ids(service.tasks)]
         return [*service.catalog.cards(), *routed]
 
     @get("/v1/models", sync_to_thread=False)

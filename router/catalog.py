@@ -98,6 +98,10 @@ class Catalog:
         states = self.states
         return sorted(found, key=lambda r: (not states[r.backend.name].up, r.outstanding))
 
+    def outstanding(self, model_id: str) -> int:
+        """Requests being answered by any replica of the model now."""
+        return sum(r.outstanding for r in self._replicas.get(model_id, ()))
+
     def ids(self) -> KeysView[str]:
         """The model ids, as a live view (cheap membership tests, catalogue order)."""
         return self._replicas.keys()

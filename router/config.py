@@ -66,6 +66,13 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     read_timeout: Seconds = 600.0  # to the first byte, and between chunks of a stream
     max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
     max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = None  # per model, None: no cap
+    # mlx (in-process models): residency and queueing, see router.residency
+    memory_budget_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None  # None: a RAM share
+    memory_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # of physical RAM
+    idle_ttl: Annotated[float, msgspec.Meta(ge=0)] = 1800.0  # unload after idle; 0: never
+    load_wait: Seconds = 120.0  # how long a load waits for busy models to free the budget
+    max_queue: Annotated[int, msgspec.Meta(ge=0)] = 16  # per model, behind the one generating
+    default_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 512  # when a request sets none
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
@@ -85,11 +92,37 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
+    def budget_bytes(self) -> int:
+        """The mlx memory budget: `memory_budget_bytes`, else `memory_fraction` of RAM."""
+        if self.memory_budget_bytes is not None:
+            return self.memory_budget_bytes
+        import psutil
+
+        return int(psutil.virtual_memory().total * self.memory_fraction)
+
+
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
 
 class RoutingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    default_model: str | None = None  # `auto` goes here until a profile says otherwise
+    default_model: str | None = None  # where `auto` goes when nothing else decides
     aliases: dict[str, str] = {}  # client-facing name -> model id
     policy: Literal["quality", "latency", "balanced"] = "balanced"
+    quality_floor: Share = 0.3  # a model under it on a task is never chosen for that task
+    max_failure_rate: Share = 0.5  # nor one failing more often than this
+    quality_weight: Share = 0.75  # balanced policy: quality's weight against speed
+    latency_targets: dict[str, Seconds] = {}  # task -> seconds; models within it come first
+    max_candidates: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3  # tried in order on failure
+    profile: str | None = None  # the profile to route by; else the best match in profiles_dir
+    profiles_dir: str = "profiles"
+    tasks: dict[str, list[str]] = {}  # your own tasks: name -> example requests
+
+    def __post_init__(self) -> None:
+        for name, examples in self.tasks.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"tasks.{name}: a task name is lower-case letters, digits, '_'")
+            if len(examples) < 3:
+                raise ValueError(f"tasks.{name}: give at least 3 example requests")
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -11,6 +11,7 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
     ├── ModelFileError           a model file cannot be read or converted (GGUF import, loading)
     └── RequestError             the client's request cannot be served as sent
         ├── InvalidRequest       400  malformed JSON, missing or wrong fields
+        │   └── NoCapableModel   400  no model can take this request (images, tools, context)
         ├── AuthenticationError  401  missing or wrong bearer key
         ├── ModelNotFound        404  no configured or discovered model by that name
         ├── PayloadTooLarge      413  body over the configured limit
@@ -82,6 +83,10 @@ class RequestError(RouterError):
 
 class InvalidRequest(RequestError):
     code = "invalid_request"
+
+
+class NoCapableModel(InvalidRequest):
+    code = "no_capable_model"
 
 
 class AuthenticationError(RequestError):

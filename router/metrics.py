@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from router.backends import StreamEvent
 from router.wire import Usage
@@ -36,6 +36,8 @@ class Metrics:
     """The router's series. One instance per server, on its own registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # `*_created` series double the output and no dashboard or alert reads them.
+        disable_created_metrics()
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -91,6 +93,10 @@ class Metrics:
             "router_classification_seconds", "Time to classify a request's task.",
             buckets=CLASSIFY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.drift = Gauge(
+            "router_profile_drift_ratio", "Live latency over profiled latency.", ["model"],
+            registry=r,
+        )  # fmt: skip
         self.backend_up = Gauge(
             "router_backend_up", "1 when the backend answered its last check.", ["backend"],
             registry=r,
@@ -131,13 +137,17 @@ class RequestMeter:
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
 
-    def finish(self, status: int, usage: Usage | None = None, *, timed: bool = True) -> None:
-        """Record the request: count, duration, and tokens when it produced any."""
+    def finish(
+        self, status: int, usage: Usage | None = None, *, timed: bool = True
+    ) -> float | None:
+        """Record the request: count, duration, and tokens when it produced any.
+
+        Returns the time per output token after the first, when it could be measured."""
         m, labels = self.metrics, self.labels
         end = time.perf_counter()
         m.requests.labels(*labels, str(status)).inc()
         if not timed:
-            return
+            return None
         m.duration.labels(*labels).observe(end - self._start)
         usage = usage or self.usage
         output = usage.completion_tokens if usage else self.events
@@ -145,7 +155,11 @@ class RequestMeter:
             m.prompt_tokens.labels(*labels).inc(usage.prompt_tokens)
         if output:
             m.output_tokens.labels(*labels).inc(output)
-        if self._first is not None:
-            m.ttft.labels(*labels).observe(self._first - self._start)
-            if output > 1:
-                m.tpot.labels(*labels).observe((self._last - self._first) / (output - 1))
+        if self._first is None:
+            return None
+        m.ttft.labels(*labels).observe(self._first - self._start)
+        if output < 2:
+            return None
+        per_token = (self._last - self._first) / (output - 1)
+        m.tpot.labels(*labels).observe(per_token)
+        return per_token

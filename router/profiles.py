@@ -188,3 +188,64 @@ def covers(profile: Profile, model_ids: set[str]) -> float:
     if not model_ids:
         return 0.0
     return len(model_ids & profile.model_ids()) / len(model_ids)
+
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "profiles" / "examples"
+
+
+class ActiveProfile(msgspec.Struct, frozen=True):
+    """The profile routing uses now, where it came from, and how well it fits."""
+
+    profile: Profile | None
+    path: str | None
+    how: str  # "measured", "measured elsewhere", "example", "partial", "none: size priors"
+    problems: list[str] = []  # profile files that could not be read, one line each
+
+    def describe(self) -> str:
+        where = f" ({self.path})" if self.path else ""
+        return f"profile: {self.how}{where}"
+
+
+def select_profile(
+    explicit: str | None, profiles_dir: Path, model_ids: set[str], machine: Machine
+) -> ActiveProfile:
+    """The best profile for these models on this machine.
+
+    An explicit file wins. Else the measured profile in `profiles_dir` covering the most of the
+    current models (on this machine: `measured`; elsewhere: `measured elsewhere`); else the
+    shipped example with the most models in common (`example`); else none (size priors).
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        return ActiveProfile(load_profile(path), str(path), "configured")
+    problems: list[str] = []
+    measured = _readable(sorted(profiles_dir.glob("*.toml")), problems)
+    best = _best(measured, model_ids)
+    if best is not None:
+        path, profile = best
+        full = covers(profile, model_ids) == 1.0
+        same = profile.machine.chip == machine.chip
+        how = "measured" if full and same else ("measured elsewhere" if full else "partial")
+        return ActiveProfile(profile, str(path), how, problems)
+    example = _best(_readable(sorted(EXAMPLES_DIR.glob("*.toml")), problems), model_ids)
+    if example is not None:
+        return ActiveProfile(example[1], str(example[0]), "example", problems)
+    return ActiveProfile(None, None, "none: size priors", problems)
+
+
+def _readable(paths: list[Path], problems: list[str]) -> list[tuple[Path, Profile]]:
+    found = []
+    for path in paths:
+        try:
+            found.append((path, load_profile(path)))
+        except ConfigError as err:
+            problems.append(err.message)
+    return found
+
+
+def _best(found: list[tuple[Path, Profile]], model_ids: set[str]) -> tuple[Path, Profile] | None:
+    """The profile covering most of `model_ids` (newest first on ties); None if none covers any."""
+    ranked = sorted(found, key=lambda pp: (covers(pp[1], model_ids), pp[1].created), reverse=True)
+    if not ranked or covers(ranked[0][1], model_ids) == 0:
+        return None
+    return ranked[0]

@@ -1,20 +1,31 @@
 """Where a request goes: from the model name a client sent to an ordered list of candidates.
 
-Pure: no I/O, no clock, no logging. A concrete model id (or an alias of one) goes to that model
-and nowhere else; `auto` and `router/<task>` are virtual ids that pick among the models.
+Pure: no I/O, no clock, no logging; the service hands in the catalogue's cards, the profile
+and the live state as values. Three steps:
+
+1. `resolve`: a concrete model id (or an alias of one) is a one-candidate `Route`; `auto` and
+   `router/<task>` are `Virtual` and need a decision (the task may still be unknown).
+2. `candidates`: every model as the policy sees it for the task: quality and latency from the
+   profile (or a prior from the model's size), residency, queue, capabilities.
+3. `choose`: the policy's ranking becomes the route: the best few, and a short reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+from collections.abc import Collection, Mapping
 
 import msgspec
 
-from router.errors import InvalidRequest, ModelNotFound, NoModelAvailable
-from router.tasks import DIRECT, POLICIES, TASKS
+from router.errors import InvalidRequest, ModelNotFound, NoCapableModel, NoModelAvailable
+from router.policy import Candidate, Needs, Settings, rank
+from router.profiles import Profile
+from router.tasks import DIRECT, POLICIES, TASKS, Policy
+from router.wire import ChatRequest, CompletionRequest, Message, ModelCard
 
 AUTO = "auto"
 TASK_PREFIX = "router/"
+JSON_FORMATS = ("json_object", "json_schema")
 
 
 class Hints(msgspec.Struct, frozen=True):
@@ -28,6 +39,20 @@ class Route(msgspec.Struct, frozen=True):
     task: str  # a task name, or `none` for a concrete model id
     candidates: list[str]  # model ids, best first
     reason: str  # short, human-readable: goes out as `x-router-reason`
+
+
+class Virtual(msgspec.Struct, frozen=True):
+    """A virtual model id: the task if the request named it, else None (to classify)."""
+
+    task: str | None
+    how: str  # "x-router-task", "model"
+
+
+class Live(msgspec.Struct, frozen=True):
+    """A model's state now: requests on it, and how its speed compares with its profile."""
+
+    outstanding: int = 0
+    drift: float = 1.0  # live latency over profiled latency
 
 
 def check_hints(hints: Hints, tasks: Collection[str] = TASKS) -> None:
@@ -52,37 +77,125 @@ def resolve(
     hints: Hints,
     *,
     known: Collection[str],
-    aliases: dict[str, str],
-    default_model: str | None,
+    aliases: Mapping[str, str],
     tasks: Collection[str] = TASKS,
-) -> Route:
-    """The route for a request naming `name`; raises ModelNotFound for an unknown name."""
+) -> Route | Virtual:
+    """A concrete route, or the virtual id's task to decide; ModelNotFound for unknown names."""
     check_hints(hints, tasks)
     target = aliases.get(name, name)
     if target in known:
         reason = "direct" if target == name else f"alias of {target}"
         return Route(hints.task or DIRECT, [target], reason)
-    task = _virtual_task(target, hints, tasks)
-    if task is None:
-        raise ModelNotFound(
-            f"The model '{name}' does not exist here; GET /v1/models lists those that do.",
-            param="model",
-        )
-    if not known:
-        raise NoModelAvailable("No model is available: no backend answered with any model.")
-    chosen = default_model if default_model in known else next(iter(known))
-    return Route(task, [chosen], "default")
-
-
-def _virtual_task(name: str, hints: Hints, tasks: Collection[str]) -> str | None:
-    """The task of a virtual id (`auto` -> the hint or qa), None when `name` is not virtual."""
-    if name == AUTO:
-        return hints.task or "qa"
-    if name.startswith(TASK_PREFIX):
-        task = name[len(TASK_PREFIX) :]
+    if target == AUTO:
+        return Virtual(hints.task, "x-router-task") if hints.task else Virtual(None, "")
+    if target.startswith(TASK_PREFIX):
+        task = target[len(TASK_PREFIX) :]
         if task not in tasks:
             raise ModelNotFound(
                 f"The model '{name}' names no task; known: {', '.join(tasks)}", param="model"
             )
-        return hints.task or task
-    return None
+        return Virtual(hints.task, "x-router-task") if hints.task else Virtual(task, "model")
+    raise ModelNotFound(
+        f"The model '{name}' does not exist here; GET /v1/models lists those that do.",
+        param="model",
+    )
+
+
+def needs_of(parsed: ChatRequest | CompletionRequest) -> Needs:
+    """What a request asks of a model: images, tools, JSON, and about how many tokens."""
+    if isinstance(parsed, ChatRequest):
+        chars = sum(len(m.text()) for m in parsed.messages)
+        vision = any(m.has_image() for m in parsed.messages)
+        fmt = parsed.response_format.type if parsed.response_format else None
+        tools, json = bool(parsed.tools), fmt in JSON_FORMATS
+    else:
+        prompt = parsed.prompt
+        chars = len(prompt) if isinstance(prompt, str) else sum(map(len, prompt))
+        vision = tools = json = False
+    # ~3 characters a token between English (~4) and Japanese (~1-2)
+    tokens = chars // 3 + (parsed.token_limit() or 256)
+    return Needs(vision=vision, tools=tools, json=json, tokens=tokens)
+
+
+def messages_of(parsed: ChatRequest | CompletionRequest) -> list[Message]:
+    if isinstance(parsed, ChatRequest):
+        return parsed.messages
+    prompt = parsed.prompt if isinstance(parsed.prompt, str) else "\n".join(parsed.prompt)
+    return [Message("user", prompt)]
+
+
+def candidates(
+    cards: list[ModelCard],
+    task: str,
+    profile: Profile | None,
+    live: Mapping[str, Live],
+) -> list[Candidate]:
+    """Every model as the policy sees it for `task`."""
+    scores = {s.model: s for s in profile.tasks.get(task, ())} if profile else {}
+    out = []
+    for card in cards:
+        state = live.get(card.id, Live())
+        measured = profile.model(card.id) if profile else None
+        score = scores.get(card.id)
+        if score is not None:
+            quality, latency = score.quality, score.latency_seconds or _prior_latency(card)
+            failure_rate, is_measured = score.failure_rate, True
+        else:
+            quality, latency, failure_rate, is_measured = _prior_quality(card), 0.0, 0.0, False
+            latency = _prior_latency(card)
+        caps = set(card.capabilities)
+        if measured is not None:
+            caps |= _measured_capabilities(measured.capabilities)
+        load = card.load_seconds or (measured.load_seconds if measured else None)
+        out.append(Candidate(
+            model=card.id, quality=quality, latency_seconds=latency * state.drift,
+            failure_rate=failure_rate, load_seconds=load or _prior_load(card),
+            resident=card.state != "on disk", queued=state.outstanding,
+            capabilities=frozenset(caps), context_length=card.context_length,
+            measured=is_measured,
+        ))  # fmt: skip
+    return out
+
+
+def _measured_capabilities(caps: object) -> set[str]:
+    seen = msgspec.structs.asdict(caps)  # type: ignore[arg-type]
+    names = {"json_schema": "json", "tools": "tools", "vision": "vision"}
+    return {names[k] for k, v in seen.items() if v and k in names}
+
+
+def _size_gb(card: ModelCard) -> float:
+    return (card.size_bytes or 4e9) / 1e9  # unknown size: a typical 7B at 4 bits
+
+
+def _prior_quality(card: ModelCard) -> float:
+    """Bigger is better, a little: a guess until calibration measures it."""
+    return round(min(0.8, 0.4 + 0.1 * math.log2(1 + _size_gb(card))), 3)
+
+
+def _prior_latency(card: ModelCard) -> float:
+    return round(2.0 + 3.0 * _size_gb(card), 2)
+
+
+def _prior_load(card: ModelCard) -> float:
+    return round(1.0 + 1.5 * _size_gb(card), 2)
+
+
+def choose(
+    task: str,
+    how: str,
+    found: list[Candidate],
+    needs: Needs,
+    policy: Policy,
+    settings: Settings,
+    limit: int,
+) -> Route:
+    """The route the policy picks among `found`, with a reason a person can read."""
+    if not found:
+        raise NoModelAvailable("No model is available: no backend answered with any model.")
+    decision = rank(task, found, needs, policy, settings)
+    if not decision.ranked:
+        why = "; ".join(f"{r.model}: {r.why}" for r in decision.rejected)
+        raise NoCapableModel(f"No model can take this {task} request ({why}).")
+    best = decision.ranked[0]
+    reason = f"{how}; {policy}: {best.why}" if how else f"{policy}: {best.why}"
+    return Route(task, [r.model for r in decision.ranked[:limit]], reason)

@@ -8,21 +8,38 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
+from pathlib import Path
 
 from router.backends import Backend
 from router.catalog import Catalog
+from router.classify import Classifier, load_default_classifier
 from router.config import BackendConfig, Config, LoadedConfig
 from router.discover import probe_local_servers
 from router.dispatch import Dispatcher
-from router.errors import AuthenticationError, ConfigError
+from router.errors import AuthenticationError, ConfigError, InvalidRequest
+from router.live import LiveSpeed
 from router.metrics import Metrics
-from router.routing import Hints, Route, resolve
+from router.policy import Settings
+from router.profiles import ActiveProfile, select_profile, this_machine
+from router.routing import (
+    Hints,
+    Live,
+    Route,
+    candidates,
+    choose,
+    messages_of,
+    needs_of,
+    resolve,
+)
+from router.tasks import TASKS
+from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest
 
 log = logging.getLogger("router")
 
 
-def build_backend(config: BackendConfig) -> Backend:
-    """The backend for one `[[backends]]` entry."""
+def build_backend(config: BackendConfig, metrics: Metrics | None = None) -> Backend:
+    """The backend for one `[[backends]]` entry (in-process ones record their metrics)."""
     if config.kind == "openai":
         from router.backends.openai import OpenAIBackend
 
@@ -30,7 +47,7 @@ def build_backend(config: BackendConfig) -> Backend:
     if config.kind == "mlx":
         from router.backends.mlx import MLXBackend
 
-        return MLXBackend(config)
+        return MLXBackend(config, metrics)
     raise ConfigError(f"backend {config.name}: unknown kind {config.kind}")
 
 
@@ -41,11 +58,24 @@ class Service:
         self.loaded = loaded
         self.config: Config = loaded.config
         self.metrics = metrics or Metrics()
-        self.backends: list[Backend] = [build_backend(b) for b in self.config.backends]
+        self.backends: list[Backend] = [
+            build_backend(b, self.metrics) for b in self.config.backends
+        ]
         self.catalog = Catalog(self.backends, self.config.routing.aliases)
         self.dispatcher = Dispatcher(self.catalog, self.metrics)
         self._keys = [k.encode() for k in self.config.server.accepted_keys()]
         self._refresher: asyncio.Task[None] | None = None
+        routing = self.config.routing
+        self.tasks: tuple[str, ...] = (*TASKS, *(t for t in routing.tasks if t not in TASKS))
+        self.settings = Settings(
+            quality_floor=routing.quality_floor,
+            max_failure_rate=routing.max_failure_rate,
+            quality_weight=routing.quality_weight,
+            latency_targets=dict(routing.latency_targets),
+        )
+        self.live = LiveSpeed()
+        self.active = ActiveProfile(None, None, "not chosen yet")
+        self.classifier: Classifier | None = None
 
     async def start(self) -> None:
         if self.loaded.source is None:
@@ -54,8 +84,30 @@ class Service:
         for backend in self.backends:
             await backend.start()
         await self.refresh()
+        self.classifier = self._train_classifier()
+        self.choose_profile()
         self._refresher = asyncio.create_task(self._refresh_forever())
         log.info("%s", self.describe())
+        log.info("%s", self.active.describe())
+
+    def _train_classifier(self) -> Classifier:
+        base = load_default_classifier()
+        extra = self.config.routing.tasks
+        return base.train(extra_tasks=extra) if extra else base
+
+    def choose_profile(self) -> None:
+        """Pick the profile that fits the models now served (at start, and after calibrating)."""
+        routing = self.config.routing
+        active = select_profile(
+            routing.profile, Path(routing.profiles_dir), set(self.catalog.ids()), this_machine()
+        )
+        for problem in active.problems:
+            log.warning("skipping profile: %s", problem)
+        self.use_profile(active)
+
+    def use_profile(self, active: ActiveProfile) -> None:
+        self.active = active
+        self.live.use_profile(active.profile)
 
     async def stop(self) -> None:
         if self._refresher is not None:
@@ -101,17 +153,47 @@ class Service:
         if not matched:
             raise AuthenticationError("Missing or invalid API key (Authorization: Bearer ...).")
 
-    def route(self, name: str, hints: Hints) -> Route:
+    def route(
+        self, name: str, hints: Hints, parsed: ChatRequest | CompletionRequest | EmbeddingRequest
+    ) -> Route:
+        """Where a request goes: the named model, or the policy's choice for its task."""
         routing = self.config.routing
-        return resolve(
-            name,
-            hints,
-            known=self.catalog.ids(),
-            aliases=routing.aliases,
-            default_model=routing.default_model,
+        found = resolve(
+            name, hints, known=self.catalog.ids(), aliases=routing.aliases, tasks=self.tasks
         )
+        if isinstance(found, Route):
+            return found
+        if isinstance(parsed, EmbeddingRequest):
+            raise InvalidRequest("Embeddings need a concrete model id.", param="model")
+        task, how = found.task, found.how
+        if task is None:
+            task, how = self._classify(parsed)
+        cards = self.catalog.cards()
+        live = {c.id: Live(self.catalog.outstanding(c.id), self.live.drift(c.id) or 1.0)
+                for c in cards}  # fmt: skip
+        found_candidates = candidates(cards, task, self.active.profile, live)
+        if self.active.profile is None and routing.default_model in self.catalog.ids():
+            return Route(task, [routing.default_model], f"{how}; default" if how else "default")
+        policy = hints.policy or routing.policy
+        return choose(task, how, found_candidates, needs_of(parsed), policy,  # type: ignore[arg-type]
+                      self.settings, routing.max_candidates)  # fmt: skip
+
+    def _classify(self, parsed: ChatRequest | CompletionRequest) -> tuple[str, str]:
+        assert self.classifier is not None  # trained in start()
+        start = time.perf_counter()
+        result = self.classifier.classify(messages_of(parsed))
+        self.metrics.classification.observe(time.perf_counter() - start)
+        return result.task, f"classified {result.task} {result.confidence:.2f}"
+
+    def observe_speed(self, model: str, seconds_per_token: float) -> None:
+        """Feed a served request's speed back into routing (and the drift gauge)."""
+        drift = self.live.observe(model, seconds_per_token)
+        if drift is not None:
+            self.metrics.drift.labels(model).set(drift)
 
     def ready(self) -> tuple[bool, str]:
+        if self.classifier is None:
+            return False, "starting"
         if self.catalog.usable():
-            return True, "ready"
+            return True, f"ready; {self.active.describe()}"
         return False, "no backend with a usable model"

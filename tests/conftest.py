@@ -21,6 +21,7 @@ import uvicorn
 from router.api import create_app
 from router.config import load_config
 from router.service import Service
+from tests.conftest_embedded import embedded_mlx_model, embedded_model_path  # noqa: F401
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
 

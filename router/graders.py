@@ -1,0 +1,367 @@
+"""Deterministic graders: is a model's answer right for a benchmark prompt?
+
+Each grader is a small pure function of the answer (and the prompt's language and source
+text) returning a `Verdict`; the only I/O is the code runner (`router.coderun`). The grader
+specs below (one msgspec Struct per grader, tagged by `name`) are what suite files write in
+`graders = [...]`; `grade` runs a list of them and folds the verdicts into a `Grade` with a
+quality score in [0, 1] and the failure kinds.
+
+Failure kinds: wrong_language, loop, leaked_reasoning, missing_fact, forbidden_fact,
+too_long, too_short, format, code_failed, empty, invalid_json.
+
+The suite format also carries a free-text `rubric` per prompt for an LLM judge; that judge
+is off by default and not implemented here: grading is deterministic only.
+
+`grade` blocks while a `code` grader runs its subprocess (up to the spec's `timeout_s`);
+async callers should run it in a worker thread (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+
+from router.coderun import extract_python, run_python
+from router.textscan import (
+    code_blocks,
+    contains,
+    loop_detected,  # re-exported: the streaming guard's entry point
+    loop_reason,
+    normalize,
+    reasoning_leak,
+    script_counts,
+    strip_code,
+)
+
+__all__ = ["Grade", "GraderSpec", "Verdict", "grade", "loop_detected"]
+
+KINDS = frozenset({
+    "wrong_language", "loop", "leaked_reasoning", "missing_fact", "forbidden_fact",
+    "too_long", "too_short", "format", "code_failed", "empty", "invalid_json",
+})
+# Failures that make an answer worthless whatever else it gets right: quality 0.
+FATAL = frozenset({"empty", "loop", "wrong_language", "code_failed", "invalid_json"})
+
+Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Weight = Annotated[float, msgspec.Meta(ge=0.0)]
+Chars = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Verdict(msgspec.Struct, frozen=True):
+    """One grader's judgement; `kind` names the failure ("" when passed)."""
+
+    passed: bool
+    score: float
+    kind: str = ""
+    detail: str = ""
+
+
+class Grade(msgspec.Struct, frozen=True):
+    """All graders' verdicts on one answer, folded into a quality score in [0, 1]."""
+
+    quality: float
+    passed: bool
+    failures: list[str]
+    verdicts: list[Verdict]
+
+
+def _ok(detail: str = "", score: float = 1.0) -> Verdict:
+    return Verdict(True, score, "", detail)
+
+
+def _fail(kind: str, detail: str, score: float = 0.0) -> Verdict:
+    return Verdict(False, max(0.0, min(1.0, score)), kind, detail)
+
+
+# ---------------------------------------------------------------- grader specs
+
+
+class _Spec(msgspec.Struct, tag_field="name", forbid_unknown_fields=True, omit_defaults=True,
+            kw_only=True, frozen=True):
+    weight: Weight = 1.0
+
+
+class Language(_Spec, tag="language"):
+    """Answer in `expect` ("auto": the prompt's language); code blocks are ignored."""
+
+    expect: Literal["auto", "ja", "en"] = "auto"
+    min_kana: Share = 0.08  # kana share of Japanese characters (Chinese has none)
+    min_share: Share = 0.6  # share of the expected script in the prose (Japanese chars x2)
+
+
+class NoLoop(_Spec, tag="no_loop"):
+    """No degenerate repetition anywhere in the answer."""
+
+
+class NoReasoning(_Spec, tag="no_reasoning"):
+    """No leaked reasoning: think tags, "Thinking Process", "Okay, the user wants..."."""
+
+
+class Facts(_Spec, tag="facts"):
+    """Each group of synonyms must be present (any one of a group); case/width-insensitive."""
+
+    required: list[list[str]]
+    min_groups: int | None = None  # how many groups must match; default all
+
+
+class Forbidden(_Spec, tag="forbidden"):
+    """None of these may appear (e.g. 'マジックガール', 'torimatsu')."""
+
+    phrases: list[str]
+
+
+class Length(_Spec, tag="length"):
+    """Answer length in characters (stripped), absolute and relative to the source text."""
+
+    min_chars: Chars | None = None
+    max_chars: Chars | None = None
+    min_ratio: Weight | None = None
+    max_ratio: Weight | None = None
+
+
+class Mail(_Spec, tag="mail"):
+    """A business mail: an opening and a closing in the expected language."""
+
+    lang: Literal["auto", "ja", "en"] = "auto"
+
+
+class CodeBlockSpec(_Spec, tag="code_block"):
+    """The answer carries its code in a fenced block (tagged `lang` or untagged)."""
+
+    lang: str = "python"
+
+
+class Json(_Spec, tag="json"):
+    """The answer is JSON (an object) with these keys of these types; fences allowed."""
+
+    keys: dict[str, Literal["str", "int", "number", "bool", "list", "object", "null"]] = {}
+    allow_fence: bool = True
+
+
+class Code(_Spec, tag="code"):
+    """The answer's Python, followed by `checks`, exits 0 within the limits."""
+
+    checks: str
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+    memory_mb: Annotated[int, msgspec.Meta(ge=64)] = 512
+
+
+GraderSpec = (
+    Language | NoLoop | NoReasoning | Facts | Forbidden | Length | Mail | CodeBlockSpec | Json
+    | Code
+)
+GRADER_NAMES: tuple[str, ...] = tuple(
+    str(t.__struct_config__.tag) for t in get_args(GraderSpec)
+)
+
+
+# ---------------------------------------------------------------- the graders
+
+
+def detect_lang(text: str) -> str:
+    """"ja" if the text is mostly Japanese/CJK characters (counted x2), else "en"."""
+    c = script_counts(strip_code(text))
+    return "ja" if 2 * c.cjk >= c.latin and c.cjk else "en"
+
+
+def check_language(answer: str, expect: str, min_kana: float = 0.08,
+                   min_share: float = 0.6) -> Verdict:
+    """Japanese asked: kana present and Japanese dominant; English asked: Latin dominant."""
+    c = script_counts(strip_code(answer))
+    letters = c.latin + 2 * (c.cjk + c.hangul)
+    if letters < 8:
+        return _ok("too little prose to judge the language")
+    if expect == "ja":
+        share = 2 * c.cjk / letters
+        if c.cjk and c.kana / c.cjk < min_kana:
+            return _fail("wrong_language", f"Han text with {c.kana} kana: Chinese, not Japanese")
+        if share < min_share:
+            return _fail("wrong_language", f"only {share:.0%} Japanese script", share)
+        return _ok(f"{share:.0%} Japanese script")
+    share = c.latin / letters
+    if share < min_share:
+        return _fail("wrong_language", f"only {share:.0%} Latin script in English", share)
+    return _ok(f"{share:.0%} Latin script")
+
+
+def check_loop(answer: str) -> Verdict:
+    """No degenerate repetition, over the whole answer and over its tail window."""
+    reason = loop_reason(answer, window=len(answer)) or loop_reason(answer)
+    return _fail("loop", reason) if reason else _ok()
+
+
+def check_reasoning(answer: str) -> Verdict:
+    found = reasoning_leak(answer)
+    return _fail("leaked_reasoning", f"reasoning leaked: {found[:40]!r}") if found else _ok()
+
+
+def check_facts(answer: str, required: Sequence[Sequence[str]],
+                min_groups: int | None = None) -> Verdict:
+    """Each synonym group must match (any of it); passes with min_groups (default all)."""
+    text = normalize(answer)
+    missing = [g for g in required if not any(contains(text, s) for s in g)]
+    found = len(required) - len(missing)
+    score = found / len(required) if required else 1.0
+    needed = len(required) if min_groups is None else min(min_groups, len(required))
+    if found >= needed:
+        return _ok(f"{found}/{len(required)} facts", score)
+    names = ", ".join(g[0] for g in missing[:4] if g)
+    return _fail("missing_fact", f"missing: {names}", score)
+
+
+def check_forbidden(answer: str, phrases: Sequence[str]) -> Verdict:
+    text = normalize(answer)
+    hits = [p for p in phrases if contains(text, p)]
+    return _fail("forbidden_fact", f"says {hits[0]!r}") if hits else _ok()
+
+
+def check_length(answer: str, spec: Length, source: str = "") -> Verdict:
+    """Stripped length within min/max chars and min/max ratio of the source's length."""
+    n = len(answer.strip())
+    src = len(source.strip())
+    lows = [spec.min_chars or 0, round(spec.min_ratio * src) if spec.min_ratio and src else 0]
+    highs = [spec.max_chars, round(spec.max_ratio * src) if spec.max_ratio and src else None]
+    low = max(lows)
+    high = min((h for h in highs if h is not None), default=None)
+    if high is not None and n > high:
+        return _fail("too_long", f"{n} chars > {high}", high / n)
+    if n < low:
+        return _fail("too_short", f"{n} chars < {low}", n / low)
+    return _ok(f"{n} chars")
+
+
+_JA_OPEN = re.compile(r"お世話にな|拝啓|ご連絡(?:いた|させて|差し上げ)|ご無沙汰|様\s*$|御中|各位|"
+                      r"突然の|失礼いたします|失礼します", re.MULTILINE)
+_JA_CLOSE = re.compile(r"よろしくお願い|宜しくお願い|お願い申し上げ|敬具|何卒|^\s*以上")
+_EN_OPEN = re.compile(r"^\W*(?:dear|hi|hello|good (?:morning|afternoon|evening)|greetings|"
+                      r"to whom it may concern)\b", re.IGNORECASE | re.MULTILINE)
+_EN_CLOSE = re.compile(r"^\W*(?:best|kind regards|warm regards|warmest regards|regards|"
+                       r"sincerely|yours (?:sincerely|truly|faithfully)|many thanks|thank you|"
+                       r"thanks|cheers|respectfully|all the best)\b",
+                       re.IGNORECASE | re.MULTILINE)
+
+
+def check_mail(answer: str, lang: str) -> Verdict:
+    """An opening in the first 300 chars and a closing in the last 400 chars."""
+    head, tail = answer.strip()[:300], answer.strip()[-400:]
+    opening, closing = (_JA_OPEN, _JA_CLOSE) if lang == "ja" else (_EN_OPEN, _EN_CLOSE)
+    has_open, has_close = bool(opening.search(head)), bool(closing.search(tail))
+    if has_open and has_close:
+        return _ok("opening and closing")
+    missing = " and ".join(w for w, ok in (("opening", has_open), ("closing", has_close))
+                           if not ok)
+    return _fail("format", f"no mail {missing}", (has_open + has_close) / 2)
+
+
+def check_code_block(answer: str, lang: str) -> Verdict:
+    blocks = code_blocks(answer)
+    if not blocks:
+        return _fail("format", "no fenced code block")
+    accepted = {lang, ""} | ({"py", "python3", "py3"} if lang == "python" else set())
+    if any(b.lang in accepted for b in blocks):
+        return _ok()
+    return _fail("format", f"code block tagged {blocks[0].lang!r}, not {lang!r}", 0.5)
+
+
+_JSON_ANY = msgspec.json.Decoder()
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "int": (int,), "number": (int, float), "bool": (bool,), "list": (list,),
+    "object": (dict,), "null": (type(None),),
+}
+
+
+def _json_text(answer: str, allow_fence: bool) -> str:
+    blocks = [b for b in code_blocks(answer) if b.lang in ("json", "")] if allow_fence else []
+    return blocks[0].body if blocks else answer.strip()
+
+
+def check_json(answer: str, keys: dict[str, str], allow_fence: bool = True) -> Verdict:
+    """Valid JSON object whose `keys` have the named types (bool is not an int)."""
+    try:
+        value: Any = _JSON_ANY.decode(_json_text(answer, allow_fence).encode())
+    except msgspec.DecodeError as exc:
+        return _fail("invalid_json", f"not JSON: {exc}")
+    if not isinstance(value, dict):
+        return _fail("format", f"JSON {type(value).__name__}, not an object")
+    bad = [k for k, t in keys.items() if k not in value
+           or not isinstance(value[k], _JSON_TYPES[t])
+           or (isinstance(value[k], bool) and t in ("int", "number"))]
+    if bad:
+        return _fail("format", f"keys missing or mistyped: {', '.join(bad)}",
+                     1 - len(bad) / len(keys))
+    return _ok(f"{len(keys)} keys")
+
+
+def check_code(answer: str, spec: Code) -> Verdict:
+    """Run the answer's Python followed by the checks (see router.coderun)."""
+    code = extract_python(answer)
+    if not code:
+        return _fail("code_failed", "no Python code found")
+    run = run_python(code, spec.checks, timeout_s=spec.timeout_s, memory_mb=spec.memory_mb)
+    if run.passed:
+        return _ok(f"checks passed in {run.seconds:.2f}s")
+    if run.timed_out:
+        return _fail("code_failed", f"timed out after {spec.timeout_s:g}s")
+    if run.out_of_memory:
+        return _fail("code_failed", f"memory limit ({spec.memory_mb} MB) exceeded")
+    last = run.stderr_tail.splitlines()[-1:] or [f"exit code {run.returncode}"]
+    return _fail("code_failed", last[0][:200])
+
+
+# ---------------------------------------------------------------- combining
+
+
+def run_spec(spec: GraderSpec, answer: str, lang: str, source: str) -> Verdict:
+    """One grader spec applied to an answer (lang: the prompt's language)."""
+    match spec:
+        case Language():
+            expect = lang if spec.expect == "auto" else spec.expect
+            return check_language(answer, expect, spec.min_kana, spec.min_share)
+        case NoLoop():
+            return check_loop(answer)
+        case NoReasoning():
+            return check_reasoning(answer)
+        case Facts():
+            return check_facts(answer, spec.required, spec.min_groups)
+        case Forbidden():
+            return check_forbidden(answer, spec.phrases)
+        case Length():
+            return check_length(answer, spec, source)
+        case Mail():
+            return check_mail(answer, lang if spec.lang == "auto" else spec.lang)
+        case CodeBlockSpec():
+            return check_code_block(answer, spec.lang)
+        case Json():
+            return check_json(answer, spec.keys, spec.allow_fence)
+        case Code():
+            return check_code(answer, spec)
+    raise TypeError(f"not a grader spec: {spec!r}")
+
+
+def grade(answer: str, specs: Sequence[GraderSpec], prompt: str = "", *,
+          lang: str | None = None, source: str | None = None,
+          baseline: bool = True) -> Grade:
+    """Grade an answer: weighted mean of the verdicts' scores, 0 on a fatal failure.
+
+    `lang` defaults to the prompt's detected language, `source` (what length ratios are
+    relative to) to the prompt. With `baseline`, the loop and leaked-reasoning graders run
+    even if `specs` does not list them. An empty answer fails at once with kind "empty".
+    """
+    if not answer.strip():
+        return Grade(0.0, False, ["empty"], [_fail("empty", "the answer is empty")])
+    lang = lang or detect_lang(prompt)
+    todo = list(specs)
+    if baseline:
+        present = {type(s) for s in todo}
+        todo += [s for s in (NoLoop(), NoReasoning()) if type(s) not in present]
+    verdicts = [run_spec(s, answer, lang, prompt if source is None else source) for s in todo]
+    total = sum(s.weight for s in todo)
+    quality = sum(s.weight * v.score for s, v in zip(todo, verdicts, strict=True)) / total \
+        if total else 1.0
+    failures = list(dict.fromkeys(v.kind for v in verdicts if not v.passed))
+    if FATAL.intersection(failures):
+        quality = 0.0
+    return Grade(round(quality, 4), not failures, failures, verdicts)
