@@ -12,12 +12,14 @@ import logging
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import msgspec
 
 from router import __version__
 from router.config import LoadedConfig, load_config
-from router.errors import RouterError
+from router.errors import InvalidRequest, RouterError
+from router.tasks import POLICIES
 
 log = logging.getLogger("router")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -45,12 +47,35 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", metavar="F", help="config file (TOML)")
     serve.add_argument("--host", metavar="H", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", metavar="P", type=int, help="port (default 8800)")
+    serve.add_argument(
+        "--calibrate", choices=("quick", "full", "off"), default="quick",
+        help="with no profile measured for these models here: calibrate in the background "
+        "while serving from a prior (default: quick)",
+    )  # fmt: skip
     serve.set_defaults(run=_serve)
 
     models = commands.add_parser("models", help="list configured and discovered models")
     models.add_argument("--config", metavar="F", help="config file (TOML)")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(run=_models)
+
+    route = commands.add_parser("route", help="dry run: which task and model a request would get")
+    route.add_argument("--config", metavar="F", help="config file (TOML)")
+    route.add_argument("--profile", metavar="F", help="route by this profile instead")
+    route.add_argument("--json", action="store_true", help="print JSON")
+    route.add_argument("--model", default="auto", help="the model name sent (default: auto)")
+    route.add_argument("--task", help="as the x-router-task header")
+    route.add_argument("--policy", choices=POLICIES, help="as the x-router-policy header")
+    source = route.add_mutually_exclusive_group(required=True)
+    source.add_argument("text", nargs="?", help="the user's message")
+    source.add_argument("--stdin", action="store_true", help="read the message from stdin")
+    source.add_argument("--messages-file", metavar="F", help="a JSON list of messages")
+    route.set_defaults(run=_route)
+
+    gguf = commands.add_parser("import-gguf", help="turn a GGUF file into an mlx model folder")
+    gguf.add_argument("path", help="the .gguf file")
+    gguf.add_argument("--out", metavar="DIR", help="the folder to write (default: beside it)")
+    gguf.set_defaults(run=_import_gguf)
     return parser
 
 
@@ -76,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
     if host not in LOOPBACK and not server.accepted_keys():
         log.warning("listening on %s without API keys: anyone who can reach it may use it", host)
     sock = _listen(host, port)
-    app = create_app(Service(loaded))
+    app = create_app(Service(loaded, calibrate=args.calibrate))
     config = uvicorn.Config(
         app,
         loop=_event_loop(),
@@ -163,3 +188,42 @@ async def _model_rows(loaded: LoadedConfig) -> list[ModelRow]:
         return rows
     finally:
         await service.stop()
+
+
+def _route(args: argparse.Namespace) -> int:
+    from router.explain import explain_request
+
+    loaded = load_config(args.config)
+    logging.basicConfig(level=logging.WARNING, format="router: %(message)s")
+    messages = _messages(args)
+    report = asyncio.run(explain_request(loaded, args.profile, messages, args.model,
+                                         args.task, args.policy))  # fmt: skip
+    if args.json:
+        print(msgspec.json.format(msgspec.json.encode(report)).decode())
+    else:
+        print(report.text())
+    return 0
+
+
+def _messages(args: argparse.Namespace) -> list[dict[str, object]]:
+    if args.messages_file:
+        try:
+            data = msgspec.json.decode(Path(args.messages_file).read_bytes())
+        except (OSError, msgspec.DecodeError) as err:
+            raise InvalidRequest(f"{args.messages_file}: cannot read messages: {err}") from None
+        if isinstance(data, dict):
+            data = data.get("messages")
+        if not isinstance(data, list):
+            raise InvalidRequest(f"{args.messages_file}: expected a JSON list of messages")
+        return data
+    text = sys.stdin.read() if args.stdin else args.text
+    return [{"role": "user", "content": text}]
+
+
+def _import_gguf(args: argparse.Namespace) -> int:
+    from router.gguf import import_gguf
+
+    source = Path(args.path).expanduser()
+    out = Path(args.out).expanduser() if args.out else source.with_suffix("")
+    print(import_gguf(source, out))
+    return 0

@@ -17,8 +17,9 @@ from collections.abc import Collection, Mapping
 
 import msgspec
 
+from router.classify import Classification
 from router.errors import InvalidRequest, ModelNotFound, NoCapableModel, NoModelAvailable
-from router.policy import Candidate, Needs, Settings, rank
+from router.policy import Candidate, Decision, Needs, Settings, rank
 from router.profiles import Profile
 from router.tasks import DIRECT, POLICIES, TASKS, Policy
 from router.wire import ChatRequest, CompletionRequest, Message, ModelCard
@@ -46,6 +47,14 @@ class Virtual(msgspec.Struct, frozen=True):
 
     task: str | None
     how: str  # "x-router-task", "model"
+
+
+class Explanation(msgspec.Struct, frozen=True):
+    """A route with everything that led to it (for `router route` and the logs)."""
+
+    route: Route
+    classification: Classification | None = None
+    decision: Decision | None = None
 
 
 class Live(msgspec.Struct, frozen=True):
@@ -188,7 +197,7 @@ def choose(
     policy: Policy,
     settings: Settings,
     limit: int,
-) -> Route:
+) -> tuple[Route, Decision]:
     """The route the policy picks among `found`, with a reason a person can read."""
     if not found:
         raise NoModelAvailable("No model is available: no backend answered with any model.")
@@ -198,4 +207,4 @@ def choose(
         raise NoCapableModel(f"No model can take this {task} request ({why}).")
     best = decision.ranked[0]
     reason = f"{how}; {policy}: {best.why}" if how else f"{policy}: {best.why}"
-    return Route(task, [r.model for r in decision.ranked[:limit]], reason)
+    return Route(task, [r.model for r in decision.ranked[:limit]], reason), decision

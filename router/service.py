@@ -10,10 +10,11 @@ import hmac
 import logging
 import time
 from pathlib import Path
+from typing import Literal
 
 from router.backends import Backend
 from router.catalog import Catalog
-from router.classify import Classifier, load_default_classifier
+from router.classify import Classification, Classifier, load_default_classifier
 from router.config import BackendConfig, Config, LoadedConfig
 from router.discover import probe_local_servers
 from router.dispatch import Dispatcher
@@ -23,6 +24,7 @@ from router.metrics import Metrics
 from router.policy import Settings
 from router.profiles import ActiveProfile, select_profile, this_machine
 from router.routing import (
+    Explanation,
     Hints,
     Live,
     Route,
@@ -54,8 +56,15 @@ def build_backend(config: BackendConfig, metrics: Metrics | None = None) -> Back
 class Service:
     """Everything a request needs, with one lifecycle: `start`, then requests, then `stop`."""
 
-    def __init__(self, loaded: LoadedConfig, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        metrics: Metrics | None = None,
+        calibrate: Literal["quick", "full", "off"] = "off",
+    ) -> None:
         self.loaded = loaded
+        self.calibrate_mode = calibrate
+        self._calibration: asyncio.Task[None] | None = None
         self.config: Config = loaded.config
         self.metrics = metrics or Metrics()
         self.backends: list[Backend] = [
@@ -89,6 +98,12 @@ class Service:
         self._refresher = asyncio.create_task(self._refresh_forever())
         log.info("%s", self.describe())
         log.info("%s", self.active.describe())
+        if self.calibrate_mode != "off" and self.active.how not in ("measured", "configured"):
+            from router.calibrate import run_background_calibration
+
+            self._calibration = asyncio.create_task(
+                run_background_calibration(self, self.calibrate_mode)
+            )
 
     def _train_classifier(self) -> Classifier:
         base = load_default_classifier()
@@ -110,10 +125,11 @@ class Service:
         self.live.use_profile(active.profile)
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        for task in (self._refresher, self._calibration):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for backend in self.backends:
             await backend.close()
 
@@ -157,33 +173,43 @@ class Service:
         self, name: str, hints: Hints, parsed: ChatRequest | CompletionRequest | EmbeddingRequest
     ) -> Route:
         """Where a request goes: the named model, or the policy's choice for its task."""
+        return self.explain(name, hints, parsed).route
+
+    def explain(
+        self, name: str, hints: Hints, parsed: ChatRequest | CompletionRequest | EmbeddingRequest
+    ) -> Explanation:
+        """The route with what led to it: the classification and the policy's decision."""
         routing = self.config.routing
         found = resolve(
             name, hints, known=self.catalog.ids(), aliases=routing.aliases, tasks=self.tasks
         )
         if isinstance(found, Route):
-            return found
+            return Explanation(found)
         if isinstance(parsed, EmbeddingRequest):
             raise InvalidRequest("Embeddings need a concrete model id.", param="model")
-        task, how = found.task, found.how
+        task, how, classification = found.task, found.how, None
         if task is None:
-            task, how = self._classify(parsed)
+            classification = self._classify(parsed)
+            task = classification.task
+            how = f"classified {task} {classification.confidence:.2f}"
         cards = self.catalog.cards()
         live = {c.id: Live(self.catalog.outstanding(c.id), self.live.drift(c.id) or 1.0)
                 for c in cards}  # fmt: skip
         found_candidates = candidates(cards, task, self.active.profile, live)
         if self.active.profile is None and routing.default_model in self.catalog.ids():
-            return Route(task, [routing.default_model], f"{how}; default" if how else "default")
+            reason = f"{how}; default" if how else "default"
+            return Explanation(Route(task, [routing.default_model], reason), classification)
         policy = hints.policy or routing.policy
-        return choose(task, how, found_candidates, needs_of(parsed), policy,  # type: ignore[arg-type]
-                      self.settings, routing.max_candidates)  # fmt: skip
+        route, decision = choose(task, how, found_candidates, needs_of(parsed),
+                                 policy, self.settings, routing.max_candidates)  # type: ignore[arg-type]  # fmt: skip
+        return Explanation(route, classification, decision)
 
-    def _classify(self, parsed: ChatRequest | CompletionRequest) -> tuple[str, str]:
+    def _classify(self, parsed: ChatRequest | CompletionRequest) -> Classification:
         assert self.classifier is not None  # trained in start()
         start = time.perf_counter()
         result = self.classifier.classify(messages_of(parsed))
         self.metrics.classification.observe(time.perf_counter() - start)
-        return result.task, f"classified {result.task} {result.confidence:.2f}"
+        return result
 
     def observe_speed(self, model: str, seconds_per_token: float) -> None:
         """Feed a served request's speed back into routing (and the drift gauge)."""
