@@ -121,7 +121,7 @@ def test_live_state_enters_the_candidates() -> None:
 
 def test_choose_makes_a_route_with_a_reason() -> None:
     found = candidates(M4_CARDS, "business_mail", load_profile(M4), {})
-    route = choose("business_mail", "classified business_mail 0.91", found, Needs(),
+    route, _ = choose("business_mail", "classified business_mail 0.91", found, Needs(),
                    "quality", Settings(), limit=2)  # fmt: skip
     assert route.candidates == ["google/gemma-3-12b", "new-model"]
     assert route.reason.startswith("classified business_mail 0.91; quality: quality 0.90")
