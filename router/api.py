@@ -21,7 +21,7 @@ from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from router.backends import Endpoint, Parsed, StreamEvent
+from router.backends import DONE, Endpoint, Parsed, StreamEvent
 from router.dispatch import Served
 from router.errors import (
     BackendError,
@@ -31,6 +31,7 @@ from router.errors import (
     RequestError,
     RouterError,
 )
+from router.guards import LoopGuard
 from router.metrics import RequestMeter
 from router.routing import Hints, Route, virtual_ids
 from router.service import Service
@@ -108,13 +109,15 @@ class Generation:
                     route, self.endpoint, parsed, body
                 )
                 in_flight = self._begin(route, served, meter)
-                per_token = await _send_stream(send, served, route, events, meter, parsed)
+                relay = _Relay(send, meter, self.service, self.endpoint)
+                per_token = await relay.run(served, route, events, parsed)
                 if per_token is not None:
                     self.service.observe_speed(served.model, per_token)
             else:
                 start = time.perf_counter()
+                check = self.service.answer_check(route, parsed)
                 served, reply = await self.service.dispatcher.complete(
-                    route, self.endpoint, parsed, body
+                    route, self.endpoint, parsed, body, check
                 )
                 in_flight = self._begin(route, served, meter)
                 upstream = time.perf_counter() - start
@@ -132,7 +135,7 @@ class Generation:
         metrics = self.service.metrics
         backend = served.replica.backend.name
         meter.labels = (served.model, route.task, backend)
-        metrics.route_decisions.labels(route.task, served.model, route.reason).inc()
+        metrics.route_decisions.labels(route.task, served.model, route.basis).inc()
         gauge = metrics.in_flight.labels(served.model, backend)
         gauge.inc()
         return gauge
@@ -157,35 +160,65 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-async def _send_stream(
-    send: Send,
-    served: Served,
-    route: Route,
-    events: Any,
-    meter: RequestMeter,
-    parsed: Parsed,
-) -> float | None:
-    """Stream the events to the client; returns the time per token, when measured."""
-    headers = _route_headers(served, route)
-    headers.append((b"cache-control", b"no-cache"))
-    await send({"type": "http.response.start", "status": 200, "headers": [
-        (b"content-type", b"text/event-stream"), *headers]})  # fmt: skip
-    wants_usage = parsed.wants_usage()  # type: ignore[union-attr]
-    status = 200
-    try:
-        async for event in events:
-            meter.on_event(event)
-            if not wants_usage and _usage_only(event):
-                continue  # asked of the upstream for the metrics, not by the client
-            await send({"type": "http.response.body", "body": event.data, "more_body": True})
-    except BackendError as err:
-        status = err.status
-        await send({"type": "http.response.body", "body": b"data: " + err.body() + b"\n\n",
-                    "more_body": True})  # fmt: skip
-    finally:
-        await events.aclose()
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-    return meter.finish(status)
+class _Relay:
+    """Passes a stream's events to the client as they come, counting and watching them."""
+
+    def __init__(self, send: Send, meter: RequestMeter, service: Service, endpoint: Endpoint):
+        self.send = send
+        self.meter = meter
+        self.service = service
+        self.endpoint = endpoint
+
+    async def run(
+        self, served: Served, route: Route, events: Any, parsed: Parsed
+    ) -> float | None:
+        """Stream the events to the client; returns the time per token, when measured."""
+        headers = _route_headers(served, route)
+        headers.append((b"cache-control", b"no-cache"))
+        await self.send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/event-stream"), *headers]})  # fmt: skip
+        wants_usage = parsed.wants_usage()  # type: ignore[union-attr]
+        guard = LoopGuard() if self.service.config.routing.loop_guard else None
+        status = 200
+        try:
+            async for event in events:
+                text = self.meter.on_event(event)
+                if guard is not None and guard.feed(text):
+                    await self._cut(served.model)
+                    break
+                if not wants_usage and _usage_only(event):
+                    continue  # asked of the upstream for the metrics, not by the client
+                await self._body(event.data)
+        except BackendError as err:
+            status = err.status
+            await self._body(b"data: " + err.body() + b"\n\n")
+        finally:
+            await events.aclose()
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        return self.meter.finish(status)
+
+    async def _body(self, data: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def _cut(self, model: str) -> None:
+        """End a looping answer: say why in a comment, finish the choice, close the stream."""
+        self.service.metrics.loop_guard.labels(model).inc()
+        await self._body(b": router: the loop guard cut a repeating answer\n\n")
+        await self._body(b"data: " + _finish_chunk(model, self.endpoint) + b"\n\n" + DONE.data)
+
+
+def _finish_chunk(model: str, endpoint: Endpoint) -> bytes:
+    """A last chunk closing choice 0 with finish_reason `content_filter` (the router's filter)."""
+    now = int(time.time())
+    if endpoint == "completions":
+        choice: dict[str, Any] = {"index": 0, "text": "", "finish_reason": "content_filter"}
+        kind = "text_completion"
+    else:
+        choice = {"index": 0, "delta": {}, "finish_reason": "content_filter"}
+        kind = "chat.completion.chunk"
+    chunk = {"id": f"router-{now}", "object": kind, "created": now, "model": model,
+             "choices": [choice]}  # fmt: skip
+    return _encode(chunk)
 
 
 def _usage_only(event: StreamEvent) -> bool:

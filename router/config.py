@@ -116,6 +116,9 @@ class RoutingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     profile: str | None = None  # the profile to route by; else the best match in profiles_dir
     profiles_dir: str = "profiles"
     tasks: dict[str, list[str]] = {}  # your own tasks: name -> example requests
+    escalation: bool = True  # re-ask the next model when a routed answer fails its check
+    no_escalation: list[str] = []  # tasks whose answers are never re-asked
+    loop_guard: bool = True  # cut a stream whose model keeps repeating itself
 
     def __post_init__(self) -> None:
         for name, examples in self.tasks.items():

@@ -8,7 +8,7 @@ failure ends it with an error event (the HTTP layer writes it). Attempts are bou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from router.backends import BackendRequest, Endpoint, Parsed, Reply, StreamEvent
 from router.catalog import Catalog, Replica
@@ -16,21 +16,29 @@ from router.errors import BackendError, NoModelAvailable
 from router.metrics import Metrics
 from router.routing import Route
 
+Check = Callable[[Reply], str | None]  # an answer's failure kind, None when it passes
+
 
 class Served:
     """Who answered, and what happened on the way there."""
 
-    __slots__ = ("fallbacks", "model", "replica")
+    __slots__ = ("escalations", "fallbacks", "model", "replica")
 
-    def __init__(self, model: str, replica: Replica, fallbacks: list[str]) -> None:
+    def __init__(
+        self, model: str, replica: Replica, fallbacks: list[str], escalations: list[str]
+    ) -> None:
         self.model = model
         self.replica = replica
         self.fallbacks = fallbacks  # "model (code)" for every candidate that failed first
+        self.escalations = escalations  # "model (kind)" for every answer that failed its check
 
     def reason(self, route: Route) -> str:
-        if not self.fallbacks:
-            return route.reason
-        return f"{route.reason}; fell back from {', '.join(self.fallbacks)}"
+        reason = route.reason
+        if self.fallbacks:
+            reason += f"; fell back from {', '.join(self.fallbacks)}"
+        if self.escalations:
+            reason += f"; escalated from {', '.join(self.escalations)}"
+        return reason
 
 
 class Dispatcher:
@@ -55,12 +63,23 @@ class Dispatcher:
             self.metrics.fallbacks.labels(last_model, model, err.code or "error").inc()
 
     async def complete(
-        self, route: Route, endpoint: Endpoint, parsed: Parsed, body: bytes
+        self,
+        route: Route,
+        endpoint: Endpoint,
+        parsed: Parsed,
+        body: bytes,
+        check: Check | None = None,
     ) -> tuple[Served, Reply]:
-        """The first whole answer any candidate gives; raises the last failure otherwise."""
+        """The first whole answer any candidate gives; raises the last failure otherwise.
+
+        With `check`, an answer that fails it is asked again of the next candidate (checked
+        escalation); when every candidate's answer fails, the last one is returned."""
         failures: list[tuple[str, BackendError]] = []
+        rejected: list[tuple[str, str]] = []
+        kept: tuple[Served, Reply] | None = None
         for model, replica in self._attempts(route):
             self._failed(failures, model)
+            self._escalated(route, rejected, model)
             replica.outstanding += 1
             try:
                 reply = await replica.backend.complete(
@@ -73,8 +92,19 @@ class Dispatcher:
                 continue
             finally:
                 replica.outstanding -= 1
-            return Served(model, replica, _described(failures)), reply
+            escalations = [f"{m} ({kind})" for m, kind in rejected]
+            kept = Served(model, replica, _described(failures), escalations), reply
+            problem = check(reply) if check is not None else None
+            if problem is None:
+                return kept
+            rejected.append((model, problem))
+        if kept is not None:
+            return kept
         raise _exhausted(route, failures)
+
+    def _escalated(self, route: Route, rejected: list[tuple[str, str]], model: str) -> None:
+        if rejected and rejected[-1][0] != model:
+            self.metrics.escalations.labels(route.task, rejected[-1][0], model).inc()
 
     async def open_stream(
         self, route: Route, endpoint: Endpoint, parsed: Parsed, body: bytes
@@ -98,7 +128,8 @@ class Dispatcher:
                 replica.outstanding -= 1
                 await events.aclose()  # type: ignore[attr-defined]
                 raise
-            return Served(model, replica, _described(failures)), _leased(replica, first, events)
+            served = Served(model, replica, _described(failures), [])
+            return served, _leased(replica, first, events)
         raise _exhausted(route, failures)
 
 

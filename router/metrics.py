@@ -97,6 +97,14 @@ class Metrics:
             "router_profile_drift_ratio", "Live latency over profiled latency.", ["model"],
             registry=r,
         )  # fmt: skip
+        self.escalations = Counter(
+            "router_escalations", "Answers that failed their check and were asked again.",
+            ["task", "from_model", "to_model"], registry=r,
+        )  # fmt: skip
+        self.loop_guard = Counter(
+            "router_loop_guard", "Streams cut because the model was repeating itself.",
+            ["model"], registry=r,
+        )  # fmt: skip
         self.backend_up = Gauge(
             "router_backend_up", "1 when the backend answered its last check.", ["backend"],
             registry=r,
@@ -121,18 +129,21 @@ class RequestMeter:
         self.usage: Usage | None = None
         self.labels: tuple[str, str, str] = ("unknown", "none", "none")
 
-    def on_event(self, event: StreamEvent) -> None:
+    def on_event(self, event: StreamEvent) -> str:
+        """Count and time one event; returns the text it carries."""
         chunk = event.chunk
         if chunk is None:
-            return
+            return ""
         if chunk.usage is not None:
             self.usage = chunk.usage
-        if chunk.text():
+        text = chunk.text()
+        if text:
             now = time.perf_counter()
             if self._first is None:
                 self._first = now
             self._last = now
             self.events += 1
+        return text
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._start

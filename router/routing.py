@@ -40,6 +40,7 @@ class Route(msgspec.Struct, frozen=True):
     task: str  # a task name, or `none` for a concrete model id
     candidates: list[str]  # model ids, best first
     reason: str  # short, human-readable: goes out as `x-router-reason`
+    basis: str = "direct"  # bounded, for metrics: direct, alias, default, or the policy
 
 
 class Virtual(msgspec.Struct, frozen=True):
@@ -93,8 +94,9 @@ def resolve(
     check_hints(hints, tasks)
     target = aliases.get(name, name)
     if target in known:
-        reason = "direct" if target == name else f"alias of {target}"
-        return Route(hints.task or DIRECT, [target], reason)
+        if target == name:
+            return Route(hints.task or DIRECT, [target], "direct", "direct")
+        return Route(hints.task or DIRECT, [target], f"alias of {target}", "alias")
     if target == AUTO:
         return Virtual(hints.task, "x-router-task") if hints.task else Virtual(None, "")
     if target.startswith(TASK_PREFIX):
@@ -207,4 +209,4 @@ def choose(
         raise NoCapableModel(f"No model can take this {task} request ({why}).")
     best = decision.ranked[0]
     reason = f"{how}; {policy}: {best.why}" if how else f"{policy}: {best.why}"
-    return Route(task, [r.model for r in decision.ranked[:limit]], reason), decision
+    return Route(task, [r.model for r in decision.ranked[:limit]], reason, policy), decision

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from router.backends import Backend
+from router.backends import Backend, Parsed
 from router.catalog import Catalog
 from router.classify import Classification, Classifier, load_default_classifier
 from router.config import BackendConfig, Config, LoadedConfig
 from router.discover import probe_local_servers
-from router.dispatch import Dispatcher
+from router.dispatch import Check, Dispatcher
 from router.errors import AuthenticationError, ConfigError, InvalidRequest
+from router.guards import answer_problem
 from router.live import LiveSpeed
 from router.metrics import Metrics
 from router.policy import Settings
@@ -93,7 +94,7 @@ class Service:
         for backend in self.backends:
             await backend.start()
         await self.refresh()
-        self.classifier = self._train_classifier()
+        self.classifier = await asyncio.to_thread(self._train_classifier)
         self.choose_profile()
         self._refresher = asyncio.create_task(self._refresh_forever())
         log.info("%s", self.describe())
@@ -198,11 +199,25 @@ class Service:
         found_candidates = candidates(cards, task, self.active.profile, live)
         if self.active.profile is None and routing.default_model in self.catalog.ids():
             reason = f"{how}; default" if how else "default"
-            return Explanation(Route(task, [routing.default_model], reason), classification)
+            route = Route(task, [routing.default_model], reason, "default")
+            return Explanation(route, classification)
         policy = hints.policy or routing.policy
         route, decision = choose(task, how, found_candidates, needs_of(parsed),
                                  policy, self.settings, routing.max_candidates)  # type: ignore[arg-type]  # fmt: skip
         return Explanation(route, classification, decision)
+
+    def answer_check(self, route: Route, parsed: Parsed) -> Check | None:
+        """The check a routed, non-streamed answer must pass before it goes out, if any."""
+        routing = self.config.routing
+        if (
+            len(route.candidates) < 2
+            or not routing.escalation
+            or route.task in routing.no_escalation
+            or isinstance(parsed, EmbeddingRequest)
+        ):
+            return None
+        task = route.task
+        return lambda reply: answer_problem(task, reply.body, parsed)
 
     def _classify(self, parsed: ChatRequest | CompletionRequest) -> Classification:
         assert self.classifier is not None  # trained in start()

@@ -53,7 +53,7 @@ class RunningRouter:
 
     def start(self) -> RunningRouter:
         self._thread.start()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 120
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the router did not start")

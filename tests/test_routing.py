@@ -33,7 +33,7 @@ M4 = Path(__file__).parent.parent / "profiles" / "examples" / "m4-mac-mini-24gb.
     [
         ("lfm", Hints(), Route("none", ["lfm"], "direct")),
         ("lfm", Hints(task="code"), Route("code", ["lfm"], "direct")),
-        ("gpt-4o", Hints(), Route("none", ["gemma"], "alias of gemma")),
+        ("gpt-4o", Hints(), Route("none", ["gemma"], "alias of gemma", "alias")),
         ("auto", Hints(), Virtual(None, "")),
         ("auto", Hints(task="story"), Virtual("story", "x-router-task")),
         ("router/summarize", Hints(), Virtual("summarize", "model")),
