@@ -1,0 +1,116 @@
+"""What routing is worth: expected quality and latency of a task mix, routed or not.
+
+For a profile and a labelled mix of requests (by default the classifier's held-out set, each
+request classified as the router would, so misclassifications cost what they cost), it prints
+for each policy of the router and for "always model X", for every X, the mean quality (on each
+request's true task) and mean latency the profile predicts. The router should reach the quality
+of the best single model at a fraction of its latency.
+
+    .venv/bin/python benchmarks/routing_value.py [--profile F] [--mix F] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+
+from router.classify import Example, load_default_classifier, read_examples
+from router.policy import Needs, Settings, rank
+from router.profiles import Profile, load_profile
+from router.routing import candidates
+from router.wire import ModelCard
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROFILE = ROOT / "profiles" / "examples" / "m4-mac-mini-24gb.toml"
+DEFAULT_MIX = ROOT / "benchmarks" / "classify" / "heldout.jsonl"
+
+
+class Row(msgspec.Struct):
+    strategy: str
+    quality: float
+    latency_seconds: float
+    failure_rate: float
+
+
+def score_of(profile: Profile, task: str, model: str) -> tuple[float, float, float]:
+    for s in profile.tasks.get(task, ()):
+        if s.model == model:
+            return s.quality, s.latency_seconds or 0.0, s.failure_rate
+    return 0.0, 0.0, 1.0
+
+
+def routed_choice(profile: Profile, task: str, policy: str) -> str:
+    cards = [ModelCard(m.id, capabilities=["vision"] if m.capabilities.vision else [])
+             for m in profile.models]  # fmt: skip
+    found = candidates(cards, task, profile, {})
+    decision = rank(task, found, Needs(), policy, Settings())  # type: ignore[arg-type]
+    return decision.ranked[0].model
+
+
+def evaluate(profile: Profile, mix: list[tuple[str, str]]) -> list[Row]:
+    """`mix`: (true task, routed task) per request."""
+    rows = []
+    strategies: list[tuple[str, dict[str, str]]] = []
+    for policy in ("quality", "balanced", "latency"):
+        strategies.append((f"router ({policy})", {t: routed_choice(profile, t, policy)
+                                                  for t in profile.tasks}))  # fmt: skip
+    for model in profile.models:
+        strategies.append((f"always {model.id}", {t: model.id for t in profile.tasks}))
+    for name, choice in strategies:
+        q = lat = fail = 0.0
+        for true_task, routed_task in mix:
+            quality, latency, failure = score_of(profile, true_task, choice[routed_task])
+            q, lat, fail = q + quality, lat + latency, fail + failure
+        n = len(mix)
+        rows.append(Row(name, round(q / n, 3), round(lat / n, 2), round(fail / n, 3)))
+    return rows
+
+
+def load_mix(path: Path, classify: bool) -> list[tuple[str, str]]:
+    examples: list[Example] = read_examples(path)
+    if not classify:
+        return [(e.task, e.task) for e in examples]
+    classifier = load_default_classifier()
+    return [(e.task, classifier.classify([{"role": "user", "content": e.text}]).task)
+            for e in examples]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", type=Path, default=DEFAULT_PROFILE)
+    parser.add_argument("--mix", type=Path, default=DEFAULT_MIX, help="JSON lines with `task`")
+    parser.add_argument("--oracle", action="store_true", help="route by the true task")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    profile = load_profile(args.profile)
+    mix = load_mix(args.mix, classify=not args.oracle)
+    rows = evaluate(profile, mix)
+    if args.json:
+        print(json.dumps([msgspec.structs.asdict(r) for r in rows], indent=2))
+        return
+    tasks = Counter(t for t, _ in mix)
+    print(f"profile: {args.profile.name}; mix: {len(mix)} requests over {len(tasks)} tasks"
+          f"{' (oracle task)' if args.oracle else ' (classified)'}")  # fmt: skip
+    print(f"{'strategy':48} {'quality':>8} {'latency s':>10} {'failures':>9}")
+    for r in rows:
+        print(f"{r.strategy:48} {r.quality:8.3f} {r.latency_seconds:10.2f} {r.failure_rate:9.3f}")
+    summarize(rows)
+
+
+def summarize(rows: list[Row]) -> None:
+    singles = [r for r in rows if r.strategy.startswith("always")]
+    best = max(singles, key=lambda r: r.quality)
+    for r in rows:
+        if r.strategy.startswith("router"):
+            share = r.latency_seconds / best.latency_seconds if best.latency_seconds else 0
+            print(f"{r.strategy}: {r.quality / best.quality:.0%} of the quality of the best "
+                  f"single model ({best.strategy[7:]}) at {share:.0%} of its latency")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
