@@ -102,13 +102,12 @@ class Generation:
     async def _answer(
         self, route: Route, parsed: Parsed, body: bytes, meter: RequestMeter, send: Send
     ) -> None:
-        in_flight = None
         try:
             if getattr(parsed, "stream", False):
                 served, events = await self.service.dispatcher.open_stream(
                     route, self.endpoint, parsed, body
                 )
-                in_flight = self._begin(route, served, meter)
+                self._begin(route, served, meter)
                 relay = _Relay(send, meter, self.service, self.endpoint)
                 per_token = await relay.run(served, route, events, parsed)
                 if per_token is not None:
@@ -119,26 +118,21 @@ class Generation:
                 served, reply = await self.service.dispatcher.complete(
                     route, self.endpoint, parsed, body, check
                 )
-                in_flight = self._begin(route, served, meter)
+                self._begin(route, served, meter)
                 upstream = time.perf_counter() - start
                 await _send(send, 200, reply.body, _route_headers(served, route))
                 meter.finish(200, reply.usage)
                 self.service.metrics.overhead.observe(meter.elapsed() - upstream)
         except RouterError as err:
-            meter.finish(err.status, timed=False)
+            failed = isinstance(err, BackendError) and err.model is not None
+            if failed:  # counted under the model that failed, with its time
+                meter.labels = (err.model, route.task, err.backend or "none")  # type: ignore[attr-defined]
+            meter.finish(err.status, timed=failed)
             await _send_error(send, err)
-        finally:
-            if in_flight is not None:
-                in_flight.dec()
 
-    def _begin(self, route: Route, served: Served, meter: RequestMeter) -> Any:
-        metrics = self.service.metrics
-        backend = served.replica.backend.name
-        meter.labels = (served.model, route.task, backend)
-        metrics.route_decisions.labels(route.task, served.model, route.basis).inc()
-        gauge = metrics.in_flight.labels(served.model, backend)
-        gauge.inc()
-        return gauge
+    def _begin(self, route: Route, served: Served, meter: RequestMeter) -> None:
+        meter.labels = (served.model, route.task, served.replica.backend.name)
+        self.service.metrics.route_decisions.labels(route.task, served.model, route.basis).inc()
 
 
 async def _until_disconnect(receive: Receive, work: Awaitable[None], meter: RequestMeter) -> None:

@@ -80,18 +80,19 @@ class Dispatcher:
         for model, replica in self._attempts(route):
             self._failed(failures, model)
             self._escalated(route, rejected, model)
-            replica.outstanding += 1
+            self._acquire(model, replica)
             try:
                 reply = await replica.backend.complete(
                     BackendRequest(endpoint, model, body, parsed)
                 )
             except BackendError as err:
+                _blame(err, model, replica)
                 if not err.retryable:
                     raise
                 failures.append((model, err))
                 continue
             finally:
-                replica.outstanding -= 1
+                self._release(model, replica)
             escalations = [f"{m} ({kind})" for m, kind in rejected]
             kept = Served(model, replica, _described(failures), escalations), reply
             problem = check(reply) if check is not None else None
@@ -113,37 +114,56 @@ class Dispatcher:
         failures: list[tuple[str, BackendError]] = []
         for model, replica in self._attempts(route):
             self._failed(failures, model)
-            replica.outstanding += 1
+            self._acquire(model, replica)
             events = replica.backend.stream(BackendRequest(endpoint, model, body, parsed))
             try:
                 first = await anext(aiter(events))
             except (BackendError, StopAsyncIteration) as err:
-                replica.outstanding -= 1
+                self._release(model, replica)
                 await events.aclose()  # type: ignore[attr-defined]
-                if isinstance(err, BackendError) and not err.retryable:
-                    raise
-                failures.append((model, _as_backend_error(err, model)))
+                failure = _blame(_as_backend_error(err, model), model, replica)
+                if not failure.retryable:
+                    raise failure from None
+                failures.append((model, failure))
                 continue
             except BaseException:
-                replica.outstanding -= 1
+                self._release(model, replica)
                 await events.aclose()  # type: ignore[attr-defined]
                 raise
             served = Served(model, replica, _described(failures), [])
-            return served, _leased(replica, first, events)
+            return served, self._leased(model, replica, first, events)
         raise _exhausted(route, failures)
 
+    def _acquire(self, model: str, replica: Replica) -> None:
+        """Count a request on the replica (for balancing) and in flight (for the metrics)."""
+        replica.outstanding += 1
+        self.metrics.in_flight.labels(model, replica.backend.name).inc()
 
-async def _leased(
-    replica: Replica, first: StreamEvent, events: AsyncIterator[StreamEvent]
-) -> AsyncIterator[StreamEvent]:
-    """The stream, first event included; the replica's count drops when it ends or is closed."""
-    try:
-        yield first
-        async for event in events:
-            yield event
-    finally:
+    def _release(self, model: str, replica: Replica) -> None:
         replica.outstanding -= 1
-        await events.aclose()  # type: ignore[attr-defined]
+        self.metrics.in_flight.labels(model, replica.backend.name).dec()
+
+    async def _leased(
+        self,
+        model: str,
+        replica: Replica,
+        first: StreamEvent,
+        events: AsyncIterator[StreamEvent],
+    ) -> AsyncIterator[StreamEvent]:
+        """The stream, first event included; the request is released when it ends or closes."""
+        try:
+            yield first
+            async for event in events:
+                yield event
+        finally:
+            self._release(model, replica)
+            await events.aclose()  # type: ignore[attr-defined]
+
+
+def _blame(err: BackendError, model: str, replica: Replica) -> BackendError:
+    """Note on the error which model and backend failed (for the metrics' labels)."""
+    err.model, err.backend = model, replica.backend.name
+    return err
 
 
 def _as_backend_error(err: BaseException, model: str) -> BackendError:

@@ -123,6 +123,8 @@ class BackendError(RequestError):
     type = "upstream_error"
     code = "upstream_error"
     retryable = True
+    model: str | None = None  # which model and backend failed, once the dispatcher knows
+    backend: str | None = None
 
 
 class BackendUnavailable(BackendError):
