@@ -1,18 +1,27 @@
-"""Generate the task classifier's labelled data: `train.jsonl` and `heldout.jsonl`.
+"""Generate the task classifier's labelled data: `train.jsonl`, `dev.jsonl`, `heldout.jsonl`.
 
 Written for this project (nothing downloaded). Each line is
 `{"text": ..., "task": ..., "lang": "ja"|"en"}`, optionally with `"system": ...`.
 
-Every pool below comes in two disjoint halves, `train` and `heldout`: request templates
-(wording), topics (subject matter, pasted articles, notes, code, stack traces, sentences to
-convert). Held-out examples are composed only from held-out templates and held-out topics,
-plus hand-written held-out requests, so no held-out request shares its wording or its
-subject with a training one (a near-duplicate check at the end enforces it). Instruction
-vocabulary (target-language names, style names such as ギャル語) is shared by design: it is
-what the classifier must learn. A fixed seed makes the output reproducible:
+Three splits, each composed from its own request templates (wording), its own subjects
+(topics, pasted articles, notes, code, stack traces, sentences to convert, story premises)
+and its own hand-written requests:
+- `train`: what the classifier learns from (shipped; read at start-up). Besides templates it
+  has a phrasebook (instruction vocabulary composed part by part) and cross-task subjects, so
+  that subject matter says nothing about the task and only the instruction does.
+- `dev`: the set the model and features were designed against (its errors were looked at).
+- `heldout`: the blind set, written after the design was frozen against `dev`, used to report
+  accuracy and never to tune.
+No dev or held-out request shares its wording or its subject with a training one; a
+near-duplicate check at the end (the share of a request's character 5-grams found in any
+single training request, must stay under 0.8) enforces it. Instruction vocabulary
+(target-language names, style names such as ギャル語) is shared by design: it is what the
+classifier must learn. Seeded per split, so the output is reproducible:
 
     .venv/bin/python benchmarks/classify/make_data.py
 """
+
+# ruff: noqa: E501  (a data file: its requests and articles are long string literals)
 
 from __future__ import annotations
 
@@ -26,7 +35,7 @@ import msgspec
 
 SEED = 20260208
 HERE = Path(__file__).resolve().parent
-N_PER = {"train": 160, "heldout": 30}  # per (task, language)
+N_PER = {"train": 240, "dev": 30, "heldout": 30}  # per (task, language)
 TASKS = (
     "summarize", "business_mail", "story", "explain_simple",
     "style_rewrite", "translate", "code", "qa",
@@ -38,10 +47,9 @@ TASKS = (
 SLOTS: dict[str, dict[str, dict[str, list[str]]]] = {}
 
 
-def pool(slot: str, ja_train: list[str], ja_held: list[str], en_train: list[str],
-         en_held: list[str]) -> None:
-    SLOTS[slot] = {"ja": {"train": ja_train, "heldout": ja_held},
-                   "en": {"train": en_train, "heldout": en_held}}
+def pool(slot: str, ja_train: list[str], ja_dev: list[str], en_train: list[str],
+         en_dev: list[str]) -> None:
+    SLOTS[slot] = {"ja": {"train": ja_train, "dev": ja_dev}, "en": {"train": en_train, "dev": en_dev}}
 
 
 pool(
@@ -265,14 +273,22 @@ pool(
     ],
     ["ギャル語", "名古屋弁", "広島弁", "執事っぽい口調", "江戸っ子口調", "ラップ調", "丁寧語", "体育会系の口調"],
     [
-        "Gen Z slang", "pirate", "Shakespearean", "formal", "casual", "corporate jargon", "valley girl",
-        "cowboy", "Victorian", "teen texting", "sarcastic", "sports commentator", "noir detective",
-        "Yoda", "hip-hop", "British butler", "news anchor", "robot", "grumpy old man", "fairy-tale narrator",
+        "Gen Z slang", "formal English", "casual English", "corporate jargon", "teen texting", "sarcastic",
+        "Shakespearean", "Victorian", "old-fashioned", "overly polite", "upbeat", "hip-hop", "poetic",
+        "dramatic", "deadpan",
     ],
+    ["Gen Z slang", "passive-aggressive", "overly dramatic", "hip-hop", "whimsical", "stiff bureaucratic"],
+)
+
+pool(
+    "persona",
+    [], [],
     [
-        "Gen Z slang", "surfer dude", "medieval knight", "British butler", "hip-hop",
-        "soap opera", "1950s radio announcer", "passive-aggressive", "kindergarten teacher",
+        "pirate", "cowboy", "sports commentator", "noir detective", "Yoda", "British butler", "news anchor",
+        "robot", "grumpy old man", "fairy-tale narrator", "valley girl", "drill sergeant", "game show host",
+        "surfer", "medieval king",
     ],
+    ["surfer dude", "medieval knight", "1950s radio announcer", "kindergarten teacher", "soap opera villain"],
 )
 
 pool(
@@ -421,7 +437,7 @@ GENERIC_SYSTEM = {
         "You are an AI assistant running locally on a Mac.", "Reply in the same language as the user.",
         "ユーザーの質問に簡潔に答えてください。", "You are Gemma, a helpful model. Think step by step.",
     ],
-    "heldout": ["You are ChatGPT, a large language model.", "あなたは優秀なAIアシスタントです。日本語で回答してください。"],
+    "dev": ["You are ChatGPT, a large language model.", "あなたは優秀なAIアシスタントです。日本語で回答してください。"],
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -431,10 +447,9 @@ Template = str | tuple[str, str]
 TEMPLATES: dict[str, dict[str, dict[str, list[Template]]]] = {}
 
 
-def templates(task: str, ja_train: list[Template], ja_held: list[Template],
-              en_train: list[Template], en_held: list[Template]) -> None:
-    TEMPLATES[task] = {"ja": {"train": ja_train, "heldout": ja_held},
-                       "en": {"train": en_train, "heldout": en_held}}
+def templates(task: str, ja_train: list[Template], ja_dev: list[Template],
+              en_train: list[Template], en_dev: list[Template]) -> None:
+    TEMPLATES[task] = {"ja": {"train": ja_train, "dev": ja_dev}, "en": {"train": en_train, "dev": en_dev}}
 
 
 templates(
@@ -635,20 +650,20 @@ templates(
     ],
     [
         "Rewrite this in Gen Z slang: {s}", "{s}\n\nmake this sound more formal", "Make this more casual: {s}",
-        "Rewrite the following in the style of a {style}:\n{s}", "Can you make this message sound less rude? {s}",
+        "Rewrite the following in the style of a {persona}:\n{s}", "Can you make this message sound less rude? {s}",
         "{s}\n\nrephrase this in a friendlier tone", "Turn this into Shakespearean English: {s}",
         "Rewrite this paragraph to sound more professional:\n{m}", "rewrite this slang in plain English: {slang}",
-        "Say this like a {style}: {s}", "Rewrite in a {style} tone:\n{m}", "make this text sound more confident: {s}",
+        "Say this like a {persona}: {s}", "Rewrite in a {style} tone:\n{m}", "make this text sound more confident: {s}",
         "Paraphrase this to be more polite: {s}", "{s}\n\nrewrite this like a 1920s gangster",
-        "Change the tone of this to be more enthusiastic:\n{m}", "{m}\n\nmake it sound {style}",
+        "Change the tone of this to be more enthusiastic:\n{m}", "{m}\n\nmake it sound like {style}",
         ("Rewrite everything the user sends as a pirate would say it.", "{s}"),
         ("ユーザーの英文をもっとカジュアルに書き直してください。", "{s}"), "{slang}\n\nsay that in normal words",
         "{s}\n\nreword this in {style} style",
     ],
     [
-        "{s}\n\ncan you reword that in Gen Z speak?", "Could you rephrase this sentence as a {style}? \"{s}\"",
-        "{slang}\nwhat's a normal way to say this? rewrite it", "How would a {style} say \"{s}\"?",
-        "{m}\n\nRewrite it with a {style} voice.", "{s}\nmake it sound stiffer and more official",
+        "{s}\n\ncan you reword that in Gen Z speak?", "Could you rephrase this sentence as a {persona} would? \"{s}\"",
+        "{slang}\nwhat's a normal way to say this? rewrite it", "How would a {persona} say \"{s}\"?",
+        "{m}\n\nRewrite it with a {persona} voice.", "{s}\nmake it sound stiffer and more official",
         "Convert the following to {style} style:\n{s}", ("You turn the user's text into surfer-dude talk.", "{s}"),
     ],
 )
@@ -869,12 +884,12 @@ more(
     ],
     [
         "Rewrite this to sound more polite: {s}", "{s}\n\nmake it sound like Gen Z", "rephrase in a {style} style: {s}",
-        "{s}\n\nsay it in a {style} voice", "Make this sound less formal:\n{m}", "Reword this in a more formal register:\n{m}",
+        "{s}\n\nsay it in a {persona} voice", "Make this sound less formal:\n{m}", "Reword this in a more formal register:\n{m}",
         "{s}\n\nrewrite this casually", "Turn this into slang: {s}", "{slang}\n\nrewrite in formal English",
         "Rewrite this Gen Z slang in plain English: {slang}", "{s}\n\nmake this sound friendlier", "{m}\n\nRewrite this in a {style} tone.",
-        "{s}\n\nmake this sound more sarcastic", "Rewrite this as if a {style} said it: {s}", "{s}\n\ntone it down a bit",
-        "{m}\n\nmake it sound less robotic", "Rewrite in the voice of a {style}:\n{s}", "{s}\n\ncan you make this sound cooler?",
-        "rewrite in gen z speak: {s}", "Paraphrase in plain, friendly language: {s}", "{s}\n\nhow would a {style} phrase this?",
+        "{s}\n\nmake this sound more sarcastic", "Rewrite this as if a {persona} said it: {s}", "{s}\n\ntone it down a bit",
+        "{m}\n\nmake it sound less robotic", "Rewrite in the voice of a {persona}:\n{s}", "{s}\n\ncan you make this sound cooler?",
+        "rewrite in gen z speak: {s}", "Paraphrase in plain, friendly language: {s}", "{s}\n\nhow would a {persona} phrase this?",
         "Restyle this as {style}: {s}",
     ],
 )
@@ -945,7 +960,7 @@ more(
     ["{mlong}\n\n全部ギャル語にして", "{m}\n\n関西弁で書き直して", "{m}\n\nもっとくだけた文体にして"],
     ["{m}\n\nrewrite this in a more casual tone", "{m}\n\nmake this sound like a pirate wrote it",
      "{m}\n\nrewrite it in Gen Z slang", "{m}\n\nmake the tone more formal", "{mlong}\n\nrewrite all of this in a friendlier voice",
-     "Rewrite this as a {style}:\n{m}", "{m}\n\nchange the tone to {style}"],
+     "Rewrite this as a {persona} would:\n{m}", "{m}\n\nchange the tone to {style}"],
 )
 more(
     "explain_simple",
@@ -980,16 +995,210 @@ more(
 )
 
 
+# Every subject pool also appears under other tasks, so subject matter says nothing about the
+# task and only the instruction does (no shortcut through topic words).
+more(
+    "summarize",
+    ["{concept}についての次の記事を三行で要約して\n{m}", "{mailtopic}の件のやりとり、要点をまとめて\n{note}\n{note}",
+     "{concept}に関する講義メモを短くまとめて:{m}"],
+    ["Summarize this article about {concept} in three lines:\n{m}", "Sum up this thread about {mailtopic}:\n{note}\n{note}",
+     "Boil down my lecture notes on {concept}: {m}"],
+)
+more(
+    "business_mail",
+    ["{concept}に関する社内勉強会の案内メールを書いて", "{premise}をテーマにしたイベントの告知メールを取引先向けに作って",
+     "{prog}の機能の開発が遅れていることを顧客にお詫びするメール", "{book}の読書会の案内を社内メールで送りたい。文面をお願い"],
+    ["Write an email inviting colleagues to a talk on {concept}.", "Email our clients announcing an event themed around {premise}.",
+     "Write an apology email to a client: the {prog} feature will be delayed.", "Draft an internal email announcing a book club on {book}."],
+)
+more(
+    "story",
+    ["{concept}をテーマにした短編小説を書いて", "{concept}が出てくるSF小説を書いて", "{mailtopic}がきっかけで始まる恋の物語を書いて",
+     "{prog}を書くプログラマーが主人公の短いお話"],
+    ["Write a short story that involves {concept}.", "Write a poem about {concept}.", "Write a story that starts with {mailtopic}.",
+     "A short story about a programmer writing {prog}."],
+)
+more(
+    "explain_simple",
+    ["{prog}を小学生にもわかるように説明して", "{prog}って何?子供にもわかるように", "{book}のテーマを子供にもわかるように説明して"],
+    ["Explain {prog} like I'm five.", "What is {prog}? Explain simply for a beginner.", "Explain the theme of {book} to a kid."],
+)
+more(
+    "style_rewrite",
+    ["{note}\nこれをギャル語にして", "{note}\n↑これを関西弁に書き換えて", "「{premise}」を若者言葉っぽく言い換えて"],
+    ["{note}\n\nrewrite this in Gen Z slang", "{note}\n\nrewrite this like a pirate", "make \"{premise}\" sound dramatic and fancy"],
+)
+more(
+    "translate",
+    ["「{concept}」って英語で何て言う?", "{note}\n英訳して", "「{premise}」を英語にすると?", "{mailtopic}を{lang}に訳すと?"],
+    ["How do you say {concept} in Japanese?", "{note}\n\ntranslate into Japanese", "Translate \"{premise}\" into {lang}.",
+     "What's {mailtopic} in {lang}?"],
+)
+more(
+    "code",
+    ["{concept}をシミュレーションするPythonコードを書いて", "{mailtopic}のメールを自動送信するスクリプトを書いて",
+     "{book}の本文から単語の出現回数を数えるコード"],
+    ["Write a Python simulation of {concept}.", "Write a script that automatically sends emails about {mailtopic}.",
+     "Code to count word frequencies in the text of {book}."],
+)
+more(
+    "qa",
+    ["{premise}が出てくる有名な本ってある?", "{mailtopic}のマナーで気をつけることは?", "{premise}って現実にありえる?",
+     "{prog}ってどんな場面で使われるの?"],
+    ["Are there famous books about {premise}?", "What's the etiquette for {mailtopic}?", "Is {premise} possible in real life?",
+     "Where is {prog} used in practice?"],
+)
+
+
+# Phrasebook: the instruction vocabulary of each task, composed part by part (verb, object,
+# manner, ...), sampled into training templates. It teaches words, not whole sentences.
+PHRASEBOOK: dict[tuple[str, str], list[list[str]]] = {
+    ("explain_simple", "en"): [
+        ["Explain {concept} ", "Can you explain {concept} ", "Describe {concept} ", "Break down {concept} ",
+         "Walk me through {concept} ", "Help me understand {concept} ", "Teach me about {concept} ",
+         "What is {concept}? Explain it ", "How does {concept} work? Explain it ", "Tell me what {concept} is, "],
+        ["like I'm five", "like I'm 5 years old", "to a child", "for a kid", "in simple terms", "in plain language",
+         "for a total beginner", "for a layperson", "without jargon", "using a simple analogy", "with an everyday example",
+         "so my grandma could follow", "in the simplest way possible", "at a kindergarten level",
+         "for someone with no background", "in words a 10-year-old would get", "the easy way", "in kid-friendly words",
+         "as simply as you can", "for a non-technical person", "step by step for a newbie", "dumbed down"],
+        ["", ".", "?", " please", ", thanks"],
+    ],
+    ("explain_simple", "ja"): [
+        ["{concept}を", "{concept}について", "{concept}の仕組みを", "{concept}って何か", "{concept}のことを"],
+        ["小学生にもわかるように", "子供でもわかるように", "5歳児にもわかるように", "初心者向けに", "素人にもわかるように",
+         "専門用語を使わずに", "たとえ話を使って", "身近な例で", "やさしい言葉で", "かみ砕いて", "簡単に", "わかりやすく",
+         "おばあちゃんでもわかるように", "中学生向けに", "ざっくり簡単に", "誰にでもわかるように", "基礎の基礎から",
+         "難しい言葉なしで", "ど素人向けに", "子供向けに"],
+        ["説明して", "教えて", "解説してください", "説明してもらえますか", "教えてほしい", "説明して!", "説明お願い"],
+    ],
+    ("style_rewrite", "en"): [
+        ["Rewrite this ", "Rephrase this ", "Reword this ", "Can you rewrite the following ", "Say this ",
+         "Restyle this text ", "Redo this message ", "Write this again "],
+        ["in Gen Z slang", "like a {persona}", "in a {style} tone", "as a {persona} would say it", "more formally",
+         "more casually", "in a friendlier way", "more politely", "in {style} style", "in the voice of a {persona}",
+         "with more attitude", "in a more professional tone", "in plain everyday English", "so it sounds less stiff",
+         "in a more upbeat tone", "in {style}"],
+        [": {s}", ":\n{s}", ":\n{m}", ". \"{s}\""],
+    ],
+    ("style_rewrite", "ja"): [
+        ["「{s}」を", "{s}\n↑これを", "次の文を", "{m}\n\nこの文章を", "この一言を", "「{slang}」を"],
+        ["ギャル語に", "{style}に", "{style}っぽく", "{style}風に", "もっと丁寧な言い方に", "カジュアルな口調に",
+         "柔らかい表現に", "堅い文章に", "若者っぽい言葉に", "標準語に", "砕けた言い方に", "上品な言葉遣いに"],
+        ["変換して", "言い換えて", "書き換えて", "直して", "リライトして", "してほしい", "してください", "して!"],
+    ],
+    ("translate", "en"): [
+        ["Translate ", "Can you translate ", "Please translate ", "Put ", "Render ", "Could you translate "],
+        ["this ", "the following ", "this sentence ", "this text ", "my message "],
+        ["into {lang}", "to {lang}", "in {lang}", "from English into {lang}"],
+        [": {s}", ":\n{s}", ":\n{m}", ". \"{s}\"", " please: {s}"],
+    ],
+    ("translate", "ja"): [
+        ["「{s}」を", "{s}\nこれを", "次の文章を", "{m}\n\nこれを", "このメッセージを"],
+        ["{lang}に", "{lang}へ"],
+        ["翻訳して", "訳して", "直して", "してください", "訳してもらえる?", "翻訳お願いします", "翻訳してほしい"],
+    ],
+    ("summarize", "en"): [
+        ["Summarize ", "Sum up ", "Condense ", "Boil down ", "Give me a summary of ", "Recap ", "Shorten ",
+         "Give me the gist of ", "Give me the highlights of ", "Give me the key points of ", "List the main points of ",
+         "Distill "],
+        ["this", "the following", "the text below", "this article", "these notes", "this thread", "this transcript"],
+        ["", " in 3 bullets", " in one sentence", " briefly", " in under 50 words", " for my boss", " in a few lines",
+         " in a paragraph"],
+        [":\n{m}", ":\n{mlong}", ". {m}"],
+    ],
+    ("summarize", "ja"): [
+        ["この記事を", "以下を", "この文章を", "次の議事録を", "このスレッドを", "このメモを"],
+        ["三行で", "簡潔に", "短く", "箇条書きで", "100字で", "一言で", "ざっくり", "3つのポイントに", ""],
+        ["要約して", "まとめて", "要約してください", "まとめてほしい", "サマリーにして", "要約お願い"],
+        ["\n{m}", "\n{mlong}", ":{m}"],
+    ],
+    ("business_mail", "en"): [
+        ["Write ", "Draft ", "Compose ", "Put together ", "Help me write ", "Can you write ", "I need "],
+        ["an email", "a professional email", "a formal email", "a polite email", "a business email", "a short email",
+         "a courteous message", "an email reply", "a business letter"],
+        [" to a client", " to my boss", " to a supplier", " to a customer", " to our partner company", " to the team",
+         " to HR", ""],
+        [" about {mailtopic}", " regarding {mailtopic}", " about this: {note}", ": {note}"],
+    ],
+    ("business_mail", "ja"): [
+        ["取引先", "お客様", "上司", "社内", "先方", "部長", "クライアント", "関係各位"],
+        ["に送る", "宛ての", "向けの"],
+        ["{mailtopic}のメール", "{mailtopic}に関するメール", "メール", "ビジネスメール", "連絡メール"],
+        ["を書いて", "を作成してください", "の文面を考えて", "を作って", "の下書きをお願い", "を書いてほしい"],
+        ["", "\n{note}", "。内容:{note}"],
+    ],
+    ("story", "en"): [
+        ["Write ", "Tell me ", "Create ", "Make up ", "Come up with ", "Compose ", "Can you write ", "I'd like "],
+        ["a story", "a short story", "a bedtime story", "a fairy tale", "a poem", "a haiku", "a sci-fi story", "a mystery",
+         "a fable", "a tale", "the opening of a novel", "flash fiction", "a ghost story", "a sonnet", "song lyrics",
+         "a short play"],
+        [" about {premise}", " featuring {premise}", " involving {premise}", " based on {premise}"],
+    ],
+    ("story", "ja"): [
+        ["{premise}の", "{premise}をテーマにした", "{premise}が主人公の", "{premise}を題材にした", "{premise}が出てくる"],
+        ["物語", "短編小説", "お話", "童話", "詩", "SF小説", "ミステリー", "ショートショート", "絵本のストーリー", "小説",
+         "短歌", "川柳", "ファンタジー", "脚本"],
+        ["を書いて", "を作って", "を考えて", "をお願い", "を書いてください", "を創作して", "が読みたい"],
+    ],
+    ("code", "en"): [
+        ["Write ", "Implement ", "Show me ", "Give me ", "Can you write ", "I need ", "Code up ", "Create "],
+        ["a Python function for ", "a JavaScript function for ", "Go code for ", "a Rust implementation of ",
+         "Java code for ", "a SQL query for ", "a bash script for ", "TypeScript code for ", "a C++ function for ",
+         "a code example of "],
+        ["{prog}"],
+    ],
+    # General questions are the fallback's home: everyday frames x everyday subjects.
+    ("qa", "en"): [
+        ["How can I ", "What's the best way to ", "Any tips to ", "Is it a good idea to ", "Should I ",
+         "How long does it take to ", "How much does it cost to ", "What do I need to ", "Where can I learn to "],
+        ["get better sleep", "save money on groceries", "learn to swim as an adult", "keep my car running longer",
+         "grow basil indoors", "plan a trip to Iceland", "get rid of ants in the kitchen", "pick a good watermelon",
+         "stop procrastinating", "run a half marathon", "repaint a bedroom", "make friends in a new city",
+         "clean a cast iron pan", "choose a bike for commuting", "prepare for a job interview", "train a puppy"],
+        ["?", "", "? any advice?"],
+    ],
+    ("qa", "ja"): [
+        ["", "ちょっと質問。", "教えてほしいんだけど、", "素朴な疑問なんですが、"],
+        ["よく眠るには", "食費を節約するには", "大人から泳げるようになるには", "車を長持ちさせるには", "バジルを室内で育てるには",
+         "アイスランド旅行の計画を立てるには", "キッチンのアリを退治するには", "甘いスイカを選ぶには", "先延ばし癖を直すには",
+         "ハーフマラソンを走るには", "部屋の壁を塗り替えるには", "新しい街で友達を作るには", "鉄のフライパンの手入れは",
+         "通勤用の自転車を選ぶには", "子犬のしつけは"],
+        ["どうすればいい?", "何から始めればいい?", "コツはある?", "どのくらい時間がかかる?", "いくらくらいかかる?",
+         "何が必要?", "どうしたらいいですか?"],
+    ],
+    ("code", "ja"): [
+        ["Python", "JavaScript", "Go", "Rust", "Java", "SQL", "シェルスクリプト", "TypeScript", "C++", "Swift"],
+        ["で{prog}を"],
+        ["書いて", "実装して", "作って", "書くには?", "実装する方法を教えて", "書くサンプルコードちょうだい", "書いてみて"],
+    ],
+}
+
+
+def phrasebook_templates(k: int = 40) -> None:
+    """Add `k` sampled phrase combinations per (task, language) to the training templates."""
+    rng = random.Random(f"{SEED}/phrasebook")
+    for (task, lang), parts in PHRASEBOOK.items():
+        combos: set[str] = set()
+        for _ in range(k * 20):
+            if len(combos) >= k:
+                break
+            combos.add("".join(rng.choice(part) for part in parts))
+        TEMPLATES[task][lang]["train"].extend(sorted(combos))
+
+
+phrasebook_templates()
+
+
 # ---------------------------------------------------------------------------------------------
 # Hand-written requests: HAND[task][lang][split]; a string, or (system prompt, string).
 # ---------------------------------------------------------------------------------------------
 HAND: dict[str, dict[str, dict[str, list[Template]]]] = {}
 
 
-def hand(task: str, ja_train: list[Template], ja_held: list[Template],
-         en_train: list[Template], en_held: list[Template]) -> None:
-    HAND[task] = {"ja": {"train": ja_train, "heldout": ja_held},
-                  "en": {"train": en_train, "heldout": en_held}}
+def hand(task: str, ja_train: list[Template], ja_dev: list[Template],
+         en_train: list[Template], en_dev: list[Template]) -> None:
+    HAND[task] = {"ja": {"train": ja_train, "dev": ja_dev}, "en": {"train": en_train, "dev": en_dev}}
 
 
 hand(
@@ -1517,6 +1726,233 @@ more_hand(
 
 
 # ---------------------------------------------------------------------------------------------
+# The blind held-out set. Written after the model was designed against `dev`, with its own
+# templates, subjects and hand-written requests; never used to tune anything.
+# ---------------------------------------------------------------------------------------------
+def held(slot: str, ja: list[str], en: list[str]) -> None:
+    SLOTS.setdefault(slot, {"ja": {}, "en": {}})
+    SLOTS[slot]["ja"]["heldout"], SLOTS[slot]["en"]["heldout"] = ja, en
+
+
+held(
+    "m",
+    [
+        "区営プールは今年の夏、老朽化したろ過装置の交換工事のため7月いっぱい閉鎖される。8月からは夜間営業も始まり、仕事帰りの社会人も利用しやすくなる予定だ。",
+        "先月から始めた家庭菜園、ミニトマトは毎日収穫できるほど育ったけど、きゅうりはうどんこ病にやられて全滅。来年は風通しを良くして再挑戦したい。",
+        "オンライン診療の利用が広がっている。通院の負担が減る一方で、対面でなければわからない症状の見落としを懸念する医師も多い。",
+        "【打ち合わせメモ】\n・展示会ブースのレイアウト確定\n・配布用チラシ2000部を発注\n・当日のシフトは営業部4名で回す\n・予算超過分は次月で調整",
+        "電動キックボードのシェアサービスが都心で急増している。手軽な移動手段として人気だが、歩道走行や放置による事故・苦情も増えており、ルールの周知が課題となっている。",
+        "週末に初めてボルダリングジムに行った。思ったより腕がパンパンになって、3本目で握力がなくなった。でも一つ課題をクリアできたときの達成感はすごかった。",
+    ],
+    [
+        "The public pool will close for all of July while its aging filtration system is replaced. From August it will open in the evenings too, making it easier for people to swim after work.",
+        "Started a vegetable garden last month. The cherry tomatoes are going wild, but powdery mildew wiped out every cucumber. Next year I'll space the plants out more for airflow.",
+        "Telehealth visits are becoming common. They save patients a trip, but many doctors worry that some symptoms are easy to miss without an in-person exam.",
+        "Booth prep notes:\n- layout finalized\n- ordered 2,000 flyers\n- four sales reps will staff the booth in shifts\n- any budget overrun gets absorbed next month",
+        "Shared e-scooters have exploded in the city center. Riders love them, but complaints about sidewalk riding and scooters dumped on corners keep piling up.",
+        "Tried a bouldering gym for the first time this weekend. My forearms were toast by the third climb, but topping out on one problem felt amazing.",
+    ],
+)
+held(
+    "note",
+    ["来週の出張、日程が1日延びることになった。ホテルの延泊手配お願いしたい", "先方から値引き要請あり。5%までなら対応可",
+     "新しい担当者の紹介、来月から鈴木が引き継ぎ", "システムメンテで明日22時〜翌2時まで停止"],
+    ["business trip extended by one day, need the hotel booking extended", "client asked for a discount, we can go up to 5%",
+     "introducing Suzuki as the new contact from next month", "system maintenance tomorrow 10pm-2am, service down"],
+)
+_TEST_CODE = [
+    "def fizzbuzz(n):\n    for i in range(n):\n        if i % 3 == 0: print('Fizz')\n        elif i % 5 == 0: print('Buzz')\n        elif i % 15 == 0: print('FizzBuzz')",
+    "SELECT * FROM users WHERE created_at > '2024-01-01' ORDER BY name LIMIT 10 OFFSET -1;",
+    "const total = items.reduce((sum, x) => sum + x.price);",
+    "x = input('age: ')\nif x > 18:\n    print('adult')",
+]
+_TEST_TRACE = [
+    "Traceback (most recent call last):\n  File \"main.py\", line 3, in <module>\n    if x > 18:\nTypeError: '>' not supported between instances of 'str' and 'int'",
+    "TypeError: Reduce of empty array with no initial value\n    at Array.reduce (<anonymous>)\n    at cart.js:12:23",
+    "ERROR 1064 (42000): You have an error in your SQL syntax; check the manual near 'OFFSET -1' at line 1",
+]
+held("code", _TEST_CODE, _TEST_CODE)
+held("trace", _TEST_TRACE, _TEST_TRACE)
+held("s", ["明日の朝ごはんはパンにしよう", "レポートの締め切りを延ばしてもらえませんか", "駐車場がいっぱいで入れませんでした",
+           "この映画、思ったより面白かった"],
+     ["Let's have bread for breakfast tomorrow.", "Could I get an extension on the report deadline?",
+      "The parking lot was full so I couldn't get in.", "This movie was better than I expected."])
+held("slang", ["この服エモすぎてしんどい、即買いした", "それガチ草なんだけど"],
+     ["this song slaps, on repeat fr", "lowkey obsessed with this cafe ngl"])
+held("style", ["ギャル語", "京都弁", "丁寧語", "オネエ口調", "昭和のアイドル風"],
+     ["Gen Z slang", "formal", "overly enthusiastic", "corporate"])
+held("persona", [], ["pirate captain", "wizard", "used-car salesman", "sports announcer"])
+held("lang", ["英語", "フランス語", "韓国語", "スペイン語", "ドイツ語"], ["Japanese", "French", "Spanish", "German", "Korean"])
+held("book", ["ノルウェイの森", "吾輩は猫である", "アナと雪の女王"], ["1984", "To Kill a Mockingbird", "Frozen"])
+held("mailtopic", ["出張日程の延長", "値引きのご相談", "担当者変更のご連絡", "システムメンテナンスのお知らせ", "サンプル送付のお願い"],
+     ["extending a business trip", "a discount request", "a change of contact person", "scheduled system maintenance",
+      "requesting product samples"])
+held("premise", ["空を飛べなくなったペンギン", "毎晩同じ夢を見る少年", "宇宙人が営むラーメン屋", "失くした手袋の片方の旅", "最後の恐竜と小さな女の子"],
+     ["a penguin who forgot how to fly", "a boy who has the same dream every night", "a ramen shop run by aliens",
+      "the journey of a lost glove", "the last dinosaur and a little girl"])
+held("opening", ["「目覚まし時計が、三日続けて午前三時に鳴った。」"], ["\"The alarm clock rang at 3 a.m. three nights in a row.\""])
+held("concept", ["円周率", "ビッグバン", "酸性雨", "不動産投資", "ニュートリノ", "電池の仕組み", "為替介入", "ウイルスと細菌の違い",
+                 "ディープラーニング", "蜃気楼", "オーロラ"],
+     ["pi", "the Big Bang", "acid rain", "real estate investing", "neutrinos", "how batteries work", "currency intervention",
+      "the difference between viruses and bacteria", "deep learning", "mirages", "the northern lights"])
+held("prog", ["CSVの列を並び替える処理", "パスワードの強度チェック", "JSONを整形して出力する処理", "ページネーション付きのAPI", "画像のサムネイル生成"],
+     ["reordering CSV columns", "checking password strength", "pretty-printing JSON", "a paginated API endpoint",
+      "generating image thumbnails"])
+GENERIC_SYSTEM["heldout"] = ["You are a helpful, concise assistant.", "あなたは有能なアシスタントです。"]
+
+
+def held_templates(task: str, ja: list[Template], en: list[Template]) -> None:
+    TEMPLATES[task]["ja"]["heldout"], TEMPLATES[task]["en"]["heldout"] = ja, en
+
+
+held_templates(
+    "summarize",
+    ["{m}\n\n↑かいつまんで3行くらいにしてくれる?", "要するに何が書いてあるのか知りたいです。\n{m}", "{m}\n\nこれのまとめ、箇条書きで頼む",
+     "以下の記事を、会議で共有できるよう簡潔に要約してください\n\n{m}", "{book}のあらすじを200字程度で", "{mlong}\n\n長文なので要点だけお願いします",
+     "{m}\n\nざっくりまとめると?"],
+    ["{m}\n\ncan you give me a quick rundown of this?", "I need the short version of the following for a standup:\n{m}",
+     "{m}\n\nsummarize in bullet points", "Here's an article. Please summarize it in plain terms, 3 sentences max.\n\n{m}",
+     "What's the plot of {book} in a few sentences?", "{mlong}\n\nwhat are the main points?", "{m}\n\nTL;DR this for me"],
+)
+held_templates(
+    "business_mail",
+    ["{note}\n↑この件、先方にメールで連絡したいので文面お願いします", "{mailtopic}について、取引先にお送りするメールを作ってもらえますか",
+     "上司に{mailtopic}の件を報告するメールを書きたい", "{note}\n失礼のない社外メールにしてください。署名は不要です",
+     "{mailtopic}のメール文例を、件名付きで", "お客様向けに{mailtopic}をお知らせするメールを丁寧に書いて"],
+    ["{note}\ncan you turn this into an email to the client?", "Please write a professional email to a partner about {mailtopic}.",
+     "I need to email my manager about {mailtopic}. Draft it for me.",
+     "{note}\n\nWrite this up as a polite external email, no signature needed.",
+     "Give me an email template with a subject line for {mailtopic}.", "Write a courteous customer email informing them of {mailtopic}."],
+)
+held_templates(
+    "story",
+    ["{premise}のお話を書いてほしいな", "{premise}をテーマにした短い物語をお願いします。最後に少し泣けるやつ",
+     "小学生向けの読み物として、{premise}の物語を作ってください", "{opening}という一文で始まる短編を書いて", "{premise}の詩を一つ",
+     "{premise}が活躍する冒険小説の第1章を書いて"],
+    ["Could you write me a story about {premise}?", "A short, slightly sad story about {premise}, please.",
+     "Write a children's story about {premise} for 2nd graders.", "Write a short story that opens with: {opening}",
+     "Give me a poem about {premise}.", "Write chapter one of an adventure novel starring {premise}."],
+)
+held_templates(
+    "explain_simple",
+    ["{concept}について、小学生の子供に聞かれたときのためにわかりやすい説明を考えて", "{concept}をできるだけ簡単な言葉で説明してください",
+     "{concept}って正直よくわかってない。超初心者向けに教えて", "{m}\n\nこれ、子供にも伝わるように言い換えて説明して",
+     "{concept}をたとえ話で、誰でもわかるように", "専門知識ゼロの人に{concept}を説明するならどう言う?"],
+    ["My kid asked me about {concept}. Give me a simple explanation I can tell her.", "Explain {concept} in the simplest words you can.",
+     "I honestly don't understand {concept}. Explain it for a complete beginner.", "{m}\n\nexplain this so a child would understand",
+     "Explain {concept} with an analogy anyone would get.", "How would you explain {concept} to someone with zero background?"],
+)
+held_templates(
+    "style_rewrite",
+    ["「{s}」をギャル語っぽくして", "{s}\nこれを{style}で言ってみて", "「{slang}」を普通の丁寧な日本語に書き直して",
+     "{m}\n\nこの文章の口調を{style}に変えて", "{s}\n↑もう少し柔らかい言い方に変えて", "「{s}」を{style}に変換して"],
+    ["Make this sound like Gen Z slang: {s}", "{s}\n\nsay this like a {persona} would", "Rewrite \"{slang}\" in normal, polite English.",
+     "{m}\n\nchange the tone of this to {style}", "{s}\n\nreword this to sound softer", "Rewrite this sentence in a {style} tone: {s}"],
+)
+held_templates(
+    "translate",
+    ["「{s}」を{lang}に翻訳して", "{sx}\nこれ日本語にして", "{m}\n\n英語に訳してもらえますか", "{s}って{lang}でなんて言えばいい?",
+     "{mx}\n\n和訳をお願いします", "{lang}に直して:{s}"],
+    ["Translate \"{s}\" into {lang}.", "{sx}\n\nwhat does this say in English?", "{m}\n\ncan you translate this into Japanese?",
+     "How would I say \"{s}\" in {lang}?", "{mx}\n\nPlease translate into English.", "{lang} please: {s}"],
+)
+held_templates(
+    "code",
+    ["{code}\nこのコード、どこが間違ってる?", "{trace}\nこのエラーの直し方を教えて", "{prog}をPythonで書いてください",
+     "{code}\n\nもっときれいに書き直して", "{prog}をJavaScriptで実装したい。コード例ある?", "{trace}"],
+    ["{code}\nwhat's wrong with this code?", "{trace}\nhow do I fix this error?", "Write Python code for {prog}.",
+     "{code}\n\nclean this up", "How would I implement {prog} in JavaScript? Code example please.", "{trace}"],
+)
+held_templates(
+    "qa",
+    ["{concept}について教えてください", "{book}っていつ出た作品?", "{concept}の最新の研究にはどんなものがある?"],
+    ["Tell me about {concept}.", "When did {book} come out?", "What's the latest research on {concept}?"],
+)
+
+
+def held_hand(task: str, ja: list[Template], en: list[Template]) -> None:
+    HAND[task]["ja"]["heldout"], HAND[task]["en"]["heldout"] = ja, en
+
+
+held_hand(
+    "summarize",
+    ["昨日の役員会の議事録、長すぎるので要点を3つに絞ってください\n・新工場の建設を承認\n・海外子会社の再編は継続審議\n・配当は据え置き",
+     "この口コミをまとめて、良い点と悪い点を一行ずつで\n「店員さんは親切。料理は美味しいけど提供が遅い。駐車場が狭い。」",
+     "読む時間ないんだけど、このメールのスレッドで結局何が決まったか教えて\nA: 金曜リリースで\nB: QAが間に合わない\nA: じゃあ月曜",
+     "講演の書き起こしです。要点を簡潔に。\n本日はAIと教育についてお話しします。まず、AIは教師の代わりにはなりません…",
+     "三行でお願い", "長文失礼。これ要約してもらっていい?\n新しいスマートウォッチは血中酸素と睡眠の質を測れる。バッテリーは約10日もち、価格は2万円台。"],
+    ["Our board minutes are way too long. Narrow them down to three points:\n- new plant approved\n- subsidiary restructuring deferred\n- dividend unchanged",
+     "Summarize this review as one line of pros and one of cons: \"Staff were friendly. Food was great but slow. Tiny parking lot.\"",
+     "No time to read this email thread. What did they end up deciding?\nA: ship Friday\nB: QA won't be done\nA: Monday then",
+     "Transcript of a talk. Keep it short, main points only.\nToday I want to talk about AI in education. First, AI will not replace teachers...",
+     "give me the short of it", "Sorry for the wall of text, can you summarize? The new smartwatch tracks blood oxygen and sleep quality, lasts about 10 days, and costs around $180."],
+)
+held_hand(
+    "business_mail",
+    ["取引先に、打ち合わせの議事録を送るメールを書いてください。次回は来月10日です", "上司に残業申請のメールを送りたい。今週木曜、2時間ほど",
+     "お客様に、注文いただいた商品が欠品で発送が遅れることをお詫びするメールを作って", "内定辞退のメールを企業の人事担当者に送りたい。丁寧な文面で"],
+    ["Write an email to a client sending the meeting minutes. Next meeting is on the 10th next month.",
+     "I need to email my boss asking to work two hours overtime this Thursday.",
+     "Draft an apology email to a customer: the item they ordered is out of stock and will ship late.",
+     "Write a polite email to a company's HR declining their job offer."],
+)
+held_hand(
+    "story",
+    ["引退した競走馬が主人公の、ちょっと切ない短編小説を書いて", "娘に読み聞かせたいので、虹を集める小人のお話を作って",
+     "雨の日の図書館を舞台にした恋愛小説の冒頭を書いて", "猫とカラスの友情をテーマに詩を書いてください"],
+    ["Write a bittersweet short story about a retired racehorse.", "Make up a story about a little gnome who collects rainbows, for my daughter.",
+     "Write the opening of a romance set in a library on a rainy day.", "Write a poem about the friendship between a cat and a crow."],
+)
+held_hand(
+    "explain_simple",
+    ["子供に「なんで飛行機は落ちないの?」って聞かれた。簡単に説明するには?", "スマホの位置情報ってどうやってわかるの?機械音痴の母にもわかるように",
+     "インフレとデフレの違いを小学生向けに説明して", "ブロックチェーン、何回聞いてもわからない。めちゃくちゃ簡単に教えて"],
+    ["My son asked why planes don't fall out of the sky. How do I explain it simply?",
+     "How does my phone know where I am? Explain it so my tech-averse mom gets it.",
+     "Explain the difference between inflation and deflation for elementary schoolers.",
+     "I've heard blockchain explained ten times and still don't get it. Make it super simple."],
+)
+held_hand(
+    "style_rewrite",
+    ["「お世話になっております。ご確認のほどよろしくお願いいたします」をギャル語にしたらどうなる?", "この自己紹介を関西弁にして:こんにちは、田中です。趣味は料理です",
+     "「マジ無理」を上品な敬語に言い換えて", "彼女へのLINEがそっけないので、もっと優しい言い方にしたい:了解"],
+    ["What would \"Thank you for your continued support. Please review at your convenience.\" sound like in Gen Z slang?",
+     "Rewrite my self-intro with a Southern drawl: Hi, I'm Tanaka and I love cooking.",
+     "Say \"this is so not happening\" in a polite, formal way.", "My text to my girlfriend sounds cold. Make it sweeter: \"ok\""],
+)
+held_hand(
+    "translate",
+    ["「お先に失礼します」って英語で自然に言うと?", "このメールを韓国語に訳してほしい:来週ソウルに行きます。会えたら嬉しいです",
+     "英文和訳お願いします:We regret to inform you that the event has been canceled.", "スペイン語で「お会計お願いします」は何て言う?"],
+    ["How do you naturally say \"osaki ni shitsurei shimasu\" in English?", "Translate this into Korean: I'm coming to Seoul next week, would love to meet.",
+     "Please translate into Japanese: We regret to inform you that the event has been canceled.", "How do I ask for the check in Spanish?"],
+)
+held_hand(
+    "code",
+    ["Pythonで辞書をキーでソートする方法", "git pushしたら rejected って言われた。どうすれば?", "Reactでフォームの入力値を管理する一番簡単な方法は?",
+     "SQLで重複した行を削除したい"],
+    ["How do I sort a dictionary by key in Python?", "git push says rejected, what do I do?",
+     "What's the simplest way to handle form input in React?", "How do I delete duplicate rows in SQL?"],
+)
+held_hand(
+    "qa",
+    ["京都で紅葉がきれいなお寺はどこ?", "ダイエット中でも食べていいおやつある?", "ノートPCのバッテリーを長持ちさせるコツは?", "世界で一番人口が多い国は?",
+     "引っ越しの見積もりって何社くらい取るべき?", "猫が水を飲まないんだけど大丈夫?", "有給休暇って何日まで繰り越せる?", "今週末おすすめの映画ある?",
+     "日本の消費税っていつから10%?", "朝ごはん抜くのって体に悪い?", "お疲れ!今日はどうだった?", "東京タワーの高さは?",
+     "電子書籍と紙の本、どっちが目に優しい?", "初心者におすすめのキャンプ場は?", "AppleWatchってどの機種を選べばいい?",
+     "ローカルLLMを動かすならどのMacがいい?", "梅干しって体にいいの?", "ワクチン接種後にお酒を飲んでもいい?", "大谷翔平の出身地はどこ?",
+     "確定拠出年金って入るべき?", "冷凍したご飯はどのくらい持つ?"],
+    ["Which temples in Kyoto have the best autumn leaves?", "Any snacks that are okay while dieting?", "How can I make my laptop battery last longer?",
+     "What's the most populous country in the world?", "How many moving quotes should I get?", "My cat won't drink water, is that okay?",
+     "How many vacation days can I carry over?", "Any good movies out this weekend?", "When did Japan's consumption tax go up to 10%?",
+     "Is skipping breakfast bad for you?", "hey! how was your day?", "How tall is Tokyo Tower?", "Are e-books or paper books easier on the eyes?",
+     "Good campsites for beginners?", "Which Apple Watch should I get?", "Which Mac is best for running local LLMs?",
+     "Are pickled plums healthy?", "Can I drink alcohol after a vaccine shot?", "Where is Shohei Ohtani from?",
+     "Should I sign up for a 401k?", "How long does frozen rice keep?"],
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # Composition
 # ---------------------------------------------------------------------------------------------
 _SLOT = re.compile(r"\{(\w+)\}")
@@ -1544,7 +1980,7 @@ def vary(rng: random.Random, text: str, lang: str) -> str:
     """Light surface noise users produce: trailing spaces, please/お願い, no final period."""
     r = rng.random()
     if r < 0.08:
-        return text.rstrip("。.!?!?")
+        return re.sub(r"[。.!?!?]+$", "", text)
     if r < 0.12:
         return text + rng.choice([" お願いします", "!", " 🙏"] if lang == "ja" else [" pls", " thanks", " 🙏"])
     if r < 0.15:
@@ -1607,25 +2043,30 @@ def max_overlap(held: list[dict[str, str]], train: list[dict[str, str]]) -> list
 
 def main() -> int:
     out: dict[str, list[dict[str, str]]] = {}
-    for split in ("train", "heldout"):
-        rng = random.Random(f"{SEED}/{split}")  # each split its own stream: edits to one keep the other
+    for split in N_PER:
+        rng = random.Random(f"{SEED}/{split}")  # each split its own stream: edits to one keep the others
         rows = [r for task in TASKS for lang in ("ja", "en") for r in compose(rng, task, lang, split)]
         rng.shuffle(rows)
         out[split] = rows
     train_texts = {r["text"] for r in out["train"]}
-    out["heldout"] = [r for r in out["heldout"] if r["text"] not in train_texts]
-    overlap = max_overlap(out["heldout"], out["train"])
-    worst = sorted(zip(overlap, (r["text"] for r in out["heldout"])), reverse=True)[:5]
     enc = msgspec.json.Encoder()
+    worst_all = 0.0
     for split, rows in out.items():
+        if split != "train":
+            rows[:] = [r for r in rows if r["text"] not in train_texts]
         with open(HERE / f"{split}.jsonl", "wb") as f:
             for r in rows:
                 f.write(enc.encode(r) + b"\n")
         print(f"{split}: {len(rows)} examples")
-    print("held-out vs train, largest 5-gram containment:")
-    for score, text in worst:
-        print(f"  {score:.2f}  {text[:70]!r}")
-    return 0 if worst[0][0] < 0.8 else 1
+        if split == "train":
+            continue
+        overlap = max_overlap(rows, out["train"])
+        worst = sorted(zip(overlap, (r["text"] for r in rows), strict=True), reverse=True)[:3]
+        worst_all = max(worst_all, worst[0][0])
+        print(f"  {split} vs train, largest share of 5-grams found in one training example:")
+        for score, text in worst:
+            print(f"    {score:.2f}  {text[:70]!r}")
+    return 0 if worst_all < 0.8 else 1
 
 
 if __name__ == "__main__":

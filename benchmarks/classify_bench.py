@@ -1,0 +1,160 @@
+"""Benchmark the task classifier: accuracy on labelled requests, training time, latency.
+
+Trains `router.classify.Classifier` on `benchmarks/classify/train.jsonl`, then reports on a
+labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out set): accuracy
+overall, per task and per language, the most frequent confusions, the training time, and the
+classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
+requests and on a 20,000-character paste.
+
+    .venv/bin/python benchmarks/classify_bench.py [--data F] [--train F] [--calls N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from router.classify import Classifier, Example, read_examples  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "classify"
+
+
+class Accuracy(msgspec.Struct):
+    correct: int
+    total: int
+    accuracy: float
+
+
+class Report(msgspec.Struct):
+    data: str
+    examples: int
+    overall: Accuracy
+    per_language: dict[str, Accuracy]
+    per_task: dict[str, Accuracy]
+    confusions: list[tuple[str, str, int]]  # (true task, predicted task, count), most first
+    train_examples: int
+    train_seconds: float
+    latency_us: dict[str, dict[str, float]]  # workload -> {"p50", "p99", "mean"}
+
+
+def as_messages(ex: Example) -> list[dict[str, Any]]:
+    """The chat request a labelled example stands for."""
+    system = [{"role": "system", "content": ex.system}] if ex.system else []
+    return [*system, {"role": "user", "content": ex.text}]
+
+
+def accuracy(pairs: list[tuple[str, str]]) -> Accuracy:
+    correct = sum(t == p for t, p in pairs)
+    return Accuracy(correct, len(pairs), round(correct / max(1, len(pairs)), 4))
+
+
+def evaluate(clf: Classifier, examples: list[Example]) -> dict[str, Any]:
+    """Accuracy overall, per language, per task, and the confusions."""
+    by_lang: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+    by_task: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+    pairs = []
+    for ex in examples:
+        pair = (ex.task, clf.classify(as_messages(ex)).task)
+        pairs.append(pair)
+        by_lang[ex.lang or "?"].append(pair)
+        by_task[ex.task].append(pair)
+    confusions = collections.Counter((t, p) for t, p in pairs if t != p)
+    return {
+        "overall": accuracy(pairs),
+        "per_language": {k: accuracy(v) for k, v in sorted(by_lang.items())},
+        "per_task": {k: accuracy(by_task[k]) for k in clf.tasks if k in by_task},
+        "confusions": [(t, p, n) for (t, p), n in confusions.most_common()],
+    }
+
+
+def latency(clf: Classifier, requests: list[list[dict[str, Any]]], calls: int) -> dict[str, float]:
+    """p50/p99/mean microseconds of `classify` over `calls` calls cycling through requests."""
+    for req in requests[:50]:
+        clf.classify(req)  # warm up
+    times = []
+    clock = time.perf_counter_ns
+    for i in range(calls):
+        req = requests[i % len(requests)]
+        t0 = clock()
+        clf.classify(req)
+        times.append(clock() - t0)
+    times.sort()
+    return {
+        "p50": round(times[len(times) // 2] / 1000, 2),
+        "p99": round(times[int(len(times) * 0.99)] / 1000, 2),
+        "mean": round(sum(times) / len(times) / 1000, 2),
+    }
+
+
+def long_paste() -> list[dict[str, Any]]:
+    article = "ローカルLLMをM4 Mac miniで比較した。軽いモデルは速いが文脈の理解が弱い。"
+    return [{"role": "user", "content": (article * 600)[:20000] + "\n\n三行で"}]
+
+
+def run(data: Path, train: Path, calls: int) -> Report:
+    t0 = time.perf_counter()
+    clf = Classifier.from_examples(train)
+    train_seconds = time.perf_counter() - t0
+    examples = read_examples(data)
+    result = evaluate(clf, examples)
+    requests = [as_messages(ex) for ex in examples]
+    return Report(
+        data=str(data.relative_to(ROOT)) if data.is_relative_to(ROOT) else str(data),
+        examples=len(examples),
+        train_examples=len(clf.examples),
+        train_seconds=round(train_seconds, 3),
+        latency_us={
+            "requests": latency(clf, requests, calls),
+            "paste_20k": latency(clf, [long_paste()], max(1, calls // 4)),
+        },
+        **result,
+    )
+
+
+def show(r: Report) -> None:
+    def line(name: str, a: Accuracy) -> str:
+        return f"  {name:<16} {a.accuracy:6.1%}  ({a.correct}/{a.total})"
+
+    print(f"classifier on {r.data} ({r.examples} requests)")
+    print(line("overall", r.overall))
+    print("per language:")
+    for k, a in r.per_language.items():
+        print(line(k, a))
+    print("per task:")
+    for k, a in r.per_task.items():
+        print(line(k, a))
+    print("most frequent confusions (true -> predicted):")
+    for t, p, n in r.confusions[:10]:
+        print(f"  {t:>14} -> {p:<14} {n}")
+    print(f"training: {r.train_examples} examples in {r.train_seconds:.3f} s")
+    for k, v in r.latency_us.items():
+        p50, p99, mean = v["p50"], v["p99"], v["mean"]
+        print(f"latency {k:<9} p50 {p50:.1f} us  p99 {p99:.1f} us  mean {mean:.1f} us")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA / "heldout.jsonl")
+    ap.add_argument("--train", type=Path, default=DATA / "train.jsonl")
+    ap.add_argument("--calls", type=int, default=20000, help="classify calls timed")
+    ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = ap.parse_args(argv)
+    report = run(args.data.resolve(), args.train.resolve(), args.calls)
+    if args.json:
+        print(msgspec.json.format(msgspec.json.encode(report)).decode())
+    else:
+        show(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
