@@ -3,7 +3,9 @@
 A model id served by several backends (two Macs with the same LM Studio model) is one entry
 with several replicas. The catalogue is rebuilt from the backends' model lists at start-up and
 every `discovery_interval`; a backend that stops answering keeps its last known models but is
-marked down, so requests skip it while another replica is up.
+marked down, so requests skip it while another replica is up. Each backend has a circuit
+breaker (opened by the dispatcher's failures, closed by a success or a passing health check),
+and each replica of a backend with `max_concurrency` a gate (see `router.admission`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import KeysView
 
 import msgspec
 
+from router.admission import Breaker, Gate
 from router.backends import Backend
+from router.config import BackendConfig
 from router.errors import BackendError
 from router.wire import ModelCard
 
@@ -24,11 +28,13 @@ log = logging.getLogger("router")
 class Replica:
     """One backend's copy of a model, with the count of requests it is answering now."""
 
-    __slots__ = ("backend", "card", "outstanding")
+    __slots__ = ("backend", "breaker", "card", "gate", "outstanding")
 
-    def __init__(self, backend: Backend, card: ModelCard) -> None:
+    def __init__(self, backend: Backend, card: ModelCard, breaker: Breaker, gate: Gate | None):
         self.backend = backend
         self.card = card
+        self.breaker = breaker  # the backend's, shared by its replicas
+        self.gate = gate
         self.outstanding = 0
 
 
@@ -44,17 +50,20 @@ class BackendState(msgspec.Struct):
 class Catalog:
     """Model id -> replicas; rebuilt by `refresh`, read on every request."""
 
-    def __init__(self, backends: list[Backend], aliases: dict[str, str] | None = None) -> None:
-        self.backends = backends
-        self.aliases = dict(aliases or {})
-        self.states = {b.name: BackendState(b.name, b.kind) for b in backends}
+    def __init__(self) -> None:
+        self.backends: list[Backend] = []
+        self.states: dict[str, BackendState] = {}
+        self.breakers: dict[str, Breaker] = {}
+        self._configs: dict[str, BackendConfig] = {}
         self._known: dict[str, list[ModelCard]] = {}
         self._replicas: dict[str, list[Replica]] = {}
 
-    def add(self, backend: Backend) -> None:
-        """Take in a backend found after start-up (zero-config discovery); refresh to use it."""
+    def add(self, backend: Backend, config: BackendConfig) -> None:
+        """Take in a backend (from the config, or found by discovery); refresh to use it."""
         self.backends.append(backend)
         self.states[backend.name] = BackendState(backend.name, backend.kind)
+        self.breakers[backend.name] = Breaker(config.failure_threshold, config.cooldown)
+        self._configs[backend.name] = config
 
     async def refresh(self) -> None:
         """Ask every backend for its models; rebuild the table, keeping replica counters."""
@@ -71,6 +80,7 @@ class Catalog:
                 if not state.up and state.checked_at:
                     log.info("backend %s is up again", backend.name)
                 state.up, state.error = True, None
+                self.breakers[backend.name].success()  # the health check is the probe
             state.checked_at = time.time()
             state.models = len(self._known.get(backend.name, ()))
         self._rebuild()
@@ -80,23 +90,28 @@ class Catalog:
         table: dict[str, list[Replica]] = {}
         for backend in self.backends:
             for card in self._known.get(backend.name, ()):
-                replica = old.get((backend.name, card.id)) or Replica(backend, card)
+                replica = old.get((backend.name, card.id)) or self._replica(backend, card)
                 replica.card = card
                 table.setdefault(card.id, []).append(replica)
         self._replicas = table
 
-    def resolve_alias(self, name: str) -> str:
-        return self.aliases.get(name, name)
+    def _replica(self, backend: Backend, card: ModelCard) -> Replica:
+        config = self._configs[backend.name]
+        gate = None
+        if config.max_concurrency is not None:
+            gate = Gate(config.max_concurrency, config.max_queue, config.queue_timeout)
+        return Replica(backend, card, self.breakers[backend.name], gate)
 
     def replicas(self, model_id: str) -> list[Replica]:
-        """The replicas of a model, those up first, then the least busy first."""
+        """The replicas of a model: up and not cooling down first, then the least busy."""
         found = self._replicas.get(model_id)
         if not found:
             return []
         if len(found) == 1:
             return found
         states = self.states
-        return sorted(found, key=lambda r: (not states[r.backend.name].up, r.outstanding))
+        return sorted(found, key=lambda r: (not states[r.backend.name].up or r.breaker.is_open(),
+                                            r.outstanding))  # fmt: skip
 
     def outstanding(self, model_id: str) -> int:
         """Requests being answered by any replica of the model now."""
@@ -111,5 +126,9 @@ class Catalog:
         return [reps[0].card for reps in self._replicas.values()]
 
     def usable(self) -> bool:
-        """At least one model on a backend that answered its last check."""
-        return any(self.states[r.backend.name].up for reps in self._replicas.values() for r in reps)
+        """At least one model on a backend that answered its last check and is not cooling down."""
+        return any(
+            self.states[r.backend.name].up and r.breaker.allows()
+            for reps in self._replicas.values()
+            for r in reps
+        )

@@ -66,6 +66,9 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     read_timeout: Seconds = 600.0  # to the first byte, and between chunks of a stream
     max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
     max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = None  # per model, None: no cap
+    queue_timeout: Seconds = 60.0  # how long a request may wait for a place (then 503)
+    failure_threshold: Annotated[int, msgspec.Meta(ge=1)] = 3  # failures in a row: skip it
+    cooldown: Seconds = 10.0  # for this long, then probe it again
     # mlx (in-process models): residency and queueing, see router.residency
     memory_budget_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None  # None: a RAM share
     memory_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # of physical RAM

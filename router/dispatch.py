@@ -48,11 +48,14 @@ class Dispatcher:
         self.max_attempts = max_attempts
 
     def _attempts(self, route: Route) -> Iterator[tuple[str, Replica]]:
+        """(model, replica) pairs to try in order: bounded, cooling-down backends skipped."""
         count = 0
         for model in route.candidates:
             for replica in self.catalog.replicas(model):
                 if count == self.max_attempts:
                     return
+                if not replica.breaker.allows():
+                    continue
                 count += 1
                 yield model, replica
 
@@ -80,19 +83,24 @@ class Dispatcher:
         for model, replica in self._attempts(route):
             self._failed(failures, model)
             self._escalated(route, rejected, model)
-            self._acquire(model, replica)
+            try:
+                await self._acquire(model, replica)
+            except BackendError as err:
+                failures.append((model, _blame(err, model, replica)))
+                continue
             try:
                 reply = await replica.backend.complete(
                     BackendRequest(endpoint, model, body, parsed)
                 )
             except BackendError as err:
-                _blame(err, model, replica)
+                _judge(replica, _blame(err, model, replica))
                 if not err.retryable:
                     raise
                 failures.append((model, err))
                 continue
             finally:
                 self._release(model, replica)
+            replica.breaker.success()
             escalations = [f"{m} ({kind})" for m, kind in rejected]
             kept = Served(model, replica, _described(failures), escalations), reply
             problem = check(reply) if check is not None else None
@@ -114,7 +122,11 @@ class Dispatcher:
         failures: list[tuple[str, BackendError]] = []
         for model, replica in self._attempts(route):
             self._failed(failures, model)
-            self._acquire(model, replica)
+            try:
+                await self._acquire(model, replica)
+            except BackendError as err:
+                failures.append((model, _blame(err, model, replica)))
+                continue
             events = replica.backend.stream(BackendRequest(endpoint, model, body, parsed))
             try:
                 first = await anext(aiter(events))
@@ -122,6 +134,7 @@ class Dispatcher:
                 self._release(model, replica)
                 await events.aclose()  # type: ignore[attr-defined]
                 failure = _blame(_as_backend_error(err, model), model, replica)
+                _judge(replica, failure)
                 if not failure.retryable:
                     raise failure from None
                 failures.append((model, failure))
@@ -130,17 +143,33 @@ class Dispatcher:
                 self._release(model, replica)
                 await events.aclose()  # type: ignore[attr-defined]
                 raise
+            replica.breaker.success()
             served = Served(model, replica, _described(failures), [])
             return served, self._leased(model, replica, first, events)
         raise _exhausted(route, failures)
 
-    def _acquire(self, model: str, replica: Replica) -> None:
-        """Count a request on the replica (for balancing) and in flight (for the metrics)."""
+    async def _acquire(self, model: str, replica: Replica) -> None:
+        """Take a place on the replica (waiting in its queue if it has a limit), and count
+        the request on it (for balancing) and in flight (for the metrics)."""
+        backend = replica.backend.name
         replica.outstanding += 1
-        self.metrics.in_flight.labels(model, replica.backend.name).inc()
+        gate = replica.gate
+        if gate is not None:
+            depth = self.metrics.queue_depth.labels(model, backend)
+            depth.inc()
+            try:
+                await gate.acquire(f"{model} on {backend}")
+            except BaseException:
+                replica.outstanding -= 1
+                raise
+            finally:
+                depth.dec()
+        self.metrics.in_flight.labels(model, backend).inc()
 
     def _release(self, model: str, replica: Replica) -> None:
         replica.outstanding -= 1
+        if replica.gate is not None:
+            replica.gate.release()
         self.metrics.in_flight.labels(model, replica.backend.name).dec()
 
     async def _leased(
@@ -158,6 +187,14 @@ class Dispatcher:
         finally:
             self._release(model, replica)
             await events.aclose()  # type: ignore[attr-defined]
+
+
+def _judge(replica: Replica, err: BackendError) -> None:
+    """Tell the backend's breaker: its own failures count, a refused request does not."""
+    if err.retryable:
+        replica.breaker.failure()
+    else:
+        replica.breaker.success()
 
 
 def _blame(err: BackendError, model: str, replica: Replica) -> BackendError:
@@ -179,7 +216,10 @@ def _described(failures: list[tuple[str, BackendError]]) -> list[str]:
 def _exhausted(route: Route, failures: list[tuple[str, BackendError]]) -> BackendError:
     if not failures:
         names = ", ".join(route.candidates)
-        return NoModelAvailable(f"No backend serves {names} now.")
+        return NoModelAvailable(
+            f"No backend serves {names} now (none configured, or each is cooling down after "
+            "repeated failures)."
+        )
     if len(failures) == 1:
         return failures[0][1]
     last = failures[-1][1]

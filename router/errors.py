@@ -15,8 +15,9 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
         ├── AuthenticationError  401  missing or wrong bearer key
         ├── ModelNotFound        404  no configured or discovered model by that name
         ├── PayloadTooLarge      413  body over the configured limit
-        ├── Overloaded           429  the model's queue is full (carries Retry-After)
-        └── BackendError         the model's backend failed; the router may try another
+        └── BackendError         the model's backend failed or is busy; the router may try another
+            ├── Overloaded          429  the model's queue is full (carries Retry-After)
+            ├── QueueTimeout        503  waited in the model's queue past the limit
             ├── BackendUnavailable  502  connection refused, reset, DNS
             ├── BackendTimeout      504  no answer in time
             ├── NoModelAvailable    503  no backend has a usable model
@@ -105,7 +106,16 @@ class PayloadTooLarge(RequestError):
     code = "payload_too_large"
 
 
-class Overloaded(RequestError):
+class BackendError(RequestError):
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+    retryable = True
+    model: str | None = None  # which model and backend failed, once the dispatcher knows
+    backend: str | None = None
+
+
+class Overloaded(BackendError):
     status = 429
     type = "rate_limit_exceeded"
     code = "rate_limit_exceeded"
@@ -118,13 +128,12 @@ class Overloaded(RequestError):
         return {"retry-after": str(self.retry_after)}
 
 
-class BackendError(RequestError):
-    status = 502
-    type = "upstream_error"
-    code = "upstream_error"
-    retryable = True
-    model: str | None = None  # which model and backend failed, once the dispatcher knows
-    backend: str | None = None
+class QueueTimeout(BackendError):
+    status = 503
+    code = "queue_timeout"
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": "5"}
 
 
 class BackendUnavailable(BackendError):
@@ -139,6 +148,9 @@ class BackendTimeout(BackendError):
 class NoModelAvailable(BackendError):
     status = 503
     code = "no_model_available"
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": "5"}
 
 
 class BackendProtocolError(BackendError):

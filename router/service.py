@@ -68,10 +68,10 @@ class Service:
         self._calibration: asyncio.Task[None] | None = None
         self.config: Config = loaded.config
         self.metrics = metrics or Metrics()
-        self.backends: list[Backend] = [
-            build_backend(b, self.metrics) for b in self.config.backends
-        ]
-        self.catalog = Catalog(self.backends, self.config.routing.aliases)
+        self.catalog = Catalog()
+        for backend_config in self.config.backends:
+            self.catalog.add(build_backend(backend_config, self.metrics), backend_config)
+        self.backends: list[Backend] = self.catalog.backends
         self.dispatcher = Dispatcher(self.catalog, self.metrics)
         self._keys = [k.encode() for k in self.config.server.accepted_keys()]
         self._refresher: asyncio.Task[None] | None = None
@@ -90,7 +90,7 @@ class Service:
     async def start(self) -> None:
         if self.loaded.source is None:
             for found in await probe_local_servers():
-                self.catalog.add(build_backend(found))
+                self.catalog.add(build_backend(found, self.metrics), found)
         for backend in self.backends:
             await backend.start()
         await self.refresh()
