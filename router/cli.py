@@ -19,6 +19,7 @@ import msgspec
 from router import __version__
 from router.config import LoadedConfig, load_config
 from router.errors import InvalidRequest, RouterError
+from router.profiles import ActiveProfile
 from router.tasks import POLICIES
 
 log = logging.getLogger("router")
@@ -72,11 +73,37 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--messages-file", metavar="F", help="a JSON list of messages")
     route.set_defaults(run=_route)
 
+    _add_profile_commands(commands)
+
     gguf = commands.add_parser("import-gguf", help="turn a GGUF file into an mlx model folder")
     gguf.add_argument("path", help="the .gguf file")
     gguf.add_argument("--out", metavar="DIR", help="the folder to write (default: beside it)")
     gguf.set_defaults(run=_import_gguf)
     return parser
+
+
+def _add_profile_commands(commands: argparse._SubParsersAction) -> None:
+    """`router calibrate` and `router profiles`."""
+    calibrate = commands.add_parser("calibrate", help="benchmark the models, write a profile")
+    calibrate.add_argument("--config", metavar="F", help="config file (TOML)")
+    calibrate.add_argument("--models", metavar="ID,...", help="only these models (default: all)")
+    calibrate.add_argument("--tasks", metavar="T,...", help="only these tasks (default: all)")
+    calibrate.add_argument("--quick", action="store_true",
+                           help="one prompt per task and language, short answers")
+    calibrate.add_argument("--out", metavar="DIR",
+                           help="where to write the profile (default: [routing] profiles_dir)")
+    calibrate.add_argument("--report", metavar="F", help="also write a Markdown report (+ .svg)")
+    calibrate.add_argument("--timeout", metavar="S", type=float,
+                           help="seconds per request (default: 30 + 0.5 per token asked, "
+                           "and 300 more for a model's first request, which may load it)")
+    calibrate.set_defaults(run=_calibrate)
+
+    profiles = commands.add_parser("profiles", help="show the active profile: per task, the "
+                                   "ranked models")  # fmt: skip
+    profiles.add_argument("file", nargs="?", metavar="FILE", help="show this profile instead")
+    profiles.add_argument("--config", metavar="F", help="config file (TOML)")
+    profiles.add_argument("--json", action="store_true", help="print JSON")
+    profiles.set_defaults(run=_profiles)
 
 
 def _setup_logging(level: str) -> None:
@@ -173,7 +200,7 @@ def _models(args: argparse.Namespace) -> int:
 async def _model_rows(loaded: LoadedConfig) -> list[ModelRow]:
     from router.service import Service
 
-    service = Service(loaded)
+    service = Service(loaded, routes=False)
     await service.start()
     try:
         rows = []
@@ -227,3 +254,68 @@ def _import_gguf(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser() if args.out else source.with_suffix("")
     print(import_gguf(source, out))
     return 0
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from router.calibrate import Options, calibrate
+    from router.report import Progress, summary, write_report
+
+    loaded = load_config(args.config)
+    logging.basicConfig(level=logging.WARNING, format="router: %(message)s")
+    report = Path(args.report).expanduser() if args.report else None
+    if report is not None and report.suffix == ".svg":
+        raise RouterError(f"{report}: the report is Markdown; its chart goes beside it as .svg")
+    if args.timeout is not None and not args.timeout > 0:
+        raise RouterError("--timeout: give a number of seconds above 0")
+    options = Options(models=_split(args.models), tasks=_split(args.tasks), quick=args.quick,
+                      out=args.out, timeout=args.timeout)  # fmt: skip
+    result = asyncio.run(calibrate(loaded, options, Progress(sys.stderr)))
+    print(summary(result.profile))
+    print(f"\nwrote {result.path} ({result.seconds:.0f} s)")
+    if report is not None:
+        try:
+            chart = write_report(result.profile, report)
+        except OSError as err:
+            raise RouterError(f"{report}: cannot write the report: {err.strerror or err}") from None
+        print(f"wrote {report} and {chart}")
+    return 0
+
+
+class _Shown(msgspec.Struct):
+    path: str | None
+    how: str
+    profile: object
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from router.profiles import load_profile
+    from router.report import describe
+
+    if args.file:
+        active = ActiveProfile(load_profile(Path(args.file).expanduser()), args.file, "file")
+    else:
+        logging.basicConfig(level=logging.WARNING, format="router: %(message)s")
+        active = asyncio.run(_active_profile(load_config(args.config)))
+    if args.json:
+        shown = _Shown(active.path, active.how, active.profile)
+        print(msgspec.json.format(msgspec.json.encode(shown)).decode())
+    elif active.profile is None:
+        print(f"no profile fits these models (routing by {active.how}); run `router calibrate`")
+    else:
+        print(describe(active.profile, f"{active.how} ({active.path})"))
+    return 0
+
+
+async def _active_profile(loaded: LoadedConfig) -> ActiveProfile:
+    from router.service import Service
+
+    service = Service(loaded)
+    await service.start()
+    try:
+        return service.active
+    finally:
+        await service.stop()

@@ -1,16 +1,22 @@
-"""Zero-config discovery: which OpenAI-compatible servers answer on this machine's usual ports.
+"""Zero-config discovery: what the router serves when there is no config file.
 
-Probed once at start-up when there is no config file; each one that answers `GET /v1/models`
-becomes an `openai` backend named after the server that usually listens there.
+The embedded model (prepared by `make serve` / `python -m router.embedded`) as an in-process
+`mlx` backend named `local`, plus every OpenAI-compatible server that answers `GET /v1/models`
+on this machine's usual ports, each an `openai` backend named after the server that usually
+listens there. Probed once, at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 
-from router.config import BackendConfig
+from router.config import BackendConfig, ModelEntry
+from router.embedded import DEFAULT_MODEL_ID, default_model_dir, is_ready
+
+log = logging.getLogger("router")
 
 USUAL_PORTS: dict[int, str] = {
     1234: "lmstudio",
@@ -42,3 +48,15 @@ async def _answers(client: httpx.AsyncClient, base_url: str) -> bool:
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and b'"data"' in response.content
+
+
+async def zero_config_backends() -> list[BackendConfig]:
+    """The embedded model (when prepared) and the local servers that answer."""
+    found = await probe_local_servers()
+    model_dir = default_model_dir()
+    if is_ready(model_dir):
+        entry = ModelEntry(DEFAULT_MODEL_ID, path=str(model_dir))
+        found.insert(0, BackendConfig(name="local", kind="mlx", models=[entry]))
+    else:
+        log.warning("the embedded model is not prepared; `python -m router.embedded` does it")
+    return found

@@ -16,7 +16,7 @@ from router.backends import Backend, Parsed
 from router.catalog import Catalog
 from router.classify import Classification, Classifier, load_default_classifier
 from router.config import BackendConfig, Config, LoadedConfig
-from router.discover import probe_local_servers
+from router.discover import zero_config_backends
 from router.dispatch import Check, Dispatcher
 from router.errors import AuthenticationError, ConfigError, InvalidRequest
 from router.guards import answer_problem
@@ -62,8 +62,11 @@ class Service:
         loaded: LoadedConfig,
         metrics: Metrics | None = None,
         calibrate: Literal["quick", "full", "off"] = "off",
+        *,
+        routes: bool = True,
     ) -> None:
         self.loaded = loaded
+        self.routes = routes  # False for commands that only list models: no classifier
         self.calibrate_mode = calibrate
         self._calibration: asyncio.Task[None] | None = None
         self.config: Config = loaded.config
@@ -89,12 +92,13 @@ class Service:
 
     async def start(self) -> None:
         if self.loaded.source is None:
-            for found in await probe_local_servers():
+            for found in await zero_config_backends():
                 self.catalog.add(build_backend(found, self.metrics), found)
         for backend in self.backends:
             await backend.start()
         await self.refresh()
-        self.classifier = await asyncio.to_thread(self._train_classifier)
+        if self.routes:
+            self.classifier = await asyncio.to_thread(self._train_classifier)
         self.choose_profile()
         self._refresher = asyncio.create_task(self._refresh_forever())
         log.info("%s", self.describe())

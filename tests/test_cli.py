@@ -106,3 +106,31 @@ def _wait_ready(url: str, seconds: float = 20) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} did not become ready")
+
+
+def test_zero_config_serves_the_embedded_model(tmp_path: Path, embedded_model_path: Path) -> None:
+    """No config file: the embedded model answers, through the openai SDK, as `make serve`."""
+    import openai
+
+    port = free_port()
+    env = {**os.environ, "ROUTER_CONFIG": "",
+           "ROUTER_CACHE_DIR": str(embedded_model_path.parent.parent)}  # fmt: skip
+    process = subprocess.Popen(
+        [*ROUTER, "serve", "--port", str(port), "--calibrate", "off"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x")
+        assert "smollm2-135m-instruct" in [m.id for m in client.models.list()]
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto", temperature=0, max_tokens=12,
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+        )  # fmt: skip
+        assert "Paris" in (raw.parse().choices[0].message.content or "")
+        assert raw.headers["x-router-model"] == "smollm2-135m-instruct"
+        assert raw.headers["x-router-backend"] == "local"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "no config file (zero-config): local (mlx, 1 models)" in output
