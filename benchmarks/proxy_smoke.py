@@ -81,7 +81,7 @@ def main() -> None:
         )
     router = subprocess.Popen(
         [sys.executable, "-m", "router", "serve", "--config", config.name, "--port",
-         str(router_port)], cwd=ROOT, env=env,
+         str(router_port), "--calibrate", "off"], cwd=ROOT, env=env,
     )  # fmt: skip
     try:
         wait_for(f"http://127.0.0.1:{up_port}/v1/models")
