@@ -14,6 +14,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from router.backends import StreamEvent
+from router.profiles import Profile
 from router.wire import Usage
 
 # Time to first token: 10 ms (warm small model) to 30 s (cold large model).
@@ -105,10 +106,39 @@ class Metrics:
             "router_loop_guard", "Streams cut because the model was repeating itself.",
             ["model"], registry=r,
         )  # fmt: skip
+        self.calibration_tokens_per_second = Gauge(
+            "router_calibration_tokens_per_second", "Decode speed in the active profile.",
+            ["model", "backend"], registry=r,
+        )  # fmt: skip
+        self.calibration_ttft = Gauge(
+            "router_calibration_ttft_seconds", "Time to first token in the active profile.",
+            ["model", "backend"], registry=r,
+        )  # fmt: skip
+        self.calibration_quality = Gauge(
+            "router_calibration_quality", "Quality per task in the active profile (0..1).",
+            ["model", "task"], registry=r,
+        )  # fmt: skip
         self.backend_up = Gauge(
             "router_backend_up", "1 when the backend answered its last check.", ["backend"],
             registry=r,
         )  # fmt: skip
+
+
+def export_profile(metrics: Metrics, profile: Profile | None) -> None:
+    """Show the active profile's figures as the `router_calibration_*` gauges."""
+    for gauge in (metrics.calibration_tokens_per_second, metrics.calibration_ttft,
+                  metrics.calibration_quality):  # fmt: skip
+        gauge.clear()
+    if profile is None:
+        return
+    for m in profile.models:
+        if m.decode_tokens_per_s is not None:
+            metrics.calibration_tokens_per_second.labels(m.id, m.backend).set(m.decode_tokens_per_s)
+        if m.ttft_seconds is not None:
+            metrics.calibration_ttft.labels(m.id, m.backend).set(m.ttft_seconds)
+    for task, scores in profile.tasks.items():
+        for score in scores:
+            metrics.calibration_quality.labels(score.model, task).set(score.quality)
 
 
 class RequestMeter:

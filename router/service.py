@@ -21,7 +21,7 @@ from router.dispatch import Check, Dispatcher
 from router.errors import AuthenticationError, ConfigError, InvalidRequest
 from router.guards import answer_problem
 from router.live import LiveSpeed
-from router.metrics import Metrics
+from router.metrics import Metrics, export_profile
 from router.policy import Settings
 from router.profiles import ActiveProfile, select_profile, this_machine
 from router.routing import (
@@ -128,6 +128,7 @@ class Service:
     def use_profile(self, active: ActiveProfile) -> None:
         self.active = active
         self.live.use_profile(active.profile)
+        export_profile(self.metrics, active.profile)
 
     async def stop(self) -> None:
         for task in (self._refresher, self._calibration):

@@ -395,3 +395,22 @@ def test_prometheus_evaluates_every_dashboard_and_alert_expression(
     assert moved and float(moved[0]["value"][1]) > 0, f"no request seen moving: {moved}"
     problems = evaluation_problems(prometheus)
     assert not problems, "\n".join(problems)
+
+
+def test_the_active_profile_is_exported_as_calibration_gauges() -> None:
+    from pathlib import Path
+
+    from router.metrics import Metrics, export_profile
+    from router.profiles import load_profile
+
+    metrics = Metrics()
+    example = Path(__file__).parent.parent / "profiles" / "examples" / "m4-mac-mini-24gb.toml"
+    export_profile(metrics, load_profile(example))
+    sample = metrics.registry.get_sample_value
+    assert sample("router_calibration_quality",
+                  {"model": "google/gemma-3-12b", "task": "business_mail"}) == 0.9  # fmt: skip
+    assert sample("router_calibration_tokens_per_second",
+                  {"model": "qwen/qwen3-vl-8b", "backend": "lmstudio"}) == 19.9  # fmt: skip
+    export_profile(metrics, None)
+    assert sample("router_calibration_quality",
+                  {"model": "google/gemma-3-12b", "task": "business_mail"}) is None  # fmt: skip
