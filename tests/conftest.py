@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import uvicorn
 
 from router.api import create_app
-from router.config import load_config
+from router.config import LoadedConfig, load_config
 from router.service import Service
 from tests.conftest_embedded import embedded_mlx_model, embedded_model_path  # noqa: F401
 from tests.fakes.upstream import FakeModel, FakeUpstream
@@ -29,7 +30,7 @@ class RunningRouter:
     """A router serving on 127.0.0.1:<free port> until `stop`."""
 
     def __init__(self, config_path: Path) -> None:
-        self.service = Service(load_config(str(config_path)))
+        self.service = Service(_hermetic(load_config(str(config_path)), config_path.parent))
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
@@ -72,6 +73,16 @@ class RunningRouter:
             for sample in family.samples
             if sample.name == name and labels.items() <= sample.labels.items()
         )
+
+
+def _hermetic(loaded: LoadedConfig, folder: Path) -> LoadedConfig:
+    """The config with its measured profiles looked for in the test's own folder, so that a
+    profile lying in the repository's `profiles/` never steers a test."""
+    config = loaded.config
+    if config.routing.profiles_dir != "profiles":
+        return loaded
+    routing = msgspec.structs.replace(config.routing, profiles_dir=str(folder / "profiles"))
+    return LoadedConfig(msgspec.structs.replace(config, routing=routing), loaded.source)
 
 
 FAKE_MODELS = [

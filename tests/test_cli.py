@@ -76,11 +76,11 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path, fake: FakeUpstream) 
     config.write_text(backend_toml("lmstudio", fake.base_url))
     port = free_port()
     process = subprocess.Popen(
-        [*ROUTER, "serve", "--config", str(config), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [*ROUTER, "serve", "--config", str(config), "--port", str(port), "--calibrate", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
     )  # fmt: skip
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/readyz")
+        _wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
         answer = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat/completions",
             json={"model": "fast-model", "messages": [{"role": "user", "content": "hi"}]},
@@ -96,7 +96,7 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path, fake: FakeUpstream) 
     assert "Traceback" not in output
 
 
-def _wait_ready(url: str, seconds: float = 20) -> None:
+def _wait_ready(url: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
