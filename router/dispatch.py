@@ -152,6 +152,7 @@ class Dispatcher:
         """Take a place on the replica (waiting in its queue if it has a limit), and count
         the request on it (for balancing) and in flight (for the metrics)."""
         backend = replica.backend.name
+        replica.backend.warm(model)  # a cold model starts loading while we wait for a place
         replica.outstanding += 1
         gate = replica.gate
         if gate is not None:

@@ -188,6 +188,13 @@ class Residency:
             self._gauge_queue(slot)
             self._wake()
 
+    def warm(self, model_id: str) -> None:
+        """Start loading a model that is on disk, without waiting (the router has just chosen
+        it); a failure here is only a hint: the request's own lease reports it."""
+        slot = self.slots.get(model_id)
+        if slot is not None and slot.state == "on disk":
+            asyncio.ensure_future(self._ready(slot)).add_done_callback(_retrieve)
+
     def infos(self, now: float) -> list[ResidentInfo]:
         """What the eviction choice sees: every model that holds (or is taking) memory."""
         return [

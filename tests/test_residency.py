@@ -227,3 +227,17 @@ async def test_idle_models_are_unloaded_after_the_ttl(worker: type[FakeWorker]) 
             break
     assert r.slots["a"].state == "on disk" and loaded(r, "a") == 0
     await r.close()
+
+
+async def test_warm_starts_the_load_and_the_request_then_reuses_it(
+    worker: type[FakeWorker],
+) -> None:
+    worker.delay = 0.1
+    r = residency(worker)
+    r.warm("a")
+    await asyncio.sleep(0.02)
+    assert r.slots["a"].state == "loading"
+    r.warm("a")  # a second hint while loading starts nothing new
+    await use(r, "a")
+    assert worker.created == ["a"] and r.slots["a"].state == "loaded"
+    await r.close()

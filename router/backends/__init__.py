@@ -72,6 +72,10 @@ class Backend(Protocol):
         """
         ...
 
+    def warm(self, model: str) -> None:
+        """Start making the model ready (loading it) without waiting: the router has chosen it
+        and may still queue in front of it. A hint: never raises, never blocks."""
+
     async def complete(self, request: BackendRequest) -> Reply:
         """One whole answer. Raises `BackendError` (retryable or not) when none can be had."""
         ...

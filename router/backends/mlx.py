@@ -224,6 +224,9 @@ class MLXBackend:
                          capabilities=capabilities, state=state, size_bytes=size)  # fmt: skip
         self.residency.add(model_id, path, size, card)
 
+    def warm(self, model: str) -> None:
+        self.residency.warm(model)
+
     async def complete(self, request: BackendRequest) -> Reply:
         job, answer = self._job(request)
         async with self.residency.lease(request.model) as worker:
