@@ -80,6 +80,9 @@ class OpenAIBackend:
     def listed(self) -> list[ModelCard]:
         return [_card(e.id, None, e) for e in self._configured or ()]
 
+    def warm(self, model: str) -> None:
+        return None  # the upstream loads on demand (LM Studio's JIT, Ollama); nothing to ask
+
     async def models(self) -> list[ModelCard]:
         try:
             response = await self._client.get("models")
