@@ -134,3 +134,21 @@ def test_zero_config_serves_the_embedded_model(tmp_path: Path, embedded_model_pa
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert "no config file (zero-config): local (mlx, 1 models)" in output
+
+
+def test_import_gguf_writes_a_model_folder_or_says_why_not(tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.test_gguf import tiny_llama
+
+    source, _ = tiny_llama(tmp_path / "tiny.gguf", np.random.default_rng(0))
+    result = run("import-gguf", str(source), "--out", str(tmp_path / "tiny-mlx"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "tiny-mlx")
+    assert (tmp_path / "tiny-mlx" / "config.json").is_file()
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\xff" * 64)
+    result = run("import-gguf", str(broken))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"router: {broken}")
