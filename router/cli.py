@@ -135,6 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
         http="httptools",
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # the router reads no client address; skip a dict per request
         lifespan="on",
         timeout_graceful_shutdown=30,
     )

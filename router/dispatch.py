@@ -165,13 +165,13 @@ class Dispatcher:
                 raise
             finally:
                 depth.dec()
-        self.metrics.in_flight.labels(model, backend).inc()
+        self.metrics.in_flight_of(model, backend).inc()
 
     def _release(self, model: str, replica: Replica) -> None:
         replica.outstanding -= 1
         if replica.gate is not None:
             replica.gate.release()
-        self.metrics.in_flight.labels(model, replica.backend.name).dec()
+        self.metrics.in_flight_of(model, replica.backend.name).dec()
 
     async def _leased(
         self,

@@ -10,6 +10,7 @@ string.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
@@ -122,6 +123,60 @@ class Metrics:
             "router_backend_up", "1 when the backend answered its last check.", ["backend"],
             registry=r,
         )  # fmt: skip
+        # Label children met on the hot path, by their label values: `labels()` costs a lock
+        # and a few allocations per call. The values are bounded (see the module docstring),
+        # so these are too; a dict lookup does not grow with them.
+        self._served: dict[tuple[str, str, str], ServedSeries] = {}
+        self._decisions: dict[tuple[str, str, str], Any] = {}
+        self._in_flight: dict[tuple[str, str], Any] = {}
+
+    def served(self, labels: tuple[str, str, str]) -> ServedSeries:
+        """The series of one (model, task, backend)."""
+        found = self._served.get(labels)
+        if found is None:
+            found = self._served[labels] = ServedSeries(self, labels)
+        return found
+
+    def decision(self, task: str, model: str, reason: str) -> Any:
+        """`route_decisions` for these labels."""
+        key = (task, model, reason)
+        found = self._decisions.get(key)
+        if found is None:
+            found = self._decisions[key] = self.route_decisions.labels(task, model, reason)
+        return found
+
+    def in_flight_of(self, model: str, backend: str) -> Any:
+        """`in_flight` for these labels."""
+        key = (model, backend)
+        found = self._in_flight.get(key)
+        if found is None:
+            found = self._in_flight[key] = self.in_flight.labels(model, backend)
+        return found
+
+
+class ServedSeries:
+    """The series labelled by one (model, task, backend), children looked up once."""
+
+    __slots__ = ("_requests", "duration", "labels", "metrics", "output_tokens", "prompt_tokens",
+                 "tpot", "ttft")  # fmt: skip
+
+    def __init__(self, metrics: Metrics, labels: tuple[str, str, str]) -> None:
+        self.metrics = metrics
+        self.labels = labels
+        self.duration = metrics.duration.labels(*labels)
+        self.ttft = metrics.ttft.labels(*labels)
+        self.tpot = metrics.tpot.labels(*labels)
+        self.output_tokens = metrics.output_tokens.labels(*labels)
+        self.prompt_tokens = metrics.prompt_tokens.labels(*labels)
+        self._requests: dict[int, Any] = {}
+
+    def requests(self, status: int) -> Any:
+        """`requests` for these labels and this status."""
+        found = self._requests.get(status)
+        if found is None:
+            found = self._requests[status] = self.metrics.requests.labels(*self.labels,
+                                                                          str(status))  # fmt: skip
+        return found
 
 
 def export_profile(metrics: Metrics, profile: Profile | None) -> None:
@@ -184,23 +239,23 @@ class RequestMeter:
         """Record the request: count, duration, and tokens when it produced any.
 
         Returns the time per output token after the first, when it could be measured."""
-        m, labels = self.metrics, self.labels
         end = time.perf_counter()
-        m.requests.labels(*labels, str(status)).inc()
+        series = self.metrics.served(self.labels)
+        series.requests(status).inc()
         if not timed:
             return None
-        m.duration.labels(*labels).observe(end - self._start)
+        series.duration.observe(end - self._start)
         usage = usage or self.usage
         output = usage.completion_tokens if usage else self.events
         if usage:
-            m.prompt_tokens.labels(*labels).inc(usage.prompt_tokens)
+            series.prompt_tokens.inc(usage.prompt_tokens)
         if output:
-            m.output_tokens.labels(*labels).inc(output)
+            series.output_tokens.inc(output)
         if self._first is None:
             return None
-        m.ttft.labels(*labels).observe(self._first - self._start)
+        series.ttft.observe(self._first - self._start)
         if output < 2:
             return None
         per_token = (self._last - self._first) / (output - 1)
-        m.tpot.labels(*labels).observe(per_token)
+        series.tpot.observe(per_token)
         return per_token

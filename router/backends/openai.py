@@ -1,19 +1,27 @@
 """The `openai` backend: any OpenAI-compatible server (LM Studio, Ollama, llama.cpp, vLLM,
-mlx_lm.server) over one pooled `httpx.AsyncClient`.
+mlx_lm.server) over one connection pool per upstream.
 
 Bodies go out as the client sent them; streamed answers come back as server-sent events, split
 and decoded into typed chunks here so that the router can count and time tokens, while the
-bytes of each event pass through unchanged. httpx's errors are translated into the router's
-error tree in `_translate`, and nowhere else.
+bytes of each event pass through unchanged.
+
+Generation requests to an http:// upstream (every local server) go straight through
+`router.transport.Pool` (the hot path: no httpx Request/Response objects); https:// upstreams
+and the model lists go through an `httpx.AsyncClient` whose transport is the same pool for
+http:// and httpx's own for the rest. Both raise httpx's exceptions, translated into the
+router's error tree in `_translate`, and nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import httpx
 import msgspec
 
+from router import __version__
 from router.backends import DONE, BackendRequest, Reply, StreamEvent
 from router.config import BackendConfig, ModelEntry
 from router.errors import (
@@ -23,6 +31,7 @@ from router.errors import (
     BackendTimeout,
     BackendUnavailable,
 )
+from router.transport import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
 from router.wire import (
     ModelCard,
     UpstreamModel,
@@ -33,6 +42,10 @@ from router.wire import (
 from router.wire import decode_upstream_models as _decode_models
 
 _EVENT_END = b"\n\n"
+MAX_BODY_BYTES = 64 * 2**20  # a whole answer larger than this is cut off (an endless upstream)
+MAX_EVENT_BYTES = 16 * 2**20  # and so is one server-sent event
+_ERROR_BODY_BYTES = 64 * 1024  # of an error answer, enough to read its message
+_ENDPOINTS = ("chat/completions", "completions", "embeddings")
 
 
 class _UpstreamErrorDetail(msgspec.Struct):
@@ -56,20 +69,34 @@ class OpenAIBackend:
         assert config.base_url is not None  # checked by BackendConfig
         self.name = config.name
         self.base_url = config.base_url.rstrip("/")
+        url = httpx.URL(self.base_url)
+        self._shown_url = str(url.copy_with(userinfo=b""))  # for messages: no user:password
         self._configured = config.model_entries()
         headers = {"accept-encoding": "identity", "content-type": "application/json"}
         if key := config.api_key():
             headers["authorization"] = f"Bearer {key}"
+        transport = HTTPTransport(
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            max_connections=config.max_connections,
+        )
         self._client = httpx.AsyncClient(
             base_url=self.base_url + "/",
             headers=headers,
             timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=config.max_connections,
-                max_keepalive_connections=config.max_connections,
-            ),
+            transport=transport,
             trust_env=False,  # a proxy from the environment must not see local traffic
         )
+        self._pool: Pool | None = None
+        if url.scheme == "http":  # the fast path; https stays with httpx
+            self._pool = transport.pool(url.host, url.port or 80)
+            if url.userinfo:  # as httpx does: credentials in the URL are sent as Basic auth
+                userpass = f"{url.username}:{url.password}".encode()
+                headers["authorization"] = "Basic " + base64.b64encode(userpass).decode()
+            agent = ("user-agent", f"router/{__version__}")
+            self._head = self._pool.header_block([agent, *headers.items()])
+            base = url.raw_path.decode("ascii").rstrip("/")
+            self._targets = {endpoint: f"{base}/{endpoint}" for endpoint in _ENDPOINTS}
 
     async def start(self) -> None:
         return None
@@ -115,56 +142,105 @@ class OpenAIBackend:
         return replace_fields(request.body, **changes) if changes else request.body
 
     async def complete(self, request: BackendRequest) -> Reply:
+        body = self._body(request)
         try:
-            response = await self._client.post(request.endpoint, content=self._body(request))
+            if self._pool is not None:
+                answer = await self._pool.request(
+                    "POST", self._targets[request.endpoint], body, self._head,
+                    max_body=MAX_BODY_BYTES,
+                )  # fmt: skip
+                status, content = answer.status, answer.body
+            else:
+                status, content = await self._post_httpx(request.endpoint, body)
         except httpx.HTTPError as err:
             raise self._translate(err) from None
-        self._raise_for_status(response.status_code, response.content)
+        self._raise_for_status(status, content)
         try:
-            usage = decode_reply_head(response.content).usage
+            usage = decode_reply_head(content).usage
         except msgspec.DecodeError:
             raise BackendProtocolError(f"{self.name}: the answer is not JSON") from None
-        return Reply(response.content, usage)
+        return Reply(content, usage)
+
+    async def _post_httpx(self, endpoint: str, body: bytes) -> tuple[int, bytes]:
+        """A whole answer through httpx (https upstreams), cut off past MAX_BODY_BYTES."""
+        async with self._client.stream("POST", endpoint, content=body) as response:
+            parts, size = [], 0
+            async for piece in response.aiter_raw():
+                parts.append(piece)
+                size += len(piece)
+                if size > MAX_BODY_BYTES:
+                    raise ResponseTooLarge(f"the answer is larger than {MAX_BODY_BYTES} bytes")
+            return response.status_code, b"".join(parts)
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEvent]:
         body = self._body(request)
-        outgoing = self._client.build_request("POST", request.endpoint, content=body)
         try:
-            response = await self._client.send(outgoing, stream=True)
+            if self._pool is not None:
+                response: _Streaming = await self._pool.stream(
+                    "POST", self._targets[request.endpoint], body, self._head
+                )
+            else:
+                outgoing = self._client.build_request("POST", request.endpoint, content=body)
+                response = _HttpxStream(await self._client.send(outgoing, stream=True))
         except httpx.HTTPError as err:
             raise self._translate(err) from None
         try:
-            if response.status_code >= 400:
-                self._raise_for_status(response.status_code, await response.aread())
-            async for event in self._events(response):
+            if response.status >= 400:
+                self._raise_for_status(response.status, await response.aread(_ERROR_BODY_BYTES))
+            async for event in self._events(response.read):
                 yield event
         except httpx.HTTPError as err:
             raise self._translate(err) from None
         finally:
             await response.aclose()
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
-        buffer = b""
+    async def _events(self, read: Callable[[], Awaitable[bytes]]) -> AsyncIterator[StreamEvent]:
+        """The events of an SSE body (`read` gives its bytes as they come, b"" at the end).
+
+        Linear in the body's size: each byte is scanned once for an event's end, and only
+        an unfinished event's bytes are kept (in a growing buffer, up to MAX_EVENT_BYTES)."""
+        rest: bytes | bytearray = b""  # the start of an event not complete yet
+        cr = False  # the last piece ended in "\r": held back in case "\n" starts the next
         finished = False
-        async for piece in response.aiter_raw():
-            buffer += piece.replace(b"\r\n", b"\n") if b"\r" in piece else piece
-            while (end := buffer.find(_EVENT_END)) >= 0:
-                raw, buffer = buffer[:end], buffer[end + 2 :]
-                event = self._event(raw)
+        while piece := await read():
+            if cr or b"\r" in piece:
+                piece, cr = _unix_newlines(piece, cr)
+            if rest:
+                if type(rest) is bytes:
+                    rest = bytearray(rest)
+                scan = len(rest) - 1  # an event's end may straddle the two pieces
+                rest += piece
+                data = rest
+            else:
+                data, scan = piece, 0
+            start = 0
+            while (end := data.find(_EVENT_END, scan)) >= 0:
+                raw = data[start : end + 2]
+                start = scan = end + 2
+                event = self._event(raw if type(raw) is bytes else bytes(raw))
                 if event is None:
                     continue
                 yield event
                 if event is DONE:
                     return
                 finished = finished or any(c.finish_reason for c in event.chunk.choices)
+            rest = data[start:] if start else data
+            if len(rest) > MAX_EVENT_BYTES:
+                raise BackendProtocolError(
+                    f"{self.name}: a server-sent event larger than {MAX_EVENT_BYTES} bytes"
+                )
         if not finished:  # a clean end after the last choice finished is fine without [DONE]
             raise BackendUnavailable(f"{self.name}: the stream ended before the answer did")
         yield DONE
 
     def _event(self, raw: bytes) -> StreamEvent | None:
-        payload = b"".join(
-            line[5:].lstrip() for line in raw.split(b"\n") if line.startswith(b"data:")
-        )
+        """One event's bytes (ending in a blank line) as a decoded, pass-through event."""
+        if raw.startswith(b"data: ") and raw.find(b"\n") == len(raw) - 2:
+            payload = raw[6:-2]  # the usual shape: one data line
+        else:
+            payload = b"".join(
+                line[5:].lstrip() for line in raw.split(b"\n") if line.startswith(b"data:")
+            )
         if not payload:
             return None  # a comment or keep-alive
         if payload == b"[DONE]":
@@ -175,21 +251,67 @@ class OpenAIBackend:
             raise BackendProtocolError(f"{self.name}: malformed event in the stream") from None
         if not chunk.choices and chunk.usage is None and b'"error"' in payload:
             raise BackendError(f"{self.name}: {_error_message(payload)}")
-        return StreamEvent(raw + _EVENT_END, chunk)
+        return StreamEvent(raw, chunk)
 
     def _raise_for_status(self, status: int, body: bytes) -> None:
         if status >= 400:
             raise BackendStatusError(status, f"{self.name}: {_error_message(body) or status}")
 
     def _translate(self, err: httpx.HTTPError) -> BackendError:
-        where = f"{self.name} ({self.base_url})"
+        where = f"{self.name} ({self._shown_url})"
         if isinstance(err, httpx.TimeoutException):
             return BackendTimeout(f"{where}: timed out ({type(err).__name__})")
         if isinstance(err, httpx.ConnectError):
             return BackendUnavailable(f"{where}: cannot connect: {err or 'refused'}")
+        if isinstance(err, MalformedResponse):
+            return BackendProtocolError(f"{where}: {err}")
         if isinstance(err, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
             return BackendUnavailable(f"{where}: connection dropped: {err or type(err).__name__}")
         return BackendUnavailable(f"{where}: {type(err).__name__}: {err}")
+
+
+def _unix_newlines(piece: bytes, cr: bool) -> tuple[bytes, bool]:
+    """`piece` with CRLF as LF, a CR at its end held back; `cr`: one was held back before."""
+    if cr:
+        piece = b"\r" + piece
+    held = piece.endswith(b"\r")
+    if held:
+        piece = piece[:-1]
+    return piece.replace(b"\r\n", b"\n"), held
+
+
+class _Streaming(Protocol):
+    """What `stream` reads a response through (a `router.transport.Streamed`, or httpx's)."""
+
+    status: int
+
+    async def read(self) -> bytes: ...
+    async def aread(self, limit: int) -> bytes: ...
+    async def aclose(self) -> None: ...
+
+
+class _HttpxStream:
+    """An httpx streamed response with `router.transport.Streamed`'s methods (https)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.status = response.status_code
+        self._pieces = response.aiter_raw()
+
+    async def read(self) -> bytes:
+        return await anext(self._pieces, b"")
+
+    async def aread(self, limit: int) -> bytes:
+        parts, size = [], 0
+        async for piece in self._pieces:
+            parts.append(piece)
+            size += len(piece)
+            if size >= limit:
+                break
+        return b"".join(parts)
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
 
 
 def _error_message(body: bytes) -> str:

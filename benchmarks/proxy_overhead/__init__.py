@@ -1,0 +1,1 @@
+"""The proxy-overhead benchmark: direct vs router vs LiteLLM; see `run.py`."""

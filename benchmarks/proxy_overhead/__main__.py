@@ -1,0 +1,3 @@
+from benchmarks.proxy_overhead.run import main
+
+raise SystemExit(main())
