@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 # The first Python 3.11+ on PATH (macOS's own python3 may be older).
 PYTHON  ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+             $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
              && { echo $$p; break; }; done)
 
 .PHONY: serve test lint model bench-proxy clean
@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	@touch $(STAMP)
 
 bench-proxy: $(STAMP)
-	$(BIN)/python benchmarks/proxy_smoke.py
+	$(BIN)/python -m benchmarks.proxy_overhead
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
