@@ -60,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(run=_models)
 
+    _add_route_command(commands)
+    _add_profile_commands(commands)
+
+    gguf = commands.add_parser("import-gguf", help="turn a GGUF file into an mlx model folder")
+    gguf.add_argument("path", help="the .gguf file")
+    gguf.add_argument("--out", metavar="DIR", help="the folder to write (default: beside it)")
+    gguf.set_defaults(run=_import_gguf)
+    return parser
+
+
+def _add_route_command(commands: argparse._SubParsersAction) -> None:
+    """`router route`: the dry run."""
     route = commands.add_parser("route", help="dry run: which task and model a request would get")
     route.add_argument("--config", metavar="F", help="config file (TOML)")
     route.add_argument("--profile", metavar="F", help="route by this profile instead")
@@ -72,14 +84,6 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--stdin", action="store_true", help="read the message from stdin")
     source.add_argument("--messages-file", metavar="F", help="a JSON list of messages")
     route.set_defaults(run=_route)
-
-    _add_profile_commands(commands)
-
-    gguf = commands.add_parser("import-gguf", help="turn a GGUF file into an mlx model folder")
-    gguf.add_argument("path", help="the .gguf file")
-    gguf.add_argument("--out", metavar="DIR", help="the folder to write (default: beside it)")
-    gguf.set_defaults(run=_import_gguf)
-    return parser
 
 
 def _add_profile_commands(commands: argparse._SubParsersAction) -> None:

@@ -83,24 +83,10 @@ class Dispatcher:
         for model, replica in self._attempts(route):
             self._failed(failures, model)
             self._escalated(route, rejected, model)
-            try:
-                await self._acquire(model, replica)
-            except BackendError as err:
-                failures.append((model, _blame(err, model, replica)))
+            request = BackendRequest(endpoint, model, body, parsed)
+            reply = await self._complete_once(model, replica, request, failures)
+            if reply is None:
                 continue
-            try:
-                reply = await replica.backend.complete(
-                    BackendRequest(endpoint, model, body, parsed)
-                )
-            except BackendError as err:
-                _judge(replica, _blame(err, model, replica))
-                if not err.retryable:
-                    raise
-                failures.append((model, err))
-                continue
-            finally:
-                self._release(model, replica)
-            replica.breaker.success()
             escalations = [f"{m} ({kind})" for m, kind in rejected]
             kept = Served(model, replica, _described(failures), escalations), reply
             problem = check(reply) if check is not None else None
@@ -110,6 +96,32 @@ class Dispatcher:
         if kept is not None:
             return kept
         raise _exhausted(route, failures)
+
+    async def _complete_once(
+        self,
+        model: str,
+        replica: Replica,
+        request: BackendRequest,
+        failures: list[tuple[str, BackendError]],
+    ) -> Reply | None:
+        """One attempt: the answer, or None with the retryable failure noted in `failures`."""
+        try:
+            await self._acquire(model, replica)
+        except BackendError as err:
+            failures.append((model, _blame(err, model, replica)))
+            return None
+        try:
+            reply = await replica.backend.complete(request)
+        except BackendError as err:
+            _judge(replica, _blame(err, model, replica))
+            if not err.retryable:
+                raise
+            failures.append((model, err))
+            return None
+        finally:
+            self._release(model, replica)
+        replica.breaker.success()
+        return reply
 
     def _escalated(self, route: Route, rejected: list[tuple[str, str]], model: str) -> None:
         if rejected and rejected[-1][0] != model:

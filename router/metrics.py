@@ -42,6 +42,19 @@ class Metrics:
         disable_created_metrics()
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self._request_series(r)
+        self._routing_series(r)
+        self._model_series(r)
+        self._calibration_series(r)
+        # Label children met on the hot path, by their label values: `labels()` costs a lock
+        # and a few allocations per call. The values are bounded (see the module docstring),
+        # so these are too; a dict lookup does not grow with them.
+        self._served: dict[tuple[str, str, str], ServedSeries] = {}
+        self._decisions: dict[tuple[str, str, str], Any] = {}
+        self._in_flight: dict[tuple[str, str], Any] = {}
+
+    def _request_series(self, r: CollectorRegistry) -> None:
+        """Per answered request, by model, task and backend."""
         self.requests = Counter(
             "router_requests", "Requests answered.", [*_SERVED, "status"], registry=r
         )
@@ -63,6 +76,9 @@ class Metrics:
         self.prompt_tokens = Counter(
             "router_prompt_tokens", "Prompt tokens read.", _SERVED, registry=r
         )
+
+    def _routing_series(self, r: CollectorRegistry) -> None:
+        """How requests were placed: in flight, queued, decided, moved on."""
         self.in_flight = Gauge(
             "router_requests_in_flight", "Requests being answered.", ["model", "backend"],
             registry=r,
@@ -79,6 +95,9 @@ class Metrics:
             "router_fallbacks", "Moves to another model after a failure.",
             ["from_model", "to_model", "reason"], registry=r,
         )  # fmt: skip
+
+    def _model_series(self, r: CollectorRegistry) -> None:
+        """Models and backends: residency, loads, the router's own costs, drift, guards, health."""
         self.model_loaded = Gauge(
             "router_model_loaded", "1 while the model is resident.", ["model", "backend"],
             registry=r,
@@ -107,6 +126,13 @@ class Metrics:
             "router_loop_guard", "Streams cut because the model was repeating itself.",
             ["model"], registry=r,
         )  # fmt: skip
+        self.backend_up = Gauge(
+            "router_backend_up", "1 when the backend answered its last check.", ["backend"],
+            registry=r,
+        )  # fmt: skip
+
+    def _calibration_series(self, r: CollectorRegistry) -> None:
+        """The active profile's figures."""
         self.calibration_tokens_per_second = Gauge(
             "router_calibration_tokens_per_second", "Decode speed in the active profile.",
             ["model", "backend"], registry=r,
@@ -119,16 +145,6 @@ class Metrics:
             "router_calibration_quality", "Quality per task in the active profile (0..1).",
             ["model", "task"], registry=r,
         )  # fmt: skip
-        self.backend_up = Gauge(
-            "router_backend_up", "1 when the backend answered its last check.", ["backend"],
-            registry=r,
-        )  # fmt: skip
-        # Label children met on the hot path, by their label values: `labels()` costs a lock
-        # and a few allocations per call. The values are bounded (see the module docstring),
-        # so these are too; a dict lookup does not grow with them.
-        self._served: dict[tuple[str, str, str], ServedSeries] = {}
-        self._decisions: dict[tuple[str, str, str], Any] = {}
-        self._in_flight: dict[tuple[str, str], Any] = {}
 
     def served(self, labels: tuple[str, str, str]) -> ServedSeries:
         """The series of one (model, task, backend)."""
