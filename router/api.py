@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from litestar import Litestar, Request, Response, asgi, get
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from router.backends import DONE, Endpoint, Parsed, StreamEvent
 from router.dispatch import Served
@@ -64,6 +65,24 @@ def create_app(service: Service) -> Litestar:
         openapi_config=None,
         debug=False,
     )
+
+
+def app_from_environment() -> Litestar:
+    """The application one worker of `router serve --workers N` builds for itself: the config
+    named by `$ROUTER_WORKER_CONFIG`, no background calibration (one worker alone could)."""
+    from router.config import load_config
+
+    service = Service(load_config(os.environ["ROUTER_WORKER_CONFIG"]), calibrate="off")
+    app = create_app(service)
+    app.on_shutdown.append(_leave_multiprocess_metrics)
+    return app
+
+
+def _leave_multiprocess_metrics() -> None:
+    """Drop this worker's live gauges from the merged `/metrics` as it exits."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(os.getpid())
 
 
 def _release_memory() -> None:
@@ -364,7 +383,7 @@ def _plain_handlers(service: Service) -> list[Any]:
 
     @get("/metrics", sync_to_thread=False)
     def metrics() -> Response[bytes]:
-        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return [list_models, get_model, healthz, readyz, metrics]
 

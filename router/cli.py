@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -52,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
         "--calibrate", choices=("quick", "full", "off"), default="quick",
         help="with no profile measured for these models here: calibrate in the background "
         "while serving from a prior (default: quick)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--workers", metavar="N", type=int, default=1,
+        help="worker processes sharing the port (openai backends only; default 1)",
     )  # fmt: skip
     serve.set_defaults(run=_serve)
 
@@ -131,10 +137,25 @@ def _serve(args: argparse.Namespace) -> int:
     _setup_logging(server.log_level)
     if host not in LOOPBACK and not server.accepted_keys():
         log.warning("listening on %s without API keys: anyone who can reach it may use it", host)
+    if args.workers > 1:
+        _check_workers(loaded)
+    elif args.workers < 1:
+        raise RouterError("--workers must be 1 or more")
     sock = _listen(host, port)
+    log.info("router %s listening on http://%s:%d", __version__, host, sock.getsockname()[1])
+    if args.workers > 1:
+        _serve_workers(loaded, args.workers, sock)
+        return 0
     app = create_app(Service(loaded, calibrate=args.calibrate))
-    config = uvicorn.Config(
-        app,
+    uvicorn.Server(_uvicorn_config(app)).run(sockets=[sock])
+    return 0
+
+
+def _uvicorn_config(app: object, **options: object) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
         loop=_event_loop(),
         http="httptools",
         log_config=None,
@@ -142,10 +163,35 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # the router reads no client address; skip a dict per request
         lifespan="on",
         timeout_graceful_shutdown=30,
+        **options,  # type: ignore[arg-type]
     )
-    log.info("router %s listening on http://%s:%d", __version__, host, sock.getsockname()[1])
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0
+
+
+def _check_workers(loaded: LoadedConfig) -> None:
+    if loaded.source is None or any(b.kind != "openai" for b in loaded.config.backends):
+        raise RouterError(
+            "--workers above 1 needs a config whose backends are all kind \"openai\": "
+            "in-process models would load once per worker"
+        )
+
+
+def _serve_workers(loaded: LoadedConfig, workers: int, sock: socket.socket) -> None:
+    """N worker processes on one listening socket, their metrics merged through files."""
+    import shutil
+    import tempfile
+
+    from uvicorn.supervisors import Multiprocess
+
+    assert loaded.source is not None  # _check_workers
+    metrics_dir = tempfile.mkdtemp(prefix="router-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ["ROUTER_WORKER_CONFIG"] = str(Path(loaded.source).resolve())
+    log.info("%d workers; background calibration is off (run `router calibrate`)", workers)
+    config = _uvicorn_config("router.api:app_from_environment", factory=True, workers=workers)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -5,14 +5,28 @@ a first token in 10 ms (a warm 1B model) or 30 s (a 12B model loading), an answe
 second or several minutes, a token every millisecond or every second. Label values are bounded:
 model labels are configured or discovered model ids (or `auto`/`unknown`), never a raw client
 string.
+
+With `router serve --workers N`, each worker writes its series to files in
+`$PROMETHEUS_MULTIPROC_DIR` (prometheus-client's multiprocess mode) and `/metrics` merges
+them: counters and histograms add up, gauges of requests sum over live workers, and gauges of
+state (backend up, profile figures) take the highest value any live worker reports.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
 
 from router.backends import StreamEvent
 from router.profiles import Profile
@@ -81,11 +95,11 @@ class Metrics:
         """How requests were placed: in flight, queued, decided, moved on."""
         self.in_flight = Gauge(
             "router_requests_in_flight", "Requests being answered.", ["model", "backend"],
-            registry=r,
+            registry=r, multiprocess_mode="livesum",
         )  # fmt: skip
         self.queue_depth = Gauge(
             "router_queue_depth", "Requests waiting for a model.", ["model", "backend"],
-            registry=r,
+            registry=r, multiprocess_mode="livesum",
         )  # fmt: skip
         self.route_decisions = Counter(
             "router_route_decisions", "Routing decisions.", ["task", "model", "reason"],
@@ -100,7 +114,7 @@ class Metrics:
         """Models and backends: residency, loads, the router's own costs, drift, guards, health."""
         self.model_loaded = Gauge(
             "router_model_loaded", "1 while the model is resident.", ["model", "backend"],
-            registry=r,
+            registry=r, multiprocess_mode="livesum",
         )  # fmt: skip
         self.model_load = Histogram(
             "router_model_load_seconds", "Time to load a model.", ["model", "backend"],
@@ -116,7 +130,7 @@ class Metrics:
         )  # fmt: skip
         self.drift = Gauge(
             "router_profile_drift_ratio", "Live latency over profiled latency.", ["model"],
-            registry=r,
+            registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
         self.escalations = Counter(
             "router_escalations", "Answers that failed their check and were asked again.",
@@ -128,23 +142,32 @@ class Metrics:
         )  # fmt: skip
         self.backend_up = Gauge(
             "router_backend_up", "1 when the backend answered its last check.", ["backend"],
-            registry=r,
+            registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
 
     def _calibration_series(self, r: CollectorRegistry) -> None:
         """The active profile's figures."""
         self.calibration_tokens_per_second = Gauge(
             "router_calibration_tokens_per_second", "Decode speed in the active profile.",
-            ["model", "backend"], registry=r,
+            ["model", "backend"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
         self.calibration_ttft = Gauge(
             "router_calibration_ttft_seconds", "Time to first token in the active profile.",
-            ["model", "backend"], registry=r,
+            ["model", "backend"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
         self.calibration_quality = Gauge(
             "router_calibration_quality", "Quality per task in the active profile (0..1).",
-            ["model", "task"], registry=r,
+            ["model", "task"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
+
+    def exposition(self) -> bytes:
+        """The text `GET /metrics` serves: this process's series, or, with several workers
+        (`$PROMETHEUS_MULTIPROC_DIR` set), every worker's, merged by prometheus-client."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
 
     def served(self, labels: tuple[str, str, str]) -> ServedSeries:
         """The series of one (model, task, backend)."""
@@ -197,9 +220,10 @@ class ServedSeries:
 
 def export_profile(metrics: Metrics, profile: Profile | None) -> None:
     """Show the active profile's figures as the `router_calibration_*` gauges."""
-    for gauge in (metrics.calibration_tokens_per_second, metrics.calibration_ttft,
-                  metrics.calibration_quality):  # fmt: skip
-        gauge.clear()
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # workers never switch profiles
+        for gauge in (metrics.calibration_tokens_per_second, metrics.calibration_ttft,
+                      metrics.calibration_quality):  # fmt: skip
+            gauge.clear()
     if profile is None:
         return
     for m in profile.models:
