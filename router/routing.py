@@ -191,6 +191,22 @@ def _prior_load(card: ModelCard) -> float:
     return round(1.0 + 1.5 * _size_gb(card), 2)
 
 
+SHORTLIST = 8  # models the policy weighs per request, so its cost does not grow with the catalogue
+
+
+def shortlist(
+    cards: list[ModelCard], task: str, profile: Profile | None, policy: Policy, settings: Settings
+) -> list[ModelCard]:
+    """The `SHORTLIST` models that rank best for `task` on what does not change between
+    requests (profile figures, size priors), ranked once and kept until the catalogue or the
+    profile changes; a request then weighs only these with its live state."""
+    if len(cards) <= SHORTLIST:
+        return cards
+    decision = rank(task, candidates(cards, task, profile, {}), Needs(), policy, settings)
+    by_id = {c.id: c for c in cards}
+    return [by_id[r.model] for r in decision.ranked[:SHORTLIST]]
+
+
 def choose(
     task: str,
     how: str,

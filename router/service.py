@@ -34,9 +34,10 @@ from router.routing import (
     messages_of,
     needs_of,
     resolve,
+    shortlist,
 )
-from router.tasks import TASKS
-from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest
+from router.tasks import TASKS, Policy
+from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 
 log = logging.getLogger("router")
 
@@ -89,6 +90,7 @@ class Service:
         self.live = LiveSpeed()
         self.active = ActiveProfile(None, None, "not chosen yet")
         self.classifier: Classifier | None = None
+        self._shortlists: dict[tuple[str, str], list[ModelCard]] = {}  # see routing.shortlist
 
     async def start(self) -> None:
         if self.loaded.source is None:
@@ -127,6 +129,7 @@ class Service:
 
     def use_profile(self, active: ActiveProfile) -> None:
         self.active = active
+        self._shortlists.clear()
         self.live.use_profile(active.profile)
         export_profile(self.metrics, active.profile)
 
@@ -141,6 +144,7 @@ class Service:
 
     async def refresh(self) -> None:
         await self.catalog.refresh()
+        self._shortlists.clear()
         for name, state in self.catalog.states.items():
             self.metrics.backend_up.labels(name).set(1 if state.up else 0)
 
@@ -198,18 +202,29 @@ class Service:
             classification = self._classify(parsed)
             task = classification.task
             how = f"classified {task} {classification.confidence:.2f}"
-        cards = self.catalog.cards()
-        live = {c.id: Live(self.catalog.outstanding(c.id), self.live.drift(c.id) or 1.0)
-                for c in cards}  # fmt: skip
-        found_candidates = candidates(cards, task, self.active.profile, live)
         if self.active.profile is None and routing.default_model in self.catalog.ids():
             reason = f"{how}; default" if how else "default"
             route = Route(task, [routing.default_model], reason, "default")
             return Explanation(route, classification)
-        policy = hints.policy or routing.policy
-        route, decision = choose(task, how, found_candidates, needs_of(parsed),
-                                 policy, self.settings, routing.max_candidates)  # type: ignore[arg-type]  # fmt: skip
+        policy: Policy = hints.policy or routing.policy  # type: ignore[assignment]
+        needs = needs_of(parsed)
+        special = needs.vision or needs.tools or needs.json  # filters may empty a shortlist
+        cards = self.catalog.cards() if special else self._shortlist(task, policy)
+        live = {c.id: Live(self.catalog.outstanding(c.id), self.live.drift(c.id) or 1.0)
+                for c in cards}  # fmt: skip
+        found = candidates(cards, task, self.active.profile, live)
+        route, decision = choose(task, how, found, needs, policy, self.settings,
+                                 routing.max_candidates)  # fmt: skip
         return Explanation(route, classification, decision)
+
+    def _shortlist(self, task: str, policy: Policy) -> list[ModelCard]:
+        key = (task, policy)
+        found = self._shortlists.get(key)
+        if found is None:
+            found = shortlist(self.catalog.cards(), task, self.active.profile, policy,
+                              self.settings)  # fmt: skip
+            self._shortlists[key] = found
+        return found
 
     def answer_check(self, route: Route, parsed: Parsed) -> Check | None:
         """The check a routed, non-streamed answer must pass before it goes out, if any."""

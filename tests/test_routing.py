@@ -133,3 +133,14 @@ def test_choose_explains_when_no_model_can_answer() -> None:
         choose("qa", "", found, Needs(vision=True), "quality", Settings(), limit=3)
     with pytest.raises(NoModelAvailable):
         choose("qa", "", [], Needs(), "quality", Settings(), limit=3)
+
+
+def test_the_shortlist_bounds_what_a_request_weighs() -> None:
+    from router.routing import SHORTLIST, shortlist
+
+    many = M4_CARDS + [ModelCard(f"extra-{i}", size_bytes=(i + 1) * 10**8) for i in range(30)]
+    picked = shortlist(many, "business_mail", load_profile(M4), "quality", Settings())
+    assert len(picked) == SHORTLIST
+    assert picked[0].id == "google/gemma-3-12b"
+    assert "zai-org/glm-4.6v-flash" not in [c.id for c in picked]
+    assert shortlist(M4_CARDS, "qa", load_profile(M4), "quality", Settings()) == M4_CARDS
