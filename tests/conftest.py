@@ -137,6 +137,19 @@ def router(fake: FakeUpstream, start_router: Callable[[str], RunningRouter]) -> 
     return start_router(config)
 
 
+def wait_ready(url: str, seconds: float = 90) -> None:
+    """Poll `url` until it answers 200 (a router process starting up)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not become ready")
+
+
 def free_port() -> int:
     """A port nothing listens on (bound, then released)."""
     with socket.socket() as sock:

@@ -7,12 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import backend_toml, free_port
+from tests.conftest import backend_toml, free_port, wait_ready
 from tests.fakes.upstream import FakeUpstream
 
 ROUTER = [sys.executable, "-m", "router"]
@@ -80,7 +79,7 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path, fake: FakeUpstream) 
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
     )  # fmt: skip
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
+        wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
         answer = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat/completions",
             json={"model": "fast-model", "messages": [{"role": "user", "content": "hi"}]},
@@ -96,17 +95,6 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path, fake: FakeUpstream) 
     assert "Traceback" not in output
 
 
-def _wait_ready(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not become ready")
-
 
 def test_zero_config_serves_the_embedded_model(tmp_path: Path, embedded_model_path: Path) -> None:
     """No config file: the embedded model answers, through the openai SDK, as `make serve`."""
@@ -120,7 +108,7 @@ def test_zero_config_serves_the_embedded_model(tmp_path: Path, embedded_model_pa
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
+        wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x")
         assert "smollm2-135m-instruct" in [m.id for m in client.models.list()]
         raw = client.chat.completions.with_raw_response.create(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 
-from tests.conftest import backend_toml, free_port
+from tests.conftest import backend_toml, free_port, wait_ready
 from tests.fakes.upstream import FakeUpstream
 
 
@@ -27,7 +26,7 @@ def test_two_workers_share_the_port_and_the_metrics_add_up(
         text=True, env={**os.environ, "ROUTER_CONFIG": ""},
     )  # fmt: skip
     try:
-        _wait(f"http://127.0.0.1:{port}/readyz")
+        wait_ready(f"http://127.0.0.1:{port}/readyz")
         assert len(psutil.Process(process.pid).children()) >= 2
         body = {"model": "fast-model", "messages": [{"role": "user", "content": "hi"}]}
         for _ in range(30):  # a new connection each time: the kernel spreads them
@@ -54,15 +53,3 @@ def test_workers_refuse_in_process_models(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith(
         "router: --workers above 1 needs a config whose backends are all kind"
     )
-
-
-def _wait(url: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not become ready")
