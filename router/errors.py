@@ -160,11 +160,19 @@ class BackendProtocolError(BackendError):
 class BackendStatusError(BackendError):
     """The upstream answered with an error status; 4xx passes through, 5xx becomes 502."""
 
-    def __init__(self, upstream_status: int, message: str) -> None:
+    def __init__(
+        self, upstream_status: int, message: str, *, retry_after: str | None = None
+    ) -> None:
         super().__init__(message)
         self.upstream_status = upstream_status
+        self.retry_after = retry_after  # the upstream's Retry-After, passed on to the client
         self.retryable = upstream_status >= 500 or upstream_status in (404, 429)
-        if upstream_status < 500:
+        if upstream_status == 429:
+            self.status, self.type, self.code = 429, "rate_limit_exceeded", "rate_limit_exceeded"
+        elif upstream_status < 500:
             self.status = upstream_status
             self.type = "invalid_request_error"
             self.code = "upstream_rejected"
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": self.retry_after} if self.retry_after else {}

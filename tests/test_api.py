@@ -183,6 +183,7 @@ def test_oversized_body_is_413(
         ("500", 502, "upstream_error"),
         ("503", 502, "upstream_error"),
         ("400", 400, "upstream_rejected"),
+        ("429", 429, "rate_limit_exceeded"),
         ("hang", 504, "upstream_timeout"),
         ("drop", 502, "upstream_unavailable"),
     ],
@@ -201,6 +202,8 @@ def test_upstream_failures_map_to_statuses(
         client.chat.completions.create(model="fast-model", messages=MESSAGES)
     assert caught.value.status_code == status
     assert caught.value.body["code"] == code  # type: ignore[index]
+    if failure in ("429", "503"):  # the upstream's Retry-After reaches the client
+        assert caught.value.response.headers["retry-after"] == "1"
 
 
 def test_upstream_down_is_502(start_router: Callable[[str], RunningRouter]) -> None:

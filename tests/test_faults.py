@@ -40,7 +40,7 @@ NO_CANDIDATE = {  # fault -> (status, code) when no other replica can take the r
     "refused": (502, "upstream_unavailable"),
     "500": (502, "upstream_error"),
     "503": (502, "upstream_error"),
-    "429": (429, "upstream_rejected"),
+    "429": (429, "rate_limit_exceeded"),
     "hang": (504, "upstream_timeout"),
     "hang_after_headers": (504, "upstream_timeout"),
     "drop": (502, "upstream_unavailable"),

@@ -149,19 +149,21 @@ class OpenAIBackend:
                     "POST", self._targets[request.endpoint], body, self._head,
                     max_body=MAX_BODY_BYTES,
                 )  # fmt: skip
-                status, content = answer.status, answer.body
+                status, headers, content = answer.status, answer.headers, answer.body
             else:
-                status, content = await self._post_httpx(request.endpoint, body)
+                status, headers, content = await self._post_httpx(request.endpoint, body)
         except httpx.HTTPError as err:
             raise self._translate(err) from None
-        self._raise_for_status(status, content)
+        self._raise_for_status(status, content, headers)
         try:
             usage = decode_reply_head(content).usage
         except msgspec.DecodeError:
             raise BackendProtocolError(f"{self.name}: the answer is not JSON") from None
         return Reply(content, usage)
 
-    async def _post_httpx(self, endpoint: str, body: bytes) -> tuple[int, bytes]:
+    async def _post_httpx(
+        self, endpoint: str, body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """A whole answer through httpx (https upstreams), cut off past MAX_BODY_BYTES."""
         async with self._client.stream("POST", endpoint, content=body) as response:
             parts, size = [], 0
@@ -170,7 +172,7 @@ class OpenAIBackend:
                 size += len(piece)
                 if size > MAX_BODY_BYTES:
                     raise ResponseTooLarge(f"the answer is larger than {MAX_BODY_BYTES} bytes")
-            return response.status_code, b"".join(parts)
+            return response.status_code, response.headers.raw, b"".join(parts)
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEvent]:
         body = self._body(request)
@@ -186,7 +188,8 @@ class OpenAIBackend:
             raise self._translate(err) from None
         try:
             if response.status >= 400:
-                self._raise_for_status(response.status, await response.aread(_ERROR_BODY_BYTES))
+                error = await response.aread(_ERROR_BODY_BYTES)
+                self._raise_for_status(response.status, error, response.headers)
             async for event in self._events(response.read):
                 yield event
         except httpx.HTTPError as err:
@@ -253,9 +256,16 @@ class OpenAIBackend:
             raise BackendError(f"{self.name}: {_error_message(payload)}")
         return StreamEvent(raw, chunk)
 
-    def _raise_for_status(self, status: int, body: bytes) -> None:
+    def _raise_for_status(
+        self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         if status >= 400:
-            raise BackendStatusError(status, f"{self.name}: {_error_message(body) or status}")
+            retry_after = next(
+                (v.decode("latin-1") for k, v in headers or () if k.lower() == b"retry-after"),
+                None,
+            )
+            message = f"{self.name}: {_error_message(body) or status}"
+            raise BackendStatusError(status, message, retry_after=retry_after)
 
     def _translate(self, err: httpx.HTTPError) -> BackendError:
         where = f"{self.name} ({self._shown_url})"
@@ -296,6 +306,7 @@ class _HttpxStream:
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
         self.status = response.status_code
+        self.headers = response.headers.raw
         self._pieces = response.aiter_raw()
 
     async def read(self) -> bytes:
