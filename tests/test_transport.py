@@ -526,7 +526,7 @@ async def test_the_backend_streams_the_same_events_on_both_paths(fake: FakeUpstr
 
 
 def test_it_runs_on_uvloop(fake: FakeUpstream) -> None:
-    uvloop = pytest.importorskip("uvloop")
+    import uvloop  # a dependency of the router on Linux and macOS: must be there
 
     async def twice() -> list[int]:
         pool = pool_for(fake)
