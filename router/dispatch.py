@@ -59,11 +59,13 @@ class Dispatcher:
                 count += 1
                 yield model, replica
 
-    def _failed(self, failures: list[tuple[str, BackendError]], model: str) -> None:
-        """Count the fallback from the last failed model to `model`."""
-        if failures:
+    def _failed(self, failures: list[tuple[str, BackendError]], model: str, counted: int) -> int:
+        """Count the fallback to `model` when the attempt before it failed; returns how many
+        failures are counted now (an escalation after a fallback is not a second one)."""
+        if len(failures) > counted:
             last_model, err = failures[-1]
             self.metrics.fallbacks.labels(last_model, model, err.code or "error").inc()
+        return len(failures)
 
     async def complete(
         self,
@@ -80,8 +82,9 @@ class Dispatcher:
         failures: list[tuple[str, BackendError]] = []
         rejected: list[tuple[str, str]] = []
         kept: tuple[Served, Reply] | None = None
+        counted = 0
         for model, replica in self._attempts(route):
-            self._failed(failures, model)
+            counted = self._failed(failures, model, counted)
             self._escalated(route, rejected, model)
             request = BackendRequest(endpoint, model, body, parsed)
             reply = await self._complete_once(model, replica, request, failures)
@@ -132,8 +135,9 @@ class Dispatcher:
     ) -> tuple[Served, AsyncIterator[StreamEvent]]:
         """A stream whose first event has arrived; iterating it yields that event first."""
         failures: list[tuple[str, BackendError]] = []
+        counted = 0
         for model, replica in self._attempts(route):
-            self._failed(failures, model)
+            counted = self._failed(failures, model, counted)
             try:
                 await self._acquire(model, replica)
             except BackendError as err:
