@@ -417,6 +417,28 @@ async def test_model_dirs_are_scanned_for_model_folders(tmp_path: Path) -> None:
     await backend.close()
 
 
+def test_hugging_face_cache_and_lm_studio_layouts_are_found(tmp_path: Path) -> None:
+    from router.backends.mlx import _scan
+
+    def model_at(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_text("")
+
+    hub = tmp_path / "hub"
+    model_at(hub / "models--mlx-community--SmolLM2-135M-Instruct" / "snapshots" / "abc123")
+    lmstudio = tmp_path / "lmstudio"
+    model_at(lmstudio / "google" / "gemma-3-12b")
+    model_at(lmstudio / "plain-model")
+    found = _scan([hub, lmstudio, tmp_path / "missing"])
+    assert found == {
+        "mlx-community/SmolLM2-135M-Instruct":
+            hub / "models--mlx-community--SmolLM2-135M-Instruct" / "snapshots" / "abc123",
+        "google/gemma-3-12b": lmstudio / "google" / "gemma-3-12b",
+        "plain-model": lmstudio / "plain-model",
+    }  # fmt: skip
+
+
 STOP_CASES = [
     # (stops, pieces fed, text sent for each, stopped at)
     ([], ["a", "b"], ["a", "b"], None),

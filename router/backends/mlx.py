@@ -311,17 +311,37 @@ def _is_model_folder(path: Path) -> bool:
 
 
 def _scan(dirs: list[Path]) -> dict[str, Path]:
-    """Model folders in `dirs` (each dir itself, or its direct children), by folder name."""
+    """Model folders in `dirs`, by id: a dir that is itself one (its name), its children that
+    are (their names), Hugging Face cache entries (`models--org--name/snapshots/<rev>`:
+    `org/name`) and LM Studio's publisher folders (`publisher/model`: `publisher/model`)."""
     found: dict[str, Path] = {}
     for folder in dirs:
-        try:
-            candidates = [folder] if _is_model_folder(folder) else sorted(folder.iterdir())
-        except OSError:
-            continue  # a missing folder is not an error: it may appear later
-        for path in candidates:
-            if path.is_dir() and _is_model_folder(path):
-                found.setdefault(path.name, path)
+        if _is_model_folder(folder):
+            found.setdefault(folder.name, folder)
+            continue
+        for child in _children(folder):
+            for model_id, path in _models_in(child):
+                found.setdefault(model_id, path)
     return found
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return []  # a missing folder is not an error: it may appear later
+
+
+def _models_in(child: Path) -> list[tuple[str, Path]]:
+    if _is_model_folder(child):
+        return [(child.name, child)]
+    if child.name.startswith("models--"):  # the Hugging Face hub cache
+        snapshots = _children(child / "snapshots")
+        newest = max(snapshots, key=lambda p: p.stat().st_mtime, default=None)
+        if newest is not None and _is_model_folder(newest):
+            return [(child.name[len("models--"):].replace("--", "/"), newest)]
+        return []
+    return [(f"{child.name}/{m.name}", m) for m in _children(child) if _is_model_folder(m)]
 
 
 def _weights_bytes(path: Path) -> int:
