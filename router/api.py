@@ -156,7 +156,7 @@ class Generation:
                 self._begin(route, served, meter)
                 upstream = time.perf_counter() - start
                 await _send(send, 200, reply.body, _route_headers(served, route))
-                meter.finish(200, reply.usage)
+                meter.finish(200, reply.usage, first_token_at=reply.first_token_at)
                 self.service.metrics.overhead.observe(meter.elapsed() - upstream)
         except RouterError as err:
             failed = isinstance(err, BackendError) and err.model is not None

@@ -274,12 +274,20 @@ class RequestMeter:
         return time.perf_counter() - self._start
 
     def finish(
-        self, status: int, usage: Usage | None = None, *, timed: bool = True
+        self,
+        status: int,
+        usage: Usage | None = None,
+        *,
+        timed: bool = True,
+        first_token_at: float | None = None,
     ) -> float | None:
-        """Record the request: count, duration, and tokens when it produced any.
+        """Record the request: count, duration, and tokens when it produced any. For a whole
+        answer, `first_token_at` is when the backend made its first token, if it can tell.
 
         Returns the time per output token after the first, when it could be measured."""
         end = time.perf_counter()
+        if first_token_at is not None and self._first is None:
+            self._first, self._last = first_token_at, end
         series = self.metrics.served(self.labels)
         series.requests(status).inc()
         if not timed:

@@ -129,6 +129,9 @@ def test_chat_answers_and_the_model_is_then_loaded(
     assert 0 < card["load_seconds"] < 30
     assert shared.metric("router_model_loaded", model="smollm2", backend="local") == 1
     assert shared.metric("router_model_load_seconds_count", model="smollm2") == 1
+    # a whole answer from an in-process model is still timed to its first token
+    assert shared.metric("router_time_to_first_token_seconds_count", model="smollm2") >= 1
+    assert shared.metric("router_time_per_output_token_seconds_count", model="smollm2") >= 1
 
 
 def test_chat_stream_with_usage(client: openai.OpenAI) -> None:

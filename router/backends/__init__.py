@@ -29,10 +29,12 @@ class BackendRequest(msgspec.Struct):
 
 
 class Reply(msgspec.Struct):
-    """A whole (non-streamed) answer: the body to return, and its usage where it says."""
+    """A whole (non-streamed) answer: the body to return, its usage where it says, and when
+    its first token was made (`time.perf_counter()`), where the backend can tell."""
 
     body: bytes
     usage: Usage | None = None
+    first_token_at: float | None = None
 
 
 class StreamEvent(msgspec.Struct):

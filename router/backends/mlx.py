@@ -233,11 +233,13 @@ class MLXBackend:
             worker.submit(job)
             try:
                 parts: list[str] = []
+                first: float | None = None
                 while isinstance(item := await self._next(job), Piece):
+                    first = first or time.perf_counter()
                     parts.append(item.text)
             finally:
                 job.cancel()  # a no-op when it ended; stops it when this task was cancelled
-        return Reply(answer.body("".join(parts), item), usage(item))
+        return Reply(answer.body("".join(parts), item), usage(item), first)
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEvent]:
         job, answer = self._job(request)
