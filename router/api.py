@@ -35,6 +35,7 @@ from router.errors import (
     PayloadTooLarge,
     RequestError,
     RouterError,
+    split_validation,
 )
 from router.guards import LoopGuard
 from router.metrics import RequestMeter
@@ -325,10 +326,9 @@ def _decode(decode: Callable[[bytes], Parsed], body: bytes) -> Parsed:
     try:
         return decode(body)
     except msgspec.ValidationError as err:
-        message, _, where = str(err).partition(" - at `$")
-        param = where.rstrip("`").lstrip(".") or None
-        where = f" (at {param})" if param else ""
-        raise InvalidRequest(f"{message}{where}", param=param) from None
+        message, path = split_validation(err)
+        where = f" (at {path})" if path else ""
+        raise InvalidRequest(f"{message}{where}", param=path or None) from None
     except msgspec.DecodeError as err:
         raise InvalidRequest(f"The body is not valid JSON: {err}") from None
     except UnicodeDecodeError:

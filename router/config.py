@@ -19,7 +19,7 @@ from typing import Annotated, Literal, get_args, get_origin
 import msgspec
 import msgspec.structs
 
-from router.errors import ConfigError
+from router.errors import ConfigError, split_validation
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8800
@@ -167,7 +167,7 @@ def parse_config(text: bytes, source: str) -> Config:
     try:
         return _decode_config(text)
     except msgspec.ValidationError as err:
-        raise ConfigError(_describe_validation(source, str(err))) from None
+        raise ConfigError(_describe_validation(source, err)) from None
     except msgspec.DecodeError as err:
         raise ConfigError(f"{source}: not valid TOML: {err}") from None
 
@@ -184,10 +184,9 @@ def load_config(explicit: str | None = None) -> LoadedConfig:
     return LoadedConfig(parse_config(text, str(path)), str(path))
 
 
-def _describe_validation(source: str, message: str) -> str:
+def _describe_validation(source: str, err: msgspec.ValidationError) -> str:
     """Turn msgspec's 'Problem - at `$.a[0].b`' into 'source: a[0].b: problem'."""
-    problem, _, where = message.partition(" - at `$")
-    key = where.rstrip("`").lstrip(".")
+    problem, key = split_validation(err)
     problem = problem.replace("Object contains unknown field", "unknown key")
     problem = problem[:1].lower() + problem[1:]
     if problem.startswith("invalid enum value") and (choices := _choices(key)):

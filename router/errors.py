@@ -47,6 +47,12 @@ class ErrorBody(msgspec.Struct):
 _encode = msgspec.json.Encoder().encode
 
 
+def split_validation(err: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec's 'Problem - at `$.a[0].b`' as ('Problem', 'a[0].b'); the path may be ''."""
+    problem, _, where = str(err).partition(" - at `$")
+    return problem, where.rstrip("`").lstrip(".")
+
+
 class RouterError(Exception):
     """Base of every error the router reports."""
 

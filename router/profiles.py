@@ -19,7 +19,7 @@ from typing import Literal
 
 import msgspec
 
-from router.errors import ConfigError
+from router.errors import ConfigError, split_validation
 
 SCHEMA_VERSION = 1
 ProfileKind = Literal["measured", "example", "prior"]
@@ -146,8 +146,7 @@ def load_profile(path: Path) -> Profile:
     try:
         profile = msgspec.toml.decode(text, type=Profile)
     except msgspec.ValidationError as err:
-        problem, _, where = str(err).partition(" - at `$")
-        key = where.rstrip("`").lstrip(".")
+        problem, key = split_validation(err)
         raise ConfigError(f"{path}: {key or 'profile'}: {problem}") from None
     except msgspec.DecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
