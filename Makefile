@@ -10,14 +10,18 @@ PYTHON  ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
              $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
              && { echo $$p; break; }; done)
 
-.PHONY: serve test lint model bench-proxy clean
+.PHONY: serve test lint model tools bench-proxy clean
 
 serve: $(STAMP) model
 	$(BIN)/router serve
 
-test: $(STAMP) model
+test: $(STAMP) model tools
 	$(BIN)/ruff check router tests benchmarks
 	$(BIN)/python -m pytest
+
+# Prometheus (the metrics tests) and bubblewrap (the code sandbox), installed where missing.
+tools:
+	@sh scripts/test-tools.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check router tests benchmarks
