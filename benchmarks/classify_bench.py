@@ -1,6 +1,6 @@
 """Benchmark the task classifier: accuracy on labelled requests, training time, latency.
 
-Trains `router.classify.Classifier` on `benchmarks/classify/train.jsonl`, then reports on a
+Trains `router.classify.Classifier` on `router/data/classify/train.jsonl`, then reports on a
 labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out set): accuracy
 overall, per task and per language, the most frequent confusions, the training time, and the
 classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from router.classify import Classifier, Example, read_examples  # noqa: E402
+from router.paths import CLASSIFIER_TRAINING  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "classify"
 
@@ -144,7 +145,7 @@ def show(r: Report) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "heldout.jsonl")
-    ap.add_argument("--train", type=Path, default=DATA / "train.jsonl")
+    ap.add_argument("--train", type=Path, default=CLASSIFIER_TRAINING)
     ap.add_argument("--calls", type=int, default=20000, help="classify calls timed")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args(argv)

@@ -2,7 +2,7 @@
 
 Holds `Classification` (the answer), `Example` (one labelled request), `Classifier` (hashed
 character n-grams into a linear model, sure rules in front) and `load_default_classifier()`
-(trained at start-up from `benchmarks/classify/train.jsonl`, cached).
+(trained at start-up from `router/data/classify/train.jsonl`, cached).
 
 How it decides (pure: no I/O, no network, bounded work per request):
 1. Views of the system prompt and the trailing user message(s), text parts only: the system
@@ -38,6 +38,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from router.paths import CLASSIFIER_TRAINING
+
 TASKS: tuple[str, ...] = (
     "summarize", "business_mail", "story", "explain_simple", "style_rewrite", "translate",
     "code", "qa",
@@ -67,7 +69,7 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _OFF_BODY = 0x400000  # code-point offset that gives the body its own namespace
 _QUOTED = re.compile(r'「[^」]{2,300}」|"[^"]{2,300}"')
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "classify" / "train.jsonl"
+DEFAULT_DATA = CLASSIFIER_TRAINING
 
 # Sure rules: a pasted stack trace / compiler error, or a fenced code block next to an error.
 # Cheap literal markers gate the one regex that confirms, so plain prose costs a few `in` tests.

@@ -10,16 +10,19 @@ and failure rate. Files are replaced atomically: a crash mid-write leaves the ol
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
 from router.errors import ConfigError, split_validation
+from router.paths import example_profiles
 
 SCHEMA_VERSION = 1
 ProfileKind = Literal["measured", "example", "prior"]
@@ -148,7 +151,7 @@ def load_profile(path: Path) -> Profile:
     except msgspec.ValidationError as err:
         problem, key = split_validation(err)
         raise ConfigError(f"{path}: {key or 'profile'}: {problem}") from None
-    except msgspec.DecodeError as err:
+    except (msgspec.DecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     if profile.schema_version > SCHEMA_VERSION:
         raise ConfigError(
@@ -179,6 +182,26 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+# what `write_atomically` leaves when killed mid-write: `.<name>.` and mkstemp's 8 characters
+_TEMP_NAME = re.compile(r"\..+\.(toml|md|svg)\.[a-z0-9_]{8}")
+
+
+def remove_stale_temp_files(folder: Path, older_than: float = 60.0) -> list[Path]:
+    """Delete the temp files of interrupted writes in `folder` (only names `write_atomically`
+    makes, and only ones older than `older_than` seconds: a write may be going on now)."""
+    removed = []
+    cutoff = time.time() - older_than
+    with contextlib.suppress(OSError):
+        for path in folder.iterdir():
+            if not _TEMP_NAME.fullmatch(path.name):
+                continue
+            with contextlib.suppress(OSError):
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -196,7 +219,6 @@ def covers(profile: Profile, model_ids: set[str]) -> float:
     return len(model_ids & profile.model_ids()) / len(model_ids)
 
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "profiles" / "examples"
 
 
 class ActiveProfile(msgspec.Struct, frozen=True):
@@ -233,7 +255,7 @@ def select_profile(
         same = profile.machine.chip == machine.chip
         how = "measured" if full and same else ("measured elsewhere" if full else "partial")
         return ActiveProfile(profile, str(path), how, problems)
-    example = _best(_readable(sorted(EXAMPLES_DIR.glob("*.toml")), problems), model_ids)
+    example = _best(_readable(sorted(example_profiles().glob("*.toml")), problems), model_ids)
     if example is not None:
         return ActiveProfile(example[1], str(example[0]), "example", problems)
     return ActiveProfile(None, None, "none: size priors", problems)

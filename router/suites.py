@@ -1,6 +1,6 @@
 """Calibration task suites: their schema, the loader and the content hash.
 
-A suite is one TOML file per task, `benchmarks/suites/<task>.toml`, data only:
+A suite is one TOML file per task, `router/data/suites/<task>.toml`, data only:
 
     task = "summarize"
     graders = [{ name = "language" }]          # defaults for every prompt of the suite
@@ -36,8 +36,9 @@ import msgspec
 
 from router.errors import ConfigError
 from router.graders import GRADER_NAMES, Code, Facts, Grade, GraderSpec, Json, grade
+from router.paths import SUITES
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
+SUITES_DIR = SUITES
 
 PromptId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 MaxTokens = Annotated[int, msgspec.Meta(gt=0, le=32768)]

@@ -18,6 +18,7 @@ from router.classify import (
     load_default_classifier,
     read_examples,
 )
+from router.paths import CLASSIFIER_TRAINING
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "classify"
 
@@ -69,7 +70,7 @@ def test_heldout_accuracy(clf: Classifier) -> None:
 
 
 def test_heldout_is_apart_from_training() -> None:
-    train = {ex.text for ex in read_examples(DATA / "train.jsonl")}
+    train = {ex.text for ex in read_examples(CLASSIFIER_TRAINING)}
     held = read_examples(DATA / "heldout.jsonl")
     assert not train & {ex.text for ex in held}
     counts = collections.Counter((ex.task, ex.lang) for ex in held)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from router import chart
+from router.paths import example_profiles
 from router.profiles import (
-    EXAMPLES_DIR,
     Capabilities,
     Failures,
     Machine,
@@ -30,7 +30,7 @@ from router.profiles import (
 from router.report import Progress, describe, markdown, summary, write_report
 
 SVG = "{http://www.w3.org/2000/svg}"
-EXAMPLE = EXAMPLES_DIR / "m4-mac-mini-24gb.toml"
+EXAMPLE = example_profiles() / "m4-mac-mini-24gb.toml"
 
 
 def small_profile() -> Profile:

@@ -1,4 +1,5 @@
-"""Generate the task classifier's labelled data: `train.jsonl`, `dev.jsonl`, `heldout.jsonl`.
+"""Generate the task classifier's labelled data: `train.jsonl` (written into the package,
+`router/data/classify/`), `dev.jsonl` and `heldout.jsonl` (beside this file).
 
 Written for this project (nothing downloaded). Each line is
 `{"text": ..., "task": ..., "lang": "ja"|"en"}`, optionally with `"system": ...`.
@@ -35,6 +36,7 @@ import msgspec
 
 SEED = 20260208
 HERE = Path(__file__).resolve().parent
+TRAIN_DIR = HERE.parent.parent / "router" / "data" / "classify"
 N_PER = {"train": 240, "dev": 30, "heldout": 30}  # per (task, language)
 TASKS = (
     "summarize", "business_mail", "story", "explain_simple",
@@ -2054,7 +2056,9 @@ def main() -> int:
     for split, rows in out.items():
         if split != "train":
             rows[:] = [r for r in rows if r["text"] not in train_texts]
-        with open(HERE / f"{split}.jsonl", "wb") as f:
+        # train.jsonl is run-time data (the package ships it); dev and heldout stay here.
+        folder = TRAIN_DIR if split == "train" else HERE
+        with open(folder / f"{split}.jsonl", "wb") as f:
             for r in rows:
                 f.write(enc.encode(r) + b"\n")
         print(f"{split}: {len(rows)} examples")

@@ -1,0 +1,21 @@
+"""Where the router's run-time data lives: inside the package, so that an installed wheel has it.
+
+The example profiles are the one exception in a source checkout: they stay in the top-level
+`profiles/examples`, where users see them, and pyproject.toml ships that folder in the wheel as
+`router/data/profiles` (no second copy in the repository).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+DATA = PACKAGE / "data"
+CLASSIFIER_TRAINING = DATA / "classify" / "train.jsonl"
+SUITES = DATA / "suites"
+
+
+def example_profiles() -> Path:
+    """The example profiles: in the package when installed, else in the source checkout."""
+    packaged = DATA / "profiles"
+    return packaged if packaged.is_dir() else PACKAGE.parent / "profiles" / "examples"
