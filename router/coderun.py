@@ -1,46 +1,46 @@
-"""Run a model's Python answer against a suite's asserts, in a limited subprocess.
+"""Run a model's Python answer against a suite's asserts, inside the sandbox, or not at all.
 
 `extract_python` picks the Python out of an answer's fenced code blocks; `run_python` runs it
-followed by the asserts in `sys.executable -I` with a wall-time limit (the whole process group
-is killed), an address-space limit (RLIMIT_AS; also RLIMIT_CPU and RLIMIT_FSIZE) set in
-`preexec_fn` plus a resident-memory watchdog where RLIMIT_AS is not enforced (macOS), a
-fresh temporary directory as cwd, no stdin and a minimal environment. The
-answer is executed with `__name__ == "solution"`, so its `if __name__ == "__main__":` demo
-code does not run. Pass iff the process exits 0. This is the graders' only I/O.
-
-This is a guard against accidents (endless loops, memory hogs, stray files), not a sandbox
-against hostile code: the child runs as the current user with network access.
+followed by the asserts in the operating system's sandbox (`router.sandbox`: bubblewrap on
+Linux, sandbox-exec on macOS): no network, no view of the router's environment, files or
+processes, a private size-capped writable folder as cwd, rlimits on CPU, memory, file size,
+open files and processes, a wall-time limit, and every descendant killed when the run ends.
+Where no sandbox works, `run_python` raises `NoSandbox` and nothing is run: the graders then
+leave the code check out (see `graders.grade`). The answer is executed with
+`__name__ == "solution"`, so its `if __name__ == "__main__":` demo code does not run; the
+checks are read before it runs. Pass iff the process exits 0 after the checks.
+This is the graders' only I/O.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import msgspec
-import psutil
 
+from router.sandbox import Limits, NoSandbox, Sandbox, detect, run
 from router.textscan import code_blocks
+
+__all__ = ["NoSandbox", "RunResult", "extract_python", "run_python"]
 
 PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
 _NOT_PYTHON_START = (">>>", "$ ", "% ", "pip ", "Traceback")
 
-_POLL_S = 0.05
 _SENTINEL = "router-checks-passed"
 _HARNESS = f"""\
-import sys
+import os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+def source(name):
+    with open(os.path.join(here, name), encoding="utf-8") as f:
+        return f.read()
+solution, checks = source("solution.py"), source("checks.py")
 ns = {{"__name__": "solution", "__builtins__": __builtins__}}
 try:
-    exec(compile(open("solution.py", encoding="utf-8").read(), "solution.py", "exec"), ns)
+    exec(compile(solution, "solution.py", "exec"), ns)
 except SystemExit:
     sys.exit("the solution exited before the checks ran")
-exec(compile(open("checks.py", encoding="utf-8").read(), "checks.py", "exec"), ns)
+exec(compile(checks, "checks.py", "exec"), ns)
 sys.stdout.flush()
 print("\\n{_SENTINEL}")
 """
@@ -78,89 +78,40 @@ def extract_python(answer: str) -> str:
     return answer
 
 
-def _limits(memory_mb: int, cpu_s: int) -> None:
-    """preexec_fn: cap address space, CPU seconds and written file size (best effort)."""
-    import resource
-
-    caps = [
-        (resource.RLIMIT_AS, memory_mb * 1024 * 1024),
-        (resource.RLIMIT_CPU, cpu_s),
-        (resource.RLIMIT_FSIZE, 16 * 1024 * 1024),
-        (resource.RLIMIT_CORE, 0),
-    ]
-    for which, value in caps:  # macOS refuses some (RLIMIT_AS): keep the others
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(which, (value, value))
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
+def run_python(
+    code: str,
+    checks: str,
+    *,
+    timeout_s: float = 10.0,
+    memory_mb: int = 512,
+    sandbox: Sandbox | None = None,
+) -> RunResult:
+    """Run `code` then `checks` in one namespace, in the sandbox (`NoSandbox` if none)."""
+    box = sandbox or detect()
+    if not box.available:
+        raise NoSandbox(box.reason)
+    limits = Limits(cpu_s=int(timeout_s) + 2, memory_mb=memory_mb)
+    with tempfile.TemporaryDirectory(prefix="router-code-") as tmp:
+        root = Path(tmp)
+        folder = root / "code"  # read-only inside the sandbox
+        folder.mkdir()
+        (folder / "solution.py").write_text(code, encoding="utf-8")
+        (folder / "checks.py").write_text(checks, encoding="utf-8")
+        (folder / "harness.py").write_text(_HARNESS, encoding="utf-8")
+        # the child's output: at most RLIMIT_FSIZE each, deleted with the folder
+        with (root / "out.txt").open("wb") as out, (root / "err.txt").open("wb") as err:
+            outcome = run(box, folder, "harness.py", limits, timeout_s, out, err)
+        stderr = _tail(root / "err.txt")
+        finished = _tail(root / "out.txt", 200).rstrip().endswith(_SENTINEL)
+    oom = outcome.why == "memory" or "MemoryError" in stderr
+    passed = outcome.returncode == 0 and finished
+    return RunResult(
+        passed, outcome.returncode, outcome.seconds, outcome.why == "timeout", oom, stderr.strip()
+    )
 
 
 def _tail(path: Path, limit: int = 2000) -> str:
-    data = path.read_bytes()[-limit:]
+    with path.open("rb") as f:
+        f.seek(max(path.stat().st_size - limit, 0))
+        data = f.read(limit)
     return data.decode("utf-8", "replace")
-
-
-def _rss(pid: int) -> int:
-    try:
-        return psutil.Process(pid).memory_info().rss
-    except (psutil.Error, OSError):
-        return 0
-
-
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float, memory_mb: int) -> tuple[
-        int | None, str]:
-    """Wait for the child; kill its group on the wall-time limit, or when its resident
-    memory passes the limit (the watchdog for systems that ignore RLIMIT_AS, e.g. macOS).
-    Returns (exit code or None, "" | "timeout" | "memory")."""
-    deadline = time.monotonic() + timeout_s
-    limit = memory_mb * 1024 * 1024
-    why = ""
-    while True:
-        try:
-            code: int | None = proc.wait(timeout=min(_POLL_S, max(deadline - time.monotonic(),
-                                                                   0.001)))
-            break
-        except subprocess.TimeoutExpired:
-            if time.monotonic() >= deadline:
-                why = "timeout"
-            elif _rss(proc.pid) > limit:
-                why = "memory"
-            if why:
-                code = None
-                break
-    _kill_group(proc)  # also reaps anything the answer left running
-    proc.wait()
-    return code, why
-
-
-def run_python(
-    code: str, checks: str, *, timeout_s: float = 10.0, memory_mb: int = 512
-) -> RunResult:
-    """Run `code` then `checks` in one namespace in a limited child process."""
-    with tempfile.TemporaryDirectory(prefix="router-code-") as tmp:
-        root = Path(tmp)
-        (root / "solution.py").write_text(code, encoding="utf-8")
-        (root / "checks.py").write_text(checks, encoding="utf-8")
-        (root / "harness.py").write_text(_HARNESS, encoding="utf-8")
-        cmd = [sys.executable, "-I", "-X", "utf8", "harness.py"]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
-        cpu = int(timeout_s) + 2
-        started = time.monotonic()
-        with (root / "out.txt").open("wb") as out, (root / "err.txt").open("wb") as err:
-            proc = subprocess.Popen(
-                cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True, preexec_fn=lambda: _limits(memory_mb, cpu),
-            )
-            returncode, why = _wait(proc, timeout_s, memory_mb)
-        seconds = time.monotonic() - started
-        stderr = _tail(root / "err.txt")
-        finished = _tail(root / "out.txt", 200).rstrip().endswith(_SENTINEL)
-    oom = why == "memory" or "MemoryError" in stderr
-    passed = returncode == 0 and finished
-    return RunResult(passed, returncode, round(seconds, 3), why == "timeout", oom,
-                     stderr.strip())

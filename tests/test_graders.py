@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router import coderun
 from router import graders as g
 from router.coderun import extract_python, run_python
 from router.textscan import code_blocks, contains, loop_detected, normalize, reasoning_leak
@@ -339,22 +338,13 @@ def test_run_python_memory_hog_hits_the_memory_limit() -> None:
     assert r.out_of_memory
 
 
-def test_run_python_memory_watchdog_without_rlimit(monkeypatch: pytest.MonkeyPatch) -> None:
-    # where RLIMIT_AS is not enforced (macOS), the resident-memory watchdog stops the hog
-    monkeypatch.setattr(coderun, "_limits", lambda memory_mb, cpu_s: None)
-    r = run_python(MEMORY_HOG, "", timeout_s=20.0, memory_mb=256)
-    assert not r.passed and not r.timed_out
-    assert r.out_of_memory and r.returncode is None
-
-
 def test_run_python_isolation() -> None:
     # demo code under __main__ does not run (input() would fail on the closed stdin);
     # an early sys.exit(0) cannot skip the checks; the cwd is a fresh temp dir
     demo = "def one():\n    return 1\nif __name__ == '__main__':\n    input()\n"
     assert run_python(demo, "assert one() == 1\n").passed
     assert not run_python("import sys\nsys.exit(0)\n", "assert False\n").passed
-    cwd = "import os\nassert sorted(os.listdir('.')) == ['checks.py', 'err.txt', 'harness.py', " \
-          "'out.txt', 'solution.py']\n"
+    cwd = "import os\nassert os.listdir('.') == [], os.listdir('.')\n"  # an empty private folder
     assert run_python("", cwd).passed
     assert not run_python("input()\n", "").passed
 
