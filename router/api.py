@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar import Litestar, Request, Response, asgi, get
@@ -35,19 +36,29 @@ from router.errors import (
     PayloadTooLarge,
     RequestError,
     RouterError,
+    ShuttingDown,
     split_validation,
 )
 from router.guards import LoopGuard
 from router.metrics import RequestMeter
 from router.routing import Hints, Route, virtual_ids
 from router.service import Service
-from router.wire import ModelCard, ModelList, decode_chat, decode_completion, decode_embedding
+from router.wire import (
+    ModelCard,
+    ModelList,
+    decode_chat,
+    decode_completion,
+    decode_embedding,
+    model_object,
+)
 
 log = logging.getLogger("router")
 JSON = b"application/json"
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; a metrics label only
 
+_MODELS_PREFIX = b"/v1/models/"
 _encode = msgspec.json.Encoder().encode
+_SHUTDOWN = ShuttingDown("The router shut down before the answer was complete.")
 
 
 def create_app(service: Service) -> Litestar:
@@ -133,7 +144,8 @@ class Generation:
             meter.finish(err.status, timed=False)
             await _send_error(send, err)
             return
-        await _until_disconnect(receive, self._answer(route, parsed, body, meter, send), meter)
+        work = self._answer(route, parsed, body, meter, send)
+        await _until_disconnect(receive, work, meter, send)
 
     async def _answer(
         self, route: Route, parsed: Parsed, body: bytes, meter: RequestMeter, send: Send
@@ -171,18 +183,26 @@ class Generation:
         self.service.metrics.decision(route.task, served.model, route.basis).inc()
 
 
-async def _until_disconnect(receive: Receive, work: Awaitable[None], meter: RequestMeter) -> None:
+async def _until_disconnect(
+    receive: Receive, work: Awaitable[None], meter: RequestMeter, send: Send
+) -> None:
     """Run `work` in this task, cancelling it (and so the upstream request) if the client goes
-    away. One watcher task per request, and no other: the work itself runs here."""
+    away. One watcher task per request, and no other: the work itself runs here.
+
+    Cancelled from outside, the server's shutdown grace period is over: a stream has been ended
+    with an error event by `_Relay`; an answer not begun gets a 503."""
     watch = _Watch(asyncio.current_task())  # type: ignore[arg-type]
     watcher = asyncio.get_running_loop().create_task(watch.run(receive))
     try:
         await work
     except asyncio.CancelledError:
-        if not watch.fired:  # cancelled from outside (the server shutting down): let it go
-            raise
         watch.task.uncancel()
-        meter.finish(CLIENT_CLOSED, timed=False)
+        if watch.fired:
+            meter.finish(CLIENT_CLOSED, timed=False)
+            return
+        meter.finish(_SHUTDOWN.status, timed=False)
+        with contextlib.suppress(RuntimeError):  # uvicorn: the response had begun (and ended)
+            await _send_error(send, _SHUTDOWN)
     finally:
         watch.over = True
         watcher.cancel()
@@ -216,18 +236,16 @@ class _Relay:
         self.service = service
         self.endpoint = endpoint
 
-    async def run(
-        self, served: Served, route: Route, events: Any, parsed: Parsed
-    ) -> float | None:
+    async def run(self, served: Served, route: Route, events: Any, parsed: Parsed) -> float | None:
         """Stream the events to the client; returns the time per token, when measured."""
         headers = _route_headers(served, route)
         headers.append((b"cache-control", b"no-cache"))
-        await self.send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"text/event-stream"), *headers]})  # fmt: skip
         wants_usage = parsed.wants_usage()  # type: ignore[union-attr]
         guard = LoopGuard() if self.service.config.routing.loop_guard else None
         status = 200
-        try:
+        try:  # from the headers on: whatever fails, closing the events frees the model's place
+            start = [(b"content-type", b"text/event-stream"), *headers]
+            await self.send({"type": "http.response.start", "status": 200, "headers": start})
             async for event in events:
                 text = self.meter.on_event(event)
                 if guard is not None and guard.feed(text):
@@ -239,6 +257,11 @@ class _Relay:
         except BackendError as err:
             status = err.status
             await self._body(b"data: " + err.body() + b"\n\n")
+        except asyncio.CancelledError:  # the client went away (nothing is sent then), or the
+            # server's shutdown grace period is over: say so and end the stream properly
+            await self._body(b"data: " + _SHUTDOWN.body() + b"\n\n")
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise
         finally:
             await events.aclose()
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -283,7 +306,11 @@ def _route_headers(served: Served, route: Route) -> list[tuple[bytes, bytes]]:
 
 
 def _ascii(value: str) -> bytes:
-    return value.encode("ascii", "backslashreplace")
+    """A header value: printable ASCII, anything else escaped (a model id from an upstream, a
+    reason naming one: no control character may break or split the header)."""
+    if value.isascii() and value.isprintable():
+        return value.encode("ascii")
+    return value.encode("unicode_escape").replace(b"\x7f", b"\\x7f")
 
 
 _NO_HINTS = Hints()
@@ -351,9 +378,12 @@ async def _send_error(send: Send, err: RouterError) -> None:
 
 
 def _plain_handlers(service: Service) -> list[Any]:
-    def models_list() -> list[ModelCard]:
+    started = int(time.time())  # `created` of the router's own names and of undated models
+
+    def models_list() -> list[dict[str, object]]:
+        """Every model once (the catalogue holds no router name: see `Catalog.reserved`)."""
         routed = [ModelCard(v, owned_by="router") for v in virtual_ids(service.tasks)]
-        return [*service.catalog.cards(), *routed]
+        return [model_object(c, started) for c in (*service.catalog.cards(), *routed)]
 
     @get("/v1/models", sync_to_thread=False)
     def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -363,9 +393,9 @@ def _plain_handlers(service: Service) -> list[Any]:
     @get("/v1/models/{model_id:path}", sync_to_thread=False)
     def get_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes]:
         service.authorize(request.headers.get("authorization"))
-        wanted = model_id.lstrip("/")
+        wanted = _raw_model_id(request) or model_id.removeprefix("/")
         for card in models_list():
-            if card.id == wanted:
+            if card["id"] == wanted:
                 return Response(_encode(card), media_type="application/json")
         raise ModelNotFound(f"The model '{wanted}' does not exist here.", param="model")
 
@@ -386,6 +416,16 @@ def _plain_handlers(service: Service) -> list[Any]:
         return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return [list_models, get_model, healthz, readyz, metrics]
+
+
+def _raw_model_id(request: Request[Any, Any, Any]) -> str | None:
+    """The id in `GET /v1/models/{id}` as the client sent it. litestar's path collapses '//',
+    which would lose the leading '/' of ids that are absolute paths (mlx_lm.server's); the raw
+    path keeps it, with '%2F' and raw slashes alike."""
+    raw = request.scope.get("raw_path") or b""
+    if not raw.startswith(_MODELS_PREFIX):
+        return None
+    return unquote_to_bytes(raw[len(_MODELS_PREFIX) :]).decode("utf-8", "replace")
 
 
 def _router_error(_: Request[Any, Any, Any], err: RouterError) -> Response[bytes]:

@@ -1,38 +1,45 @@
 """The catalogue of models: which model ids exist, and which backends serve each.
 
 A model id served by several backends (two Macs with the same LM Studio model) is one entry
-with several replicas. The catalogue is rebuilt from the backends' model lists at start-up and
-every `discovery_interval`; a backend that stops answering keeps its last known models but is
-marked down, so requests skip it while another replica is up. Each backend has a circuit
-breaker (opened by the dispatcher's failures, closed by a success or a passing health check),
-and each replica of a backend with `max_concurrency` a gate (see `router.admission`).
+with several replicas. A model an upstream names like one of the router's own names (`auto`,
+`router/<task>`, an alias) is listed as `<backend>/<id>` instead, so the router's names always
+win and the upstream's model stays reachable. The catalogue is rebuilt from the backends' model
+lists at start-up and every `discovery_interval`; a backend that stops answering keeps its last
+known models but is marked down, so requests skip it while another replica is up. Each backend
+has a circuit breaker (opened by the dispatcher's failures, closed by a success or a passing
+health check), and each replica of a backend with `max_concurrency` a gate (see
+`router.admission`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import time
-from collections.abc import KeysView
+from collections.abc import Callable, KeysView
 
 import msgspec
 
 from router.admission import Breaker, Gate
 from router.backends import Backend
 from router.config import BackendConfig
-from router.errors import BackendError
+from router.errors import BackendError, BackendTimeout
 from router.wire import ModelCard
 
 log = logging.getLogger("router")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: never in a header value
 
 
 class Replica:
     """One backend's copy of a model, with the count of requests it is answering now."""
 
-    __slots__ = ("backend", "breaker", "card", "gate", "outstanding")
+    __slots__ = ("backend", "breaker", "card", "gate", "name", "outstanding")
 
     def __init__(self, backend: Backend, card: ModelCard, breaker: Breaker, gate: Gate | None):
         self.backend = backend
         self.card = card
+        self.name = card.id  # the backend's own name for it (the card's id may be renamed)
         self.breaker = breaker  # the backend's, shared by its replicas
         self.gate = gate
         self.outstanding = 0
@@ -50,13 +57,16 @@ class BackendState(msgspec.Struct):
 class Catalog:
     """Model id -> replicas; rebuilt by `refresh`, read on every request."""
 
-    def __init__(self) -> None:
+    def __init__(self, reserved: Callable[[str], bool] = lambda name: False) -> None:
+        self.reserved = reserved  # the router's own names, which no backend's model may take
+        self._shadowed: set[tuple[str, str]] = set()  # (backend, model) renamed, and logged
         self.backends: list[Backend] = []
         self.states: dict[str, BackendState] = {}
         self.breakers: dict[str, Breaker] = {}
         self._configs: dict[str, BackendConfig] = {}
         self._known: dict[str, list[ModelCard]] = {}
         self._replicas: dict[str, list[Replica]] = {}
+        self._refused: set[tuple[str, str]] = set()  # (backend, model id) refused at discovery
 
     def add(self, backend: Backend, config: BackendConfig) -> None:
         """Take in a backend (from the config, or found by discovery); refresh to use it."""
@@ -65,17 +75,23 @@ class Catalog:
         self.breakers[backend.name] = Breaker(config.failure_threshold, config.cooldown)
         self._configs[backend.name] = config
 
-    async def refresh(self) -> None:
-        """Ask every backend for its models; rebuild the table, keeping replica counters."""
-        for backend in self.backends:
+    async def refresh(self, timeout: float | None = None) -> None:
+        """Ask every backend for its models, all at once and each for at most `timeout`
+        seconds (a hung upstream holds up no other); rebuild the table, keeping the replicas'
+        counters."""
+        lists = await asyncio.gather(*(_models(b, timeout) for b in self.backends))
+        for backend, found in zip(self.backends, lists, strict=True):
             state = self.states[backend.name]
             try:
-                self._known[backend.name] = await backend.models()
+                if isinstance(found, BackendError):
+                    raise found
+                self._known[backend.name] = self._nameable(backend.name, found)
             except BackendError as err:
                 if state.up or not state.checked_at:
                     log.warning("backend %s is down: %s", backend.name, err.message)
                 state.up, state.error = False, err.message
-                self._known[backend.name] = self._known.get(backend.name) or backend.listed()
+                listed = self._known.get(backend.name) or backend.listed()
+                self._known[backend.name] = self._nameable(backend.name, listed)
             else:
                 if not state.up and state.checked_at:
                     log.info("backend %s is up again", backend.name)
@@ -85,15 +101,47 @@ class Catalog:
             state.models = len(self._known.get(backend.name, ()))
         self._rebuild()
 
+    def _nameable(self, backend: str, cards: list[ModelCard]) -> list[ModelCard]:
+        """The cards whose ids can go in a header; an id with a control character is refused
+        (logged once per backend and id)."""
+        if not any(_CONTROL.search(c.id) for c in cards):
+            return cards
+        for card in cards:
+            if _CONTROL.search(card.id) and (backend, card.id) not in self._refused:
+                self._refused.add((backend, card.id))
+                log.warning(
+                    "backend %s: refusing model id %r: it holds a control character",
+                    backend,
+                    card.id,
+                )
+        return [c for c in cards if not _CONTROL.search(c.id)]
+
     def _rebuild(self) -> None:
-        old = {(r.backend.name, mid): r for mid, reps in self._replicas.items() for r in reps}
+        old = {(r.backend.name, r.name): r for reps in self._replicas.values() for r in reps}
         table: dict[str, list[Replica]] = {}
         for backend in self.backends:
             for card in self._known.get(backend.name, ()):
                 replica = old.get((backend.name, card.id)) or self._replica(backend, card)
-                replica.card = card
-                table.setdefault(card.id, []).append(replica)
+                replica.card = self._unshadowed(backend.name, card)
+                table.setdefault(replica.card.id, []).append(replica)
         self._replicas = table
+
+    def _unshadowed(self, backend: str, card: ModelCard) -> ModelCard:
+        """The card, or a copy named `<backend>/<id>` when its id is one of the router's own
+        names (said once in the log). The copy does not follow an in-process model's state."""
+        if not self.reserved(card.id):
+            return card
+        renamed = f"{backend}/{card.id}"
+        if (backend, card.id) not in self._shadowed:
+            self._shadowed.add((backend, card.id))
+            log.warning(
+                "backend %s lists a model named '%s', one of the router's own names; "
+                "it is reachable as '%s'",
+                backend,
+                card.id,
+                renamed,
+            )
+        return msgspec.structs.replace(card, id=renamed)
 
     def _replica(self, backend: Backend, card: ModelCard) -> Replica:
         config = self._configs[backend.name]
@@ -132,3 +180,13 @@ class Catalog:
             for reps in self._replicas.values()
             for r in reps
         )
+
+
+async def _models(backend: Backend, timeout: float | None) -> list[ModelCard] | BackendError:
+    """The backend's model list, or why there is none (its own error, or no answer in time)."""
+    try:
+        return await asyncio.wait_for(backend.models(), timeout)
+    except BackendError as err:
+        return err
+    except TimeoutError:
+        return BackendTimeout(f"{backend.name}: no model list within {timeout:g}s")

@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import msgspec
 import msgspec.structs
@@ -26,6 +27,7 @@ DEFAULT_PORT = 8800
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Capability = Literal["vision", "tools", "json", "embeddings"]
+_ORIGIN = re.compile(r"\*|[a-z][a-z0-9+.-]*://[^/\s]+")  # as browsers send it: no path
 
 
 class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -36,11 +38,30 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     discovery_interval: Seconds = 30.0  # how often upstream model lists are re-read
+    discovery_timeout: Seconds = 5.0  # how long one backend's model list may take
+    # web pages (origins) whose scripts may call the router ("*": any); None: any when listening
+    # on loopback, none otherwise
+    cors_origins: list[str] | None = None
+    # client connections (router.server): limits applied before a request reaches the router
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 64 * 1024  # a larger head: 431
+    header_timeout: Seconds = 10.0  # a request head must be complete this long after it began
+    body_timeout: Seconds = 60.0  # a request body must be complete this long after its head
+    keepalive_timeout: Seconds = 15.0  # idle keep-alive connections are closed after this
+    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 4096  # kept below the open-file limit
+    shutdown_grace: Annotated[float, msgspec.Meta(ge=0)] = 25.0  # in-flight requests may finish
 
     def accepted_keys(self) -> list[str]:
         """Every accepted bearer key: those in the file plus those in `api_keys_env`."""
         from_env = os.environ.get(self.api_keys_env, "") if self.api_keys_env else ""
         return [*self.api_keys, *(k.strip() for k in from_env.split(",") if k.strip())]
+
+    def __post_init__(self) -> None:
+        for key in self.api_keys:  # an empty key would let every request in
+            if not key.strip() or key != key.strip():
+                raise ValueError("api_keys: a key must not be empty or begin or end with spaces")
+        for origin in self.cors_origins or ():
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"cors_origins: {origin!r} is not '*' nor scheme://host[:port]")
 
 
 class ModelEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -63,12 +84,16 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     models: list[str | ModelEntry] | None = None  # None: read from the upstream
     model_dirs: list[str] = []  # mlx: folders scanned for model folders
     connect_timeout: Seconds = 5.0
-    read_timeout: Seconds = 600.0  # to the first byte, and between chunks of a stream
+    read_timeout: Seconds = 600.0  # to the first byte, and between events of a stream
+    max_answer_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 32 * 2**20  # a whole answer: 502
     max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
     max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = None  # per model, None: no cap
     queue_timeout: Seconds = 60.0  # how long a request may wait for a place (then 503)
     failure_threshold: Annotated[int, msgspec.Meta(ge=1)] = 3  # failures in a row: skip it
     cooldown: Seconds = 10.0  # for this long, then probe it again
+    # calibration may run this backend's code answers (always sandboxed); false: never.
+    # Servers found by zero-config discovery are never trusted.
+    trusted: bool = True
     # mlx (in-process models): residency and queueing, see router.residency
     memory_budget_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None  # None: a RAM share
     memory_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # of physical RAM
@@ -85,6 +110,7 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 raise ValueError("an openai backend needs base_url")
             if not self.base_url.startswith(("http://", "https://")):
                 raise ValueError("base_url must start with http:// or https://")
+            _check_url(self.base_url)
 
     def model_entries(self) -> list[ModelEntry] | None:
         """The configured models as entries (bare ids become entries), None when unlisted."""
@@ -102,6 +128,19 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         import psutil
 
         return int(psutil.virtual_memory().total * self.memory_fraction)
+
+
+def _check_url(url: str) -> None:
+    """Refuse a base_url without a host, or with a port no socket can take."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as err:
+        raise ValueError(f"base_url {url!r}: {str(err).lower()}") from None
+    if not parts.hostname:
+        raise ValueError(f"base_url {url!r} has no host")
+    if port == 0:
+        raise ValueError(f"base_url {url!r}: port 0 is not one to connect to")
 
 
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -170,6 +209,10 @@ def parse_config(text: bytes, source: str) -> Config:
         raise ConfigError(_describe_validation(source, err)) from None
     except msgspec.DecodeError as err:
         raise ConfigError(f"{source}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start : err.start + 1].hex()
+        line = err.object[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{source}: line {line}: not UTF-8 (byte 0x{byte})") from None
 
 
 def load_config(explicit: str | None = None) -> LoadedConfig:

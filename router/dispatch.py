@@ -86,7 +86,7 @@ class Dispatcher:
         for model, replica in self._attempts(route):
             counted = self._failed(failures, model, counted)
             self._escalated(route, rejected, model)
-            request = BackendRequest(endpoint, model, body, parsed)
+            request = BackendRequest(endpoint, replica.name, body, parsed)
             reply = await self._complete_once(model, replica, request, failures)
             if reply is None:
                 continue
@@ -143,7 +143,7 @@ class Dispatcher:
             except BackendError as err:
                 failures.append((model, _blame(err, model, replica)))
                 continue
-            events = replica.backend.stream(BackendRequest(endpoint, model, body, parsed))
+            events = replica.backend.stream(BackendRequest(endpoint, replica.name, body, parsed))
             try:
                 first = await anext(aiter(events))
             except (BackendError, StopAsyncIteration) as err:
@@ -161,14 +161,16 @@ class Dispatcher:
                 raise
             replica.breaker.success()
             served = Served(model, replica, _described(failures), [])
-            return served, self._leased(model, replica, first, events)
+            leased = self._leased(model, replica, first, events)
+            await anext(leased)  # into its try: closing it unread now also gives the place back
+            return served, leased  # type: ignore[return-value]
         raise _exhausted(route, failures)
 
     async def _acquire(self, model: str, replica: Replica) -> None:
         """Take a place on the replica (waiting in its queue if it has a limit), and count
         the request on it (for balancing) and in flight (for the metrics)."""
         backend = replica.backend.name
-        replica.backend.warm(model)  # a cold model starts loading while we wait for a place
+        replica.backend.warm(replica.name)  # a cold model starts loading while we wait for a place
         replica.outstanding += 1
         gate = replica.gate
         if gate is not None:
@@ -195,9 +197,12 @@ class Dispatcher:
         replica: Replica,
         first: StreamEvent,
         events: AsyncIterator[StreamEvent],
-    ) -> AsyncIterator[StreamEvent]:
-        """The stream, first event included; the request is released when it ends or closes."""
+    ) -> AsyncIterator[StreamEvent | None]:
+        """The stream, first event included; the request is released when it ends or closes
+        (a generator closed before its first step would skip its `finally`: hence the None,
+        the step `open_stream` takes)."""
         try:
+            yield None
             yield first
             async for event in events:
                 yield event

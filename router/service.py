@@ -23,7 +23,12 @@ from router.guards import answer_problem
 from router.live import LiveSpeed
 from router.metrics import Metrics, export_profile
 from router.policy import Settings
-from router.profiles import ActiveProfile, select_profile, this_machine
+from router.profiles import (
+    ActiveProfile,
+    remove_stale_temp_files,
+    select_profile,
+    this_machine,
+)
 from router.routing import (
     Explanation,
     Hints,
@@ -31,6 +36,7 @@ from router.routing import (
     Route,
     candidates,
     choose,
+    is_router_name,
     messages_of,
     needs_of,
     resolve,
@@ -55,6 +61,16 @@ def build_backend(config: BackendConfig, metrics: Metrics | None = None) -> Back
     raise ConfigError(f"backend {config.name}: unknown kind {config.kind}")
 
 
+def _token_bytes(token: str) -> bytes:
+    """A bearer token's bytes as the client sent them (servers decode headers as latin-1);
+    the keys are compared as UTF-8 bytes, so a non-ASCII key matches what a client sends."""
+    token = token.strip()
+    try:
+        return token.encode("latin-1")
+    except UnicodeEncodeError:  # not decoded from bytes: the text itself
+        return token.encode()
+
+
 class Service:
     """Everything a request needs, with one lifecycle: `start`, then requests, then `stop`."""
 
@@ -72,15 +88,15 @@ class Service:
         self._calibration: asyncio.Task[None] | None = None
         self.config: Config = loaded.config
         self.metrics = metrics or Metrics()
-        self.catalog = Catalog()
+        routing = self.config.routing
+        self.tasks: tuple[str, ...] = (*TASKS, *(t for t in routing.tasks if t not in TASKS))
+        self.catalog = Catalog(lambda name: is_router_name(name, self.tasks, routing.aliases))
         for backend_config in self.config.backends:
             self.catalog.add(build_backend(backend_config, self.metrics), backend_config)
         self.backends: list[Backend] = self.catalog.backends
         self.dispatcher = Dispatcher(self.catalog, self.metrics)
         self._keys = [k.encode() for k in self.config.server.accepted_keys()]
         self._refresher: asyncio.Task[None] | None = None
-        routing = self.config.routing
-        self.tasks: tuple[str, ...] = (*TASKS, *(t for t in routing.tasks if t not in TASKS))
         self.settings = Settings(
             quality_floor=routing.quality_floor,
             max_failure_rate=routing.max_failure_rate,
@@ -120,6 +136,8 @@ class Service:
     def choose_profile(self) -> None:
         """Pick the profile that fits the models now served (at start, and after calibrating)."""
         routing = self.config.routing
+        for path in remove_stale_temp_files(Path(routing.profiles_dir)):
+            log.info("removed %s, left by a profile write that was cut off", path)
         active = select_profile(
             routing.profile, Path(routing.profiles_dir), set(self.catalog.ids()), this_machine()
         )
@@ -133,6 +151,12 @@ class Service:
         self.live.use_profile(active.profile)
         export_profile(self.metrics, active.profile)
 
+    def stop_background(self) -> None:
+        """The server is shutting down: stop calibrating now, not after the grace period."""
+        if self._calibration is not None and not self._calibration.done():
+            log.info("shutting down: background calibration stopped")
+            self._calibration.cancel()
+
     async def stop(self) -> None:
         for task in (self._refresher, self._calibration):
             if task is not None:
@@ -143,7 +167,7 @@ class Service:
             await backend.close()
 
     async def refresh(self) -> None:
-        await self.catalog.refresh()
+        await self.catalog.refresh(self.config.server.discovery_timeout)
         self._shortlists.clear()
         for name, state in self.catalog.states.items():
             self.metrics.backend_up.labels(name).set(1 if state.up else 0)
@@ -171,7 +195,7 @@ class Service:
         """Check a request's `Authorization` header against the configured keys, if any."""
         if not self._keys:
             return
-        token = header[7:].strip().encode() if header and header[:7].lower() == "bearer " else b""
+        token = _token_bytes(header[7:]) if header and header[:7].lower() == "bearer " else b""
         # compare with every key so the time taken does not tell which one nearly matched
         matched = False
         for key in self._keys:
