@@ -33,6 +33,7 @@ from router.graders import FATAL, Forbidden, Grade, Language, NoLoop, NoReasonin
 from router.measure import PROBES, probe, timed_stream
 from router.profiles import Profile, save_profile
 from router.results import FAILURE_KINDS, ModelResult, Sample, build_profile, profile_filename
+from router.sandbox import Sandbox, detect
 from router.suites import SUITES_DIR, Prompt, Suite, grade_prompt, load_suites
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Options(msgspec.Struct, kw_only=True, frozen=True):
     quick_max_tokens: int = QUICK_MAX_TOKENS
     suites_dir: str = str(SUITES_DIR)
     yield_to_clients: bool = False  # wait while clients are using the model (background)
+    run_code: bool = False  # run code answers (in the sandbox): set per model, see code_policy
 
 
 class Result(msgspec.Struct, kw_only=True):
@@ -89,15 +91,19 @@ async def calibrate_service(service: Service, options: Options,
     suites = select_suites(options)
     replicas = select_models(service, options.models)
     out_dir = writable_dir(Path(options.out or service.config.routing.profiles_dir))
+    box, trusted = await code_policy(service, replicas)
     if progress is not None:
         progress.plan(list(replicas), [s.task for s in suites])
     results = []
     for index, (model_id, replica) in enumerate(replicas.items()):
-        results.append(await _measure_model(model_id, replica, suites, options, progress,
+        run_code = box.available and replica.backend.name in trusted
+        model_options = msgspec.structs.replace(options, run_code=run_code)
+        results.append(await _measure_model(model_id, replica, suites, model_options, progress,
                                             index * (len(suites) + 1)))  # fmt: skip
     seconds = time.perf_counter() - started
     profile = build_profile(results, suites, _source(options, suites, len(results), seconds),
                             backend_versions(service, results))  # fmt: skip
+    profile.code_checks = code_checks(box, {r.backend.name for r in replicas.values()} - trusted)
     path = out_dir / profile_filename(profile.machine, profile.model_ids())
     try:
         save_profile(profile, path)
@@ -137,6 +143,34 @@ async def run_background_calibration(service: Service, mode: Literal["quick", "f
 
 
 # ---------------------------------------------------------------- what to calibrate
+
+
+async def code_policy(service: Service, replicas: dict[str, Replica]) -> tuple[Sandbox, set[str]]:
+    """The sandbox, and the backends whose code answers may run in it: those the config names
+    (unless `trusted = false`) and in-process models, never servers found by discovery. Logs
+    one warning line when code answers will not be run, and why."""
+    box = await asyncio.to_thread(detect)
+    named = {b.name for b in service.config.backends}
+    trusted = {b.name for b in service.config.backends if b.trusted} | {
+        b.name for b in service.catalog.backends if b.kind == "mlx" and b.name not in named
+    }
+    untrusted = sorted({r.backend.name for r in replicas.values()} - trusted)
+    if (warning := box.warning()) is not None:
+        log.warning("%s", warning)
+    elif untrusted:
+        log.warning(
+            "code answers of %s are not run: not named in a config (found by discovery) "
+            "or trusted = false; name it in [[backends]] to trust it",
+            ", ".join(untrusted),
+        )
+    return box, trusted
+
+
+def code_checks(box: Sandbox, untrusted: set[str]) -> str:
+    """The profile's `code_checks`: were code answers run, in which sandbox, for whom."""
+    if not box.available or not untrusted:
+        return box.describe()
+    return f"{box.describe()}; skipped for untrusted backends: {', '.join(sorted(untrusted))}"
 
 
 def select_suites(options: Options) -> list[Suite]:
@@ -244,7 +278,7 @@ async def _measure_task(replica: Replica, suite: Suite, options: Options,
 
 
 async def _sample(replica: Replica, suite: Suite, prompt: Prompt, options: Options) -> Sample:
-    """Ask one prompt, time the answer, grade it."""
+    """Ask one prompt, time the answer, grade it (code answers run only with `run_code`)."""
     max_tokens = min(prompt.max_tokens, options.quick_max_tokens) if options.quick \
         else prompt.max_tokens  # fmt: skip
     body = {"messages": prompt.to_messages(), "max_tokens": max_tokens}
@@ -253,8 +287,10 @@ async def _sample(replica: Replica, suite: Suite, prompt: Prompt, options: Optio
         return Sample(task=suite.task, prompt_id=prompt.id, lang=prompt.lang, run=run,
                       quality=0.0, kinds=[run.failure], failed=True)  # fmt: skip
     cut = options.quick and run.finish_reason == "length" and max_tokens < prompt.max_tokens
-    graded = await asyncio.to_thread(grade_prefix if cut else grade_prompt, suite, prompt,
-                                     run.text)  # fmt: skip
+    if cut:
+        graded = await asyncio.to_thread(grade_prefix, suite, prompt, run.text)
+    else:
+        graded = await asyncio.to_thread(grade_prompt, suite, prompt, run.text, options.run_code)
     kinds = [k for k in graded.failures if k in FAILURE_KINDS]
     failed = bool(FATAL.intersection(graded.failures)) or bool(kinds)
     return Sample(task=suite.task, prompt_id=prompt.id, lang=prompt.lang, run=run,

@@ -64,12 +64,24 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 raise ValueError(f"cors_origins: {origin!r} is not '*' nor scheme://host[:port]")
 
 
+class SamplingDefaults(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """mlx: sampling settings for requests that set none; each overrides the model's own
+    `generation_config.json` (where a field is unset there too: greedy, as mlx_lm.server)."""
+
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
+    top_p: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
+    top_k: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    min_p: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+    repetition_penalty: Annotated[float, msgspec.Meta(gt=0)] | None = None
+
+
 class ModelEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     id: str
     upstream_id: str | None = None  # the upstream's own name, when the router's id differs
     path: str | None = None  # mlx: the model folder
     context_length: Annotated[int, msgspec.Meta(ge=1)] | None = None
     capabilities: list[Capability] = []
+    defaults: SamplingDefaults | None = None  # mlx: this model's, over the backend's
 
     def __post_init__(self) -> None:
         if not self.id.strip():
@@ -101,6 +113,7 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     load_wait: Seconds = 120.0  # how long a load waits for busy models to free the budget
     max_queue: Annotated[int, msgspec.Meta(ge=0)] = 16  # per model, behind the one generating
     default_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 512  # when a request sets none
+    defaults: SamplingDefaults | None = None  # mlx: sampling when a request sets none
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):

@@ -36,7 +36,7 @@ async def probe_local_servers(
             *(_answers(client, f"http://{host}:{port}/v1") for port in ports)
         )
     return [
-        BackendConfig(name=name, kind="openai", base_url=f"http://{host}:{port}/v1")
+        BackendConfig(name=name, kind="openai", base_url=f"http://{host}:{port}/v1", trusted=False)
         for (port, name), ok in zip(ports.items(), answers, strict=True)
         if ok
     ]

@@ -12,8 +12,11 @@ too_long, too_short, format, code_failed, empty, invalid_json.
 The suite format also carries a free-text `rubric` per prompt for an LLM judge; that judge
 is off by default and not implemented here: grading is deterministic only.
 
-`grade` blocks while a `code` grader runs its subprocess (up to the spec's `timeout_s`);
-async callers should run it in a worker thread (`asyncio.to_thread`).
+`grade` blocks while a `code` grader runs its sandboxed process (up to the spec's
+`timeout_s`); async callers should run it in a worker thread (`asyncio.to_thread`). Code
+answers are run only inside the sandbox (`router.sandbox`): where there is none, or the caller
+says `run_code=False` (an untrusted backend), the `code` graders are left out and the answer
+is graded on the rest (code block, language, loops).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 
 from router.coderun import extract_python, run_python
+from router.sandbox import detect
 from router.textscan import (
     code_blocks,
     contains,
@@ -343,17 +347,22 @@ def run_spec(spec: GraderSpec, answer: str, lang: str, source: str) -> Verdict:
 
 def grade(answer: str, specs: Sequence[GraderSpec], prompt: str = "", *,
           lang: str | None = None, source: str | None = None,
-          baseline: bool = True) -> Grade:
+          baseline: bool = True, run_code: bool | None = None) -> Grade:
     """Grade an answer: weighted mean of the verdicts' scores, 0 on a fatal failure.
 
     `lang` defaults to the prompt's detected language, `source` (what length ratios are
     relative to) to the prompt. With `baseline`, the loop and leaked-reasoning graders run
     even if `specs` does not list them. An empty answer fails at once with kind "empty".
+    The `code` graders run only with `run_code` (default: when a sandbox is available).
     """
     if not answer.strip():
         return Grade(0.0, False, ["empty"], [_fail("empty", "the answer is empty")])
     lang = lang or detect_lang(prompt)
     todo = list(specs)
+    if any(isinstance(s, Code) for s in todo) and not (
+        detect().available if run_code is None else run_code
+    ):
+        todo = [s for s in todo if not isinstance(s, Code)]
     if baseline:
         present = {type(s) for s in todo}
         todo += [s for s in (NoLoop(), NoReasoning()) if type(s) not in present]

@@ -100,6 +100,7 @@ class Profile(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True, kw
     suite_hash: str = ""
     models: list[ModelProfile] = []
     tasks: dict[str, list[TaskScore]] = {}  # task -> models, best first
+    code_checks: str = ""  # were code answers run? "sandboxed: bubblewrap", "skipped: ..."
 
     def model(self, model_id: str) -> ModelProfile | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -217,8 +218,6 @@ def covers(profile: Profile, model_ids: set[str]) -> float:
     if not model_ids:
         return 0.0
     return len(model_ids & profile.model_ids()) / len(model_ids)
-
-
 
 
 class ActiveProfile(msgspec.Struct, frozen=True):

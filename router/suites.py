@@ -100,10 +100,13 @@ class Suite(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, froz
         return out
 
 
-def grade_prompt(suite: Suite, prompt: Prompt, answer: str) -> Grade:
-    """Grade a model's answer to one of the suite's prompts with its effective graders."""
+def grade_prompt(
+    suite: Suite, prompt: Prompt, answer: str, run_code: bool | None = None
+) -> Grade:
+    """Grade a model's answer to one of the suite's prompts with its effective graders
+    (`run_code`: see `graders.grade`)."""
     return grade(answer, suite.graders_for(prompt), prompt.text(), lang=prompt.lang,
-                 source=prompt.source or None)
+                 source=prompt.source or None, run_code=run_code)
 
 
 # ---------------------------------------------------------------- loading

@@ -72,9 +72,14 @@ TABLE = "| model | tok/s | notes |\n| --- | --- | --- |\n" + "".join(
     f"| model-{i} | {10 + i * 7} | {w} |\n"
     for i, w in enumerate(["fast", "slow but fluent", "loops", "balanced", "crashes", "good"])
 )
-CODE = "```python\n" + "".join(
-    f"def f{i}(x):\n    if x > {i}:\n        return x * {i}\n    return None\n\n" for i in range(8)
-) + "```\n"
+CODE = (
+    "```python\n"
+    + "".join(
+        f"def f{i}(x):\n    if x > {i}:\n        return x * {i}\n    return None\n\n"
+        for i in range(8)
+    )
+    + "```\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -174,8 +179,9 @@ HASH = [["hash", "ハッシュ"]]
         ("Tokyo and Osaka.", [["tokyo"], ["osaka"], ["kyoto"]], 2, True, 2 / 3),
     ],
 )
-def test_facts(answer: str, required: list[list[str]], min_groups: int | None, passed: bool,
-               score: float) -> None:
+def test_facts(
+    answer: str, required: list[list[str]], min_groups: int | None, passed: bool, score: float
+) -> None:
     v = g.check_facts(answer, required, min_groups)
     assert v.passed is passed
     assert v.score == pytest.approx(score)
@@ -235,8 +241,7 @@ JA_MAIL = (
     "よろしくお願いいたします。"
 )
 EN_MAIL = (
-    "Subject: New time\n\nDear Ms. Tanaka,\n\nThe meeting moves to 4 pm.\n\n"
-    "Best regards,\nKen"
+    "Subject: New time\n\nDear Ms. Tanaka,\n\nThe meeting moves to 4 pm.\n\nBest regards,\nKen"
 )
 
 
@@ -429,8 +434,12 @@ def test_verdict_and_grade_are_msgspec_structs() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=400))
 def test_grade_quality_is_always_in_range(answer: str) -> None:
-    specs: list[g.GraderSpec] = [g.Language(expect="en"), g.Facts(required=HASH),
-                                 g.Length(max_chars=100), g.Json(keys={"a": "int"})]
+    specs: list[g.GraderSpec] = [
+        g.Language(expect="en"),
+        g.Facts(required=HASH),
+        g.Length(max_chars=100),
+        g.Json(keys={"a": "int"}),
+    ]
     result = g.grade(answer, specs, "Why?")
     assert 0.0 <= result.quality <= 1.0
     assert all(0.0 <= v.score <= 1.0 for v in result.verdicts)
