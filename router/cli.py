@@ -9,12 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -25,7 +22,6 @@ from router.profiles import ActiveProfile
 from router.tasks import POLICIES
 
 log = logging.getLogger("router")
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,94 +121,15 @@ def _setup_logging(level: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from router.api import create_app
-    from router.service import Service
+    from router.server import serve
 
     loaded = load_config(args.config)
     server = loaded.config.server
+    _setup_logging(server.log_level)
     host = args.host or server.host
     port = server.port if args.port is None else args.port
-    _setup_logging(server.log_level)
-    if host not in LOOPBACK and not server.accepted_keys():
-        log.warning("listening on %s without API keys: anyone who can reach it may use it", host)
-    if args.workers > 1:
-        _check_workers(loaded)
-    elif args.workers < 1:
-        raise RouterError("--workers must be 1 or more")
-    sock = _listen(host, port)
-    log.info("router %s listening on http://%s:%d", __version__, host, sock.getsockname()[1])
-    if args.workers > 1:
-        _serve_workers(loaded, args.workers, sock)
-        return 0
-    app = create_app(Service(loaded, calibrate=args.calibrate))
-    uvicorn.Server(_uvicorn_config(app)).run(sockets=[sock])
+    serve(loaded, host, port, args.workers, args.calibrate)
     return 0
-
-
-def _uvicorn_config(app: object, **options: object) -> Any:
-    import uvicorn
-
-    return uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        loop=_event_loop(),
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,  # the router reads no client address; skip a dict per request
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        **options,  # type: ignore[arg-type]
-    )
-
-
-def _check_workers(loaded: LoadedConfig) -> None:
-    if loaded.source is None or any(b.kind != "openai" for b in loaded.config.backends):
-        raise RouterError(
-            "--workers above 1 needs a config whose backends are all kind \"openai\": "
-            "in-process models would load once per worker"
-        )
-
-
-def _serve_workers(loaded: LoadedConfig, workers: int, sock: socket.socket) -> None:
-    """N worker processes on one listening socket, their metrics merged through files."""
-    import shutil
-    import tempfile
-
-    from uvicorn.supervisors import Multiprocess
-
-    assert loaded.source is not None  # _check_workers
-    metrics_dir = tempfile.mkdtemp(prefix="router-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    os.environ["ROUTER_WORKER_CONFIG"] = str(Path(loaded.source).resolve())
-    log.info("%d workers; background calibration is off (run `router calibrate`)", workers)
-    config = _uvicorn_config("router.api:app_from_environment", factory=True, workers=workers)
-    try:
-        Multiprocess(config, sockets=[sock]).run()
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as err:
-        sock.close()
-        raise RouterError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    sock.listen(2048)
-    return sock
-
-
-def _event_loop() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
 
 
 class ModelRow(msgspec.Struct):

@@ -9,12 +9,18 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
     RouterError
     ├── ConfigError              a config file or setting is wrong (CLI: one line, exit 2)
     ├── ModelFileError           a model file cannot be read or converted (GGUF import, loading)
+    ├── ServerBusy           503  open connections at `max_connections` (router.server)
+    ├── ShuttingDown         503  the server stopped before the answer was complete
     └── RequestError             the client's request cannot be served as sent
         ├── InvalidRequest       400  malformed JSON, missing or wrong fields
         │   └── NoCapableModel   400  no model can take this request (images, tools, context)
         ├── AuthenticationError  401  missing or wrong bearer key
+        ├── OriginNotAllowed     403  a CORS preflight from an origin `cors_origins` leaves out
         ├── ModelNotFound        404  no configured or discovered model by that name
+        ├── EndpointNotFound     404  a path the router does not serve (lists those it does)
+        ├── MethodNotAllowed     405  a served path asked with another method (carries Allow)
         ├── PayloadTooLarge      413  body over the configured limit
+        ├── HeadersTooLarge      431  request head over `max_header_bytes` (router.server)
         └── BackendError         the model's backend failed or is busy; the router may try another
             ├── Overloaded          429  the model's queue is full (carries Retry-After)
             ├── QueueTimeout        503  waited in the model's queue past the limit
@@ -83,6 +89,19 @@ class ModelFileError(RouterError):
     """A model file cannot be read, converted or loaded."""
 
 
+class ServerBusy(RouterError):
+    status = 503
+    code = "too_many_connections"
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": "1"}
+
+
+class ShuttingDown(RouterError):
+    status = 503
+    code = "shutting_down"
+
+
 class RequestError(RouterError):
     status = 400
     type = "invalid_request_error"
@@ -102,14 +121,42 @@ class AuthenticationError(RequestError):
     code = "invalid_api_key"
 
 
+class OriginNotAllowed(RequestError):
+    status = 403
+    type = "permission_error"
+    code = "origin_not_allowed"
+
+
 class ModelNotFound(RequestError):
     status = 404
     code = "model_not_found"
 
 
+class EndpointNotFound(RequestError):
+    status = 404
+    code = "endpoint_not_found"
+
+
+class MethodNotAllowed(RequestError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+    def headers(self) -> dict[str, str]:
+        return {"allow": self.allow}
+
+
 class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
+
+
+class HeadersTooLarge(RequestError):
+    status = 431
+    code = "headers_too_large"
 
 
 class BackendError(RequestError):

@@ -1,8 +1,9 @@
 """Shared fixtures: the fake upstream, and a real router serving on loopback.
 
-`start_router(config_toml)` runs the real application (litestar under uvicorn, as `router
-serve` does) in a background thread on a free port, so tests talk to it over real sockets with
-the official `openai` SDK and can still look at the service's state.
+`start_router(config_toml)` runs the real application (litestar under uvicorn with the
+router's protocol and limits, as `router serve` does) in a background thread on a free port,
+so tests talk to it over real sockets with the official `openai` SDK and can still look at the
+service's state.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
 from router.api import create_app
 from router.config import LoadedConfig, load_config
+from router.server import RouterServer, server_config
 from router.service import Service
 from tests.conftest_embedded import embedded_mlx_model, embedded_model_path  # noqa: F401
 from tests.fakes.upstream import FakeModel, FakeUpstream
@@ -34,11 +35,10 @@ class RunningRouter:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(self.service), log_config=None, access_log=False, http="httptools",
-            lifespan="on", timeout_graceful_shutdown=2,
-        )  # fmt: skip
-        self._server = uvicorn.Server(config)
+        limits = self.service.config.server  # as `router serve` runs it, a shorter grace
+        grace = min(2.0, limits.shutdown_grace)
+        config = server_config(create_app(self.service), limits, timeout_graceful_shutdown=grace)
+        self._server = RouterServer(config, on_exit=[self.service.stop_background])
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @property
