@@ -183,7 +183,10 @@ class Catalog:
 
 
 async def _models(backend: Backend, timeout: float | None) -> list[ModelCard] | BackendError:
-    """The backend's model list, or why there is none (its own error, or no answer in time)."""
+    """The backend's model list, or why there is none (its own error, or no answer in time).
+    An in-process backend only scans folders: a slow disk must not mark its models down."""
+    if backend.kind == "mlx":
+        timeout = None
     try:
         return await asyncio.wait_for(backend.models(), timeout)
     except BackendError as err:
