@@ -29,9 +29,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from router.backends import DONE, Endpoint, Parsed, StreamEvent
 from router.dispatch import Served
+from router.edges import CORS, allowed_origins, unserved
 from router.errors import (
     BackendError,
     InvalidRequest,
+    MethodNotAllowed,
     ModelNotFound,
     PayloadTooLarge,
     RequestError,
@@ -61,10 +63,11 @@ _encode = msgspec.json.Encoder().encode
 _SHUTDOWN = ShuttingDown("The router shut down before the answer was complete.")
 
 
-def create_app(service: Service) -> Litestar:
-    """The litestar application serving `service`."""
+def create_app(service: Service, host: str | None = None) -> Litestar:
+    """The litestar application serving `service`, listening on `host` (default: the config's;
+    it decides which web pages may call the router, see `router.edges`)."""
     generation = _generation_handlers(service)
-    return Litestar(
+    app = Litestar(
         route_handlers=[*generation, *_plain_handlers(service)],
         on_startup=[service.start, _release_memory],
         on_shutdown=[service.stop, gc.unfreeze],
@@ -77,6 +80,9 @@ def create_app(service: Service) -> Litestar:
         openapi_config=None,
         debug=False,
     )
+    origins = allowed_origins(service.config.server, host)
+    app.asgi_handler = CORS(app.asgi_handler, origins)  # around everything, unknown paths too
+    return app
 
 
 def app_from_environment() -> Litestar:
@@ -134,7 +140,8 @@ class Generation:
         meter = RequestMeter(self.service.metrics, time.perf_counter())
         try:
             if scope["method"] != "POST":
-                raise InvalidRequest(f"{scope['path']} takes POST", param="method")
+                served = f"The router serves {scope['path']} with POST, not {scope['method']}."
+                raise MethodNotAllowed(served, allow="POST")
             authorization, hints = _read_headers(scope)
             self.service.authorize(authorization)
             body = await _read_body(receive, self.service.config.server.max_body_bytes)
@@ -373,7 +380,7 @@ async def _send(
 
 
 async def _send_error(send: Send, err: RouterError) -> None:
-    extra = [(k.encode(), v.encode()) for k, v in err.headers().items()]
+    extra = [(k.encode(), _ascii(v)) for k, v in err.headers().items()]  # e.g. an upstream's
     await _send(send, err.status, err.body(), extra)
 
 
@@ -433,12 +440,14 @@ def _router_error(_: Request[Any, Any, Any], err: RouterError) -> Response[bytes
                     headers=err.headers())  # fmt: skip
 
 
-def _http_error(_: Request[Any, Any, Any], err: HTTPException) -> Response[bytes]:
+def _http_error(request: Request[Any, Any, Any], err: HTTPException) -> Response[bytes]:
+    if (unknown := unserved(request, err)) is not None:
+        return _router_error(request, unknown)
     wrapped = RequestError(str(err.detail))
     wrapped.status = err.status_code
     if err.status_code == 404:
         wrapped.code = "not_found"
-    return _router_error(_, wrapped)
+    return _router_error(request, wrapped)
 
 
 def _internal_error(_: Request[Any, Any, Any], err: Exception) -> Response[bytes]:

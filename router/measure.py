@@ -133,7 +133,7 @@ def _failure(err: BackendError, started: bool) -> str:
 async def timed_stream(replica: Replica, body: dict[str, Any], timeout: float) -> Run:
     """Stream one chat request to `replica` and time it; failures come back in the Run."""
     raw = msgspec.json.encode({**body, "model": replica.card.id, "stream": True})
-    request = BackendRequest("chat/completions", replica.card.id, raw, decode_chat(raw))
+    request = BackendRequest("chat/completions", replica.name, raw, decode_chat(raw))
     tally = _Tally()
     replica.outstanding += 1
     events = replica.backend.stream(request)

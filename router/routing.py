@@ -82,6 +82,14 @@ def virtual_ids(tasks: Collection[str] = TASKS) -> list[str]:
     return [AUTO, *(TASK_PREFIX + t for t in tasks)]
 
 
+def is_router_name(name: str, tasks: Collection[str], aliases: Mapping[str, str]) -> bool:
+    """Whether `name` is one of the router's own: `auto`, `router/<task>` or an alias. No
+    backend's model may take one (the catalogue lists such a model as `<backend>/<id>`)."""
+    if name == AUTO or name in aliases:
+        return True
+    return name.startswith(TASK_PREFIX) and name[len(TASK_PREFIX) :] in tasks
+
+
 def resolve(
     name: str,
     hints: Hints,

@@ -39,7 +39,7 @@ class Message(msgspec.Struct):
 
 
 class StreamOptions(msgspec.Struct):
-    include_usage: bool = False
+    include_usage: bool | None = None
 
 
 class ResponseFormat(msgspec.Struct):
@@ -50,7 +50,7 @@ class Sampling(msgspec.Struct, kw_only=True):
     """Settings shared by chat and text completions."""
 
     model: Annotated[str, msgspec.Meta(min_length=1)]
-    stream: bool = False
+    stream: bool | None = None  # null is absent, as everywhere the spec allows null
     stream_options: StreamOptions | None = None
     max_tokens: TokenCount | None = None
     max_completion_tokens: TokenCount | None = None
@@ -68,7 +68,7 @@ class Sampling(msgspec.Struct, kw_only=True):
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
     def wants_usage(self) -> bool:
-        return self.stream_options is not None and self.stream_options.include_usage
+        return self.stream_options is not None and bool(self.stream_options.include_usage)
 
 
 class ChatRequest(Sampling, kw_only=True):
@@ -127,9 +127,11 @@ class ReplyHead(msgspec.Struct):
 
 
 class ModelCard(msgspec.Struct, omit_defaults=True):
+    """A model as the catalogue knows it; `model_object` makes it a /v1/models entry."""
+
     id: str
     object: str = "model"
-    created: int = 0
+    created: int = 0  # Unix time (the upstream's, or the model folder's); 0: unknown
     owned_by: str = "router"
     context_length: int | None = None
     capabilities: list[str] = []
@@ -138,8 +140,16 @@ class ModelCard(msgspec.Struct, omit_defaults=True):
     load_seconds: float | None = None
 
 
+def model_object(card: ModelCard, created: int) -> dict[str, object]:
+    """The card as an entry of /v1/models: OpenAI's `Model` (id, object, created, owned_by,
+    always present; `created` when the card has none) followed by the router's own fields."""
+    created = card.created or created
+    head = {"id": card.id, "object": "model", "created": created, "owned_by": card.owned_by}
+    return head | msgspec.to_builtins(card)
+
+
 class ModelList(msgspec.Struct):
-    data: list[ModelCard]
+    data: list[dict[str, object]]
     object: str = "list"
 
 
@@ -147,6 +157,7 @@ class UpstreamModel(msgspec.Struct):
     """An entry of an upstream's /v1/models; servers name the context length differently."""
 
     id: str
+    created: object = None  # Unix time as an int; anything else is ignored, not an error
     owned_by: str | None = None
     context_length: int | None = None
     max_context_length: int | None = None

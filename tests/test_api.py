@@ -162,7 +162,7 @@ def test_unknown_path_and_method_are_openai_errors(http: httpx.Client) -> None:
     missing = http.get("/v1/nothing")
     assert missing.status_code == 404 and "error" in missing.json()
     wrong = http.get("/v1/chat/completions")
-    assert wrong.status_code == 400 and "POST" in wrong.json()["error"]["message"]
+    assert wrong.status_code == 405 and "POST" in wrong.json()["error"]["message"]
 
 
 def test_oversized_body_is_413(

@@ -220,8 +220,15 @@ class MLXBackend:
         capabilities = list(entry.capabilities) if entry else []
         size = _weights_bytes(path)
         state = "on disk" if (path / "config.json").is_file() else "missing"
-        card = ModelCard(model_id, owned_by="mlx", context_length=context,
-                         capabilities=capabilities, state=state, size_bytes=size)  # fmt: skip
+        card = ModelCard(
+            model_id,
+            created=_modified(path),
+            owned_by=self.name,
+            context_length=context,
+            capabilities=capabilities,
+            state=state,
+            size_bytes=size,
+        )
         self.residency.add(model_id, path, size, card)
 
     def warm(self, model: str) -> None:
@@ -350,6 +357,14 @@ def _weights_bytes(path: Path) -> int:
     """The size of a model's weights on disk, the estimate of its memory."""
     try:
         return sum(f.stat().st_size for f in path.glob("*.safetensors"))
+    except OSError:
+        return 0
+
+
+def _modified(path: Path) -> int:
+    """When the model folder last changed (a model's `created` in /v1/models); 0: unknown."""
+    try:
+        return int(path.stat().st_mtime)
     except OSError:
         return 0
 

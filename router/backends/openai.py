@@ -105,7 +105,7 @@ class OpenAIBackend:
         await self._client.aclose()
 
     def listed(self) -> list[ModelCard]:
-        return [_card(e.id, None, e) for e in self._configured or ()]
+        return [_card(self.name, e.id, None, e) for e in self._configured or ()]
 
     def warm(self, model: str) -> None:
         return None  # the upstream loads on demand (LM Studio's JIT, Ollama); nothing to ask
@@ -121,8 +121,9 @@ class OpenAIBackend:
         except msgspec.DecodeError as err:
             raise BackendProtocolError(f"{self.name}: unreadable model list: {err}") from None
         if self._configured is None:
-            return [_card(m.id, m, None) for m in found.values()]
-        return [_card(e.id, found.get(e.upstream_id or e.id), e) for e in self._configured]
+            return [_card(self.name, m.id, m, None) for m in found.values()]
+        configured = self._configured
+        return [_card(self.name, e.id, found.get(e.upstream_id or e.id), e) for e in configured]
 
     def upstream_id(self, model_id: str) -> str:
         """The upstream's own name for one of this backend's models."""
@@ -336,10 +337,21 @@ def _error_message(body: bytes) -> str:
     return parsed.error or parsed.detail or ""
 
 
-def _card(model_id: str, found: UpstreamModel | None, entry: ModelEntry | None) -> ModelCard:
+def _card(
+    backend: str, model_id: str, found: UpstreamModel | None, entry: ModelEntry | None
+) -> ModelCard:
+    """A model's card from its config entry and the upstream's listing; owned by what the
+    upstream says, else by the backend, created when the upstream says."""
     context = (entry.context_length if entry else None) or (found.context() if found else None)
     capabilities = list(entry.capabilities) if entry and entry.capabilities else []
     if not capabilities and found and found.capabilities:
         capabilities = list(found.capabilities)
-    owned_by = (found.owned_by if found else None) or "upstream"
-    return ModelCard(model_id, owned_by=owned_by, context_length=context, capabilities=capabilities)
+    owned_by = (found.owned_by if found else None) or backend
+    created = found.created if found and type(found.created) is int and found.created > 0 else 0
+    return ModelCard(
+        model_id,
+        created=created,
+        owned_by=owned_by,
+        context_length=context,
+        capabilities=capabilities,
+    )
