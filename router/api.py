@@ -380,7 +380,7 @@ async def _send(
 
 
 async def _send_error(send: Send, err: RouterError) -> None:
-    extra = [(k.encode(), _ascii(v)) for k, v in err.headers().items()]  # e.g. an upstream's
+    extra = [(k.encode(), _ascii(v)) for k, v in err.headers().items()]  # an upstream Retry-After
     await _send(send, err.status, err.body(), extra)
 
 
