@@ -162,6 +162,7 @@ _AS_ROOT = "--unshare-ipc --unshare-pid --unshare-net --unshare-uts --unshare-cg
 _AS_USER = "--unshare-all --unshare-user --disable-userns"
 _ALWAYS = "--die-with-parent --new-session --clearenv"
 _FRESH = "--proc /proc --dev /dev --remount-ro /dev --hostname sandbox --chdir /tmp"
+_LAST = "--remount-ro /"  # the root tmpfs bwrap builds: read-only once set up
 
 
 def bwrap_argv(
@@ -181,7 +182,7 @@ def bwrap_argv(
         if not root.startswith("/usr/"):
             argv += [*_parents(root), "--ro-bind", root, root]
     tmp = f"--perms 1777 --size {limits.tmp_mb * 1024 * 1024} --tmpfs /tmp"
-    argv += [*_FRESH.split(), *tmp.split(), "--ro-bind", code_dir, INSIDE]
+    argv += [*_FRESH.split(), *tmp.split(), "--ro-bind", code_dir, INSIDE, *_LAST.split()]
     return [*argv, "--", *launch(command, "/tmp", limits)]
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -404,3 +404,90 @@ async def test_a_loop_is_cut_as_soon_as_it_shows() -> None:
     assert run.e2e is not None and run.e2e < 1.5
     assert run.decode_tokens_per_s is not None and 50 < run.decode_tokens_per_s < 150
     assert replica.outstanding == 0
+
+
+# ---------------------------------------------------------------- code answers: who, where
+
+
+def hostile_code_answer(marker: Path) -> Callable[[dict], str]:
+    """The reference answer plus a block that writes `marker` and exits: when run, the code
+    check fails (code_failed), and outside a sandbox the marker would appear."""
+    block = f"```python\nopen({str(marker)!r}, 'w').write('ran')\nraise SystemExit(1)\n```\n"
+    return lambda body: good_answer(body) + "\n" + block
+
+
+async def _calibrate_code(loaded: LoadedConfig, out: Path) -> Profile:
+    from router.calibrate import Options, calibrate_service
+
+    service = Service(loaded, routes=False)
+    await service.start()
+    try:
+        options = Options(tasks=["code"], quick=True, quick_max_tokens=600, out=str(out))
+        return (await calibrate_service(service, options)).profile
+    finally:
+        await service.stop()
+
+
+@pytest.mark.parametrize("trusted", ["", "trusted = false"])
+async def test_code_answers_run_sandboxed_for_configured_backends_only(
+    tmp_path: Path, trusted: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from router.sandbox import detect
+
+    caplog.set_level(logging.INFO, logger="router")
+    marker = tmp_path / "ran"
+    with FakeUpstream([FakeModel("coder", answer=hostile_code_answer(marker))]) as fake:
+        text = backend_toml("fake", fake.base_url, f'models = ["coder"]\n{trusted}')
+        loaded = LoadedConfig(parse_config(text.encode(), "t"), "t")
+        profile = await _calibrate_code(loaded, tmp_path)
+    score = profile.tasks["code"][0]
+    if trusted:  # not run: graded on the code block and the language
+        expected = f"{detect().describe()}; skipped for untrusted backends: fake"
+        assert profile.code_checks == expected
+        assert score.quality > 0.5 and score.failure_rate == 0
+        assert any("code answers of fake are not run" in r.getMessage() for r in caplog.records)
+    else:  # run, in the sandbox: the exit fails the check, the marker is never written
+        assert profile.code_checks == "sandboxed: bubblewrap"
+        assert score.quality == 0 and score.failure_rate == 1
+    assert not marker.exists()
+
+
+async def test_code_from_servers_found_by_discovery_is_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from router.config import Config, RoutingConfig
+
+    marker = tmp_path / "ran"
+    monkeypatch.setattr("router.discover.is_ready", lambda folder: False)
+    with FakeUpstream([FakeModel("coder", answer=hostile_code_answer(marker))]) as fake:
+        monkeypatch.setattr("router.discover.USUAL_PORTS", {fake.port: "local-test"})
+        config = Config(routing=RoutingConfig(profiles_dir=str(tmp_path)))
+        profile = await _calibrate_code(LoadedConfig(config, None), tmp_path)
+    assert profile.code_checks.endswith("; skipped for untrusted backends: local-test")
+    assert profile.tasks["code"][0].quality > 0.5
+    assert not marker.exists()
+
+
+async def test_without_a_sandbox_code_is_not_run_and_the_profile_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from router.sandbox import Sandbox
+
+    none = Sandbox("none", reason="bwrap is not installed")
+    monkeypatch.setattr("router.calibrate.detect", lambda: none)
+    monkeypatch.setattr("router.graders.detect", lambda: none)
+    monkeypatch.setattr("router.coderun.detect", lambda: none)
+    caplog.set_level(logging.INFO, logger="router")
+    marker = tmp_path / "ran"
+    with FakeUpstream([FakeModel("coder", answer=hostile_code_answer(marker))]) as fake:
+        text = backend_toml("fake", fake.base_url, 'models = ["coder"]')
+        loaded = LoadedConfig(parse_config(text.encode(), "t"), "t")
+        profile = await _calibrate_code(loaded, tmp_path)
+    assert profile.code_checks == "skipped: no sandbox"
+    assert load_profile(next(tmp_path.glob("*.toml"))).code_checks == "skipped: no sandbox"
+    assert profile.tasks["code"][0].quality > 0.5  # graded on the rest
+    assert not marker.exists()
+    warnings = [r.getMessage() for r in caplog.records if "no sandbox" in r.getMessage()]
+    assert len(warnings) == 1 and "bwrap is not installed" in warnings[0]
+    if sys.platform == "linux":
+        assert "apt-get install bubblewrap" in warnings[0]
