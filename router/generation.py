@@ -45,21 +45,28 @@ from typing import Any
 
 import msgspec
 
+from router.backends.mlx_output import ChoiceOutput, Piece
+from router.backends.mlx_output import StopScanner as StopScanner  # its tests import it here
+from router.backends.mlx_sampling import Sampling, build
+from router.backends.mlx_tools import scanner_for
+
 log = logging.getLogger("router")
 
-Prompt = list[dict[str, str]] | str  # chat messages, or a text completion's prompt
+Prompt = list[dict[str, Any]] | str  # chat messages, or a text completion's prompt
 Loader = Callable[[Path], tuple[Any, Any]]  # path -> (model, tokenizer)
 EXIT_WAIT_S = 10.0  # at interpreter exit, how long to wait for generation threads to stop
 
 
-class Piece(msgspec.Struct, frozen=True):
-    """Text for the client: one token's worth (empty while a character is incomplete)."""
+class Ended(msgspec.Struct, frozen=True):
+    """Choice `index` ended: "stop", "length" or "tool_calls"."""
 
-    text: str
+    index: int
+    finish_reason: str
 
 
 class Done(msgspec.Struct, frozen=True):
-    """The job ended: "stop" (EOS or a stop string), "length", or "cancelled"."""
+    """The job ended: "stop" (EOS or a stop string), "length", "tool_calls" (for the last
+    choice), or "cancelled"; tokens over all its choices."""
 
     finish_reason: str
     prompt_tokens: int
@@ -72,7 +79,20 @@ class Failed(msgspec.Struct, frozen=True):
     message: str
 
 
-Item = Piece | Done | Failed
+class Refused(msgspec.Struct, frozen=True):
+    """The model cannot do what the request asks (found once it is loaded), e.g. tools."""
+
+    param: str
+    message: str
+
+
+class Refusal(Exception):
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+Item = Piece | Ended | Done | Failed | Refused
 
 
 class JobStats(msgspec.Struct):
@@ -94,8 +114,8 @@ class Job:
     `out` through the loop (`post`) and to `stats`.
     """
 
-    __slots__ = ("loop", "max_tokens", "out", "prompt", "seed", "stats", "stop", "stops",
-                 "temperature", "top_p")  # fmt: skip
+    __slots__ = ("loop", "max_tokens", "n", "one_tool_call", "out", "prompt", "sampling", "stats",
+                 "stop", "stops", "tools", "top_logprobs")  # fmt: skip
 
     def __init__(
         self,
@@ -103,21 +123,33 @@ class Job:
         prompt: Prompt,
         *,
         max_tokens: int,
-        temperature: float,
-        top_p: float | None = None,
-        seed: int | None = None,
+        sampling: Sampling | None = None,
         stops: list[str] | None = None,
+        n: int = 1,
+        top_logprobs: int | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        one_tool_call: bool = False,
     ) -> None:
+        """`top_logprobs`: None for no log-probabilities, else the alternatives per token;
+        `tools`: given to the chat template, the answer's tool calls parsed by mlx-lm."""
         self.stats = stats
         self.prompt = prompt
         self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.top_p = top_p
-        self.seed = seed
+        self.sampling = sampling or Sampling()
+        self.n = n
+        self.top_logprobs = top_logprobs
+        self.tools = tools
+        self.one_tool_call = one_tool_call
         self.stops = [s for s in stops or () if s]
         self.stop = threading.Event()
         self.loop = asyncio.get_running_loop()
         self.out: asyncio.Queue[Item] = asyncio.Queue()
+
+    def again(self, prompt: Prompt) -> Job:
+        """A new job like this one, for another prompt (a second try)."""
+        return Job(self.stats, prompt, max_tokens=self.max_tokens, sampling=self.sampling,
+                   stops=self.stops, n=self.n, top_logprobs=self.top_logprobs, tools=self.tools,
+                   one_tool_call=self.one_tool_call)  # fmt: skip
 
     def cancel(self) -> None:
         """Ask the thread to stop this job (no-op once it has ended). Thread-safe."""
@@ -129,37 +161,6 @@ class Job:
             self.loop.call_soon_threadsafe(self.out.put_nowait, item)
         except RuntimeError:  # the loop is closed: nobody is listening any more
             self.stop.set()
-
-
-class StopScanner:
-    """Cuts generated text at the first stop string, holding back a tail that may start one."""
-
-    def __init__(self, stops: list[str]) -> None:
-        self.stops = stops
-        self.longest = max((len(s) for s in stops), default=0)
-        self.pending = ""
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        """The text that is safe to send now, and whether a stop string was reached."""
-        if not self.stops:
-            return text, False
-        buffer = self.pending + text
-        hits = [i for s in self.stops if (i := buffer.find(s)) >= 0]
-        if hits:
-            self.pending = ""
-            return buffer[: min(hits)], True
-        hold = 0
-        for k in range(min(len(buffer), self.longest - 1), 0, -1):
-            if any(s.startswith(buffer[-k:]) for s in self.stops):
-                hold = k
-                break
-        self.pending = buffer[len(buffer) - hold :]
-        return buffer[: len(buffer) - hold], False
-
-    def flush(self) -> str:
-        """The held-back text, once generation ended without reaching a stop string."""
-        rest, self.pending = self.pending, ""
-        return rest
 
 
 def load_mlx(path: Path) -> tuple[Any, Any]:
@@ -246,6 +247,10 @@ class Worker:
         stats = job.stats
         try:
             done = Done("cancelled", 0, 0) if job.stop.is_set() else self._generate(job)
+        except Refusal as err:
+            stats.finish_reason, stats.done = "refused", True
+            job.post(Refused(err.param, str(err)))
+            return
         except Exception as err:  # one line for the client; the traceback for the log
             log.warning("generation failed for %s", self.model_id, exc_info=err)
             stats.finish_reason, stats.done = "error", True
@@ -255,45 +260,69 @@ class Worker:
         job.post(done)
 
     def _generate(self, job: Job) -> Done:
+        """The job's choices, one after another, from one prompt."""
+        import mlx.core as mx
+
+        prompt = self._tokens(job)
+        job.stats.prompt_tokens = len(prompt)
+        if job.sampling.seed is not None:
+            mx.random.seed(job.sampling.seed)
+        made, finish = 0, "stop"
+        for index in range(job.n):
+            finish, count = self._choice(job, prompt, index)
+            made += count
+            if finish == "cancelled":
+                return Done("cancelled", len(prompt), made)
+            job.post(Ended(index, finish))
+        return Done(finish, len(prompt), made)
+
+    def _choice(self, job: Job, prompt: list[int], index: int) -> tuple[str, int]:
+        """One generation: its finish reason and how many tokens it made."""
         import mlx.core as mx
         from mlx_lm import stream_generate
-        from mlx_lm.sample_utils import make_sampler
 
-        stats, scanner = job.stats, StopScanner(job.stops)
-        prompt = self._tokens(job.prompt)
-        stats.prompt_tokens = len(prompt)
-        if job.seed is not None:
-            mx.random.seed(job.seed)
-        top_p = job.top_p if job.top_p is not None and job.top_p < 1 else 0.0
-        sampler = make_sampler(temp=job.temperature, top_p=top_p)
+        stats, tokenizer = job.stats, self._tokenizer
+        out = ChoiceOutput(
+            index,
+            tokenizer,
+            job.post,
+            stops=job.stops,
+            tools=job.tools,
+            top_logprobs=job.top_logprobs,
+            one_tool_call=job.one_tool_call,
+        )
+        sampler, processors = build(job.sampling, tokenizer)
         finish, made = "length", 0
         stream = mx.default_stream(mx.default_device())  # this thread's own (as mlx_lm.server)
-        for response in stream_generate(self._model, self._tokenizer, prompt, stream=stream,
-                                        max_tokens=job.max_tokens, sampler=sampler):  # fmt: skip
+        for response in stream_generate(self._model, tokenizer, prompt, stream=stream,
+                                        max_tokens=job.max_tokens, sampler=sampler,
+                                        logits_processors=processors):  # fmt: skip
             eos = response.finish_reason == "stop"
             stats.generated += 0 if eos else 1
             if job.stop.is_set():
                 stats.after_stop += 0 if eos else 1
-                return Done("cancelled", len(prompt), made)
+                return "cancelled", made
             made += 0 if eos else 1
-            text, hit = scanner.feed(response.text)
-            if response.finish_reason and not hit:
-                text += scanner.flush()
-            if text:
-                job.post(Piece(text))
-            if hit:
-                return Done("stop", len(prompt), made)
+            if out.take(response, eos):
+                return "stop", made
             if response.finish_reason:
                 finish = response.finish_reason
-        return Done(finish, len(prompt), made)
+        return out.finish(finish), made
 
-    def _tokens(self, prompt: Prompt) -> list[int]:
-        tokenizer = self._tokenizer
+    def _tokens(self, job: Job) -> list[int]:
+        tokenizer, prompt = self._tokenizer, job.prompt
         if isinstance(prompt, str):
             bos = tokenizer.bos_token
             return list(tokenizer.encode(prompt, add_special_tokens=bos is None
                                          or not prompt.startswith(bos)))  # fmt: skip
-        return list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True))
+        if not job.tools:
+            return list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True))
+        try:
+            scanner_for(tokenizer, job.tools)
+        except LookupError as err:
+            raise Refusal("tools", f"{self.model_id}: {err}; send it no tools") from None
+        return list(tokenizer.apply_chat_template(prompt, tools=job.tools,
+                                                  add_generation_prompt=True))  # fmt: skip
 
 
 class _ThreadPool:

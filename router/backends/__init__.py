@@ -26,6 +26,7 @@ class BackendRequest(msgspec.Struct):
     model: str  # the backend's own name for the model
     body: bytes  # the client's body, model renamed where needed; sent as is over HTTP
     parsed: Parsed  # the decoded view, for backends that do not speak HTTP
+    max_tokens: int | None = None  # the router's cap when the client set none (mlx honours it)
 
 
 class Reply(msgspec.Struct):

@@ -19,41 +19,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
 from router.backends import DONE, BackendRequest, Reply, StreamEvent
-from router.config import BackendConfig, ModelEntry
+from router.backends.mlx_json import check_choices, instruction
+from router.backends.mlx_prompt import chat_messages, corrected, with_instruction
+from router.backends.mlx_sampling import Asked, Sampling, model_defaults, resolve
+from router.backends.mlx_wire import Answer, Choice, Fields, Format, Unsupported, read_fields
+from router.backends.mlx_wire import refusal as refused_field
+from router.config import BackendConfig, ModelEntry, SamplingDefaults
 from router.errors import BackendError, BackendStatusError, BackendUnavailable
 from router.generation import (
     Done,
+    Ended,
     Failed,
     Job,
     JobStats,
     Loader,
     Piece,
     Prompt,
+    Refused,
     Worker,
     load_mlx,
 )
 from router.metrics import Metrics
 from router.residency import Residency
-from router.wire import (
-    ChatRequest,
-    Chunk,
-    ChunkChoice,
-    CompletionRequest,
-    Delta,
-    ModelCard,
-    Usage,
-)
+from router.wire import ChatRequest, CompletionRequest, ModelCard, Usage
 
 log = logging.getLogger("router")
-DEFAULT_TEMPERATURE = 1.0  # OpenAI's default when a request sets none
 RECENT_JOBS = 256  # JobStats kept for tests and debugging
 
 
@@ -63,111 +59,22 @@ class GenerationFailed(BackendError):
     code = "generation_failed"
 
 
-# --- response shapes (what this backend writes; OpenAI's field names) ----------------------
-
-
-class _Message(msgspec.Struct):
-    content: str
-    role: str = "assistant"
-
-
-class _ChatChoice(msgspec.Struct):
-    message: _Message
-    finish_reason: str
-    index: int = 0
-    logprobs: None = None
-
-
-class _TextChoice(msgspec.Struct):
-    text: str
-    finish_reason: str
-    index: int = 0
-    logprobs: None = None
-
-
-class _Completion(msgspec.Struct):
-    id: str
-    object: str  # "chat.completion" or "text_completion"
-    created: int
-    model: str
-    choices: list[_ChatChoice] | list[_TextChoice]  # encoded only, never decoded
-    usage: Usage
-
-
-class _DeltaOut(msgspec.Struct, omit_defaults=True):
-    role: str | None = None
-    content: str | None = None
-
-
-class _ChatChunkChoice(msgspec.Struct):
-    delta: _DeltaOut
-    finish_reason: str | None = None
-    index: int = 0
-    logprobs: None = None
-
-
-class _TextChunkChoice(msgspec.Struct):
-    text: str
-    finish_reason: str | None = None
-    index: int = 0
-    logprobs: None = None
-
-
-class _ChunkOut(msgspec.Struct):
-    id: str
-    object: str  # "chat.completion.chunk" or "text_completion"
-    created: int
-    model: str
-    choices: list[_ChatChunkChoice] | list[_TextChunkChoice]  # encoded only
-    usage: Usage | None = None
-
-
 class _ModelConfig(msgspec.Struct):
     max_position_embeddings: int | None = None
 
 
-_encode = msgspec.json.Encoder().encode
 _decode_model_config = msgspec.json.Decoder(_ModelConfig).decode
-
-
-class _Answer:
-    """One request's fixed parts: its id, kind, model and creation time."""
-
-    __slots__ = ("chat", "created", "id", "model")
-
-    def __init__(self, chat: bool, model: str) -> None:
-        self.chat = chat
-        self.model = model
-        self.id = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
-        self.created = int(time.time())
-
-    def body(self, text: str, done: Done) -> bytes:
-        choice: Any = (_ChatChoice(_Message(text), done.finish_reason) if self.chat
-                       else _TextChoice(text, done.finish_reason))  # fmt: skip
-        kind = "chat.completion" if self.chat else "text_completion"
-        return _encode(_Completion(self.id, kind, self.created, self.model, [choice], usage(done)))
-
-    def event(self, text: str | None, finish: str | None = None, *, first: bool = False,
-              usage: Usage | None = None) -> StreamEvent:  # fmt: skip
-        """One SSE event; no text and no finish reason makes the usage-only chunk."""
-        choices: list[Any] = []
-        seen: list[ChunkChoice] = []
-        if text is not None or finish is not None:
-            if self.chat:
-                delta = _DeltaOut("assistant" if first else None, text)
-                choices.append(_ChatChunkChoice(delta, finish))
-                seen.append(ChunkChoice(0, Delta(content=text), None, finish))
-            else:
-                choices.append(_TextChunkChoice(text or "", finish))
-                seen.append(ChunkChoice(0, None, text or "", finish))
-        kind = "chat.completion.chunk" if self.chat else "text_completion"
-        out = _ChunkOut(self.id, kind, self.created, self.model, choices, usage)
-        return StreamEvent(b"data: " + _encode(out) + b"\n\n", Chunk(seen, usage))
 
 
 def usage(done: Done) -> Usage:
     return Usage(done.prompt_tokens, done.completion_tokens,
                  done.prompt_tokens + done.completion_tokens)  # fmt: skip
+
+
+class BadOutput(BackendError):
+    """The model's answer failed the request's `response_format`, twice."""
+
+    code = "response_format_failed"
 
 
 class MLXBackend:
@@ -181,6 +88,8 @@ class MLXBackend:
         """`loader` reads a model folder into (model, tokenizer); tests pass their own."""
         self.name = config.name
         self._default_max_tokens = config.default_max_tokens
+        self._defaults = config.defaults
+        self._layers: dict[str, list[SamplingDefaults | None]] = {}  # model -> sampling defaults
         self._configured = config.model_entries() or []
         dirs = config.model_dirs or ([] if config.models is not None else [_default_models()])
         self._dirs = [Path(d).expanduser() for d in dirs]
@@ -230,50 +139,100 @@ class MLXBackend:
             size_bytes=size,
         )
         self.residency.add(model_id, path, size, card)
+        own = entry.defaults if entry else None
+        self._layers[model_id] = [own, self._defaults, model_defaults(path)]
 
     def warm(self, model: str) -> None:
         self.residency.warm(model)
 
     async def complete(self, request: BackendRequest) -> Reply:
-        job, answer = self._job(request)
-        async with self.residency.lease(request.model) as worker:
-            worker.submit(job)
-            try:
-                parts: list[str] = []
-                first: float | None = None
-                while isinstance(item := await self._next(job), Piece):
-                    first = first or time.perf_counter()
-                    parts.append(item.text)
-            finally:
-                job.cancel()  # a no-op when it ended; stops it when this task was cancelled
-        return Reply(answer.body("".join(parts), item), usage(item), first)
+        job, answer, fmt = self._job(request)
+        if fmt is not None:
+            choices, done, first = await self._checked(request.model, job, fmt)
+        else:
+            choices, done, first = await self._collect(request.model, job)
+        return Reply(answer.body(choices, usage(done)), usage(done), first)
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEvent]:
-        job, answer = self._job(request)
+        job, answer, fmt = self._job(request)
+        if fmt is not None:  # checked first, then sent
+            choices, done, _ = await self._checked(request.model, job, fmt)
+            for index, choice in enumerate(choices):
+                yield answer.event(index, choice.text(), first=True, logprobs=choice.logprobs,
+                                   tool_calls=choice.tool_calls)  # fmt: skip
+                yield answer.event(index, None, choice.finish_reason)
+            yield answer.usage_event(usage(done))
+            yield DONE
+            return
         async with self.residency.lease(request.model) as worker:
             worker.submit(job)
             try:
-                first = True
-                while isinstance(item := await self._next(job), Piece):
-                    if item.text:
-                        yield answer.event(item.text, first=first)
-                        first = False
-                yield answer.event(None if not first else "", item.finish_reason, first=first)
-                yield answer.event(None, usage=usage(item))
+                started: set[int] = set()
+                while not isinstance(item := await self._next(job), Done):
+                    first = item.index not in started
+                    started.add(item.index)
+                    if isinstance(item, Ended):
+                        text = "" if first else None
+                        yield answer.event(item.index, text, item.finish_reason, first=first)
+                        continue
+                    text = item.text if item.text or not item.tool_calls else None
+                    yield answer.event(item.index, text, first=first, logprobs=item.logprobs,
+                                       tool_calls=item.tool_calls)  # fmt: skip
+                yield answer.usage_event(usage(item))
                 yield DONE
             finally:
                 job.cancel()  # the consumer closed the stream or was cancelled: stop the thread
 
-    async def _next(self, job: Job) -> Piece | Done:
-        """The job's next item; a failure or a cancellation by `close` raises."""
+    async def _collect(self, model: str, job: Job) -> tuple[list[Choice], Done, float | None]:
+        """A job's whole output: its choices, its end, and when its first token came."""
+        choices = [Choice() for _ in range(job.n)]
+        first: float | None = None
+        async with self.residency.lease(model) as worker:
+            worker.submit(job)
+            try:
+                while not isinstance(item := await self._next(job), Done):
+                    choice = choices[item.index]
+                    if isinstance(item, Ended):
+                        choice.finish_reason = item.finish_reason
+                        continue
+                    first = first or time.perf_counter()
+                    choice.parts.append(item.text)
+                    choice.logprobs += item.logprobs or ()
+                    choice.tool_calls += item.tool_calls or ()
+            finally:
+                job.cancel()  # a no-op when it ended; stops it when this task was cancelled
+        return choices, item, first
+
+    async def _checked(
+        self, model: str, job: Job, fmt: Format
+    ) -> tuple[list[Choice], Done, float | None]:
+        """A JSON answer that passed its check, asked twice at most (`mlx_json`)."""
+        choices, done, first = await self._collect(model, job)
+        problem = check_choices(choices, fmt)
+        if problem is None:
+            return choices, done, first
+        retry = job.again(corrected(job.prompt, choices[0].text(), problem, fmt))
+        choices, again, _ = await self._collect(model, retry)
+        problem = check_choices(choices, fmt)
+        if problem is not None:
+            raise BadOutput(f"{self.name}/{model}: the answer is not the JSON response_format "
+                            f"asks for, twice: {problem}", param="response_format")  # fmt: skip
+        both = Done(again.finish_reason, done.prompt_tokens + again.prompt_tokens,
+                    done.completion_tokens + again.completion_tokens)  # fmt: skip
+        return choices, both, first
+
+    async def _next(self, job: Job) -> Piece | Ended | Done:
+        """The job's next item; a failure, a refusal or a cancellation by `close` raises."""
         item = await job.out.get()
         if isinstance(item, Failed):
             raise GenerationFailed(f"{self.name}/{job.stats.model}: {item.message}")
+        if isinstance(item, Refused):
+            raise Unsupported(item.param, f"{self.name}/{job.stats.model}: {item.message}")
         if isinstance(item, Done) and item.finish_reason == "cancelled":
             raise BackendUnavailable(f"{self.name}/{job.stats.model}: the backend is closing")
         return item
 
-    def _job(self, request: BackendRequest) -> tuple[Job, _Answer]:
+    def _job(self, request: BackendRequest) -> tuple[Job, Answer, Format | None]:
         """The job for a request, or the client's mistake as a 4xx `BackendStatusError`."""
         parsed = request.parsed
         if request.endpoint == "embeddings" or not isinstance(
@@ -283,19 +242,32 @@ class MLXBackend:
                                           "in-process models")  # fmt: skip
         if request.model not in self.residency.slots:
             raise BackendStatusError(404, f"{self.name}: no model {request.model!r}")
-        answer = _Answer(isinstance(parsed, ChatRequest), request.model)
-        prompt = self._prompt(parsed)
+        chat = isinstance(parsed, ChatRequest)
+        fields = read_fields(request.body, self.name)
+        if refused := refused_field(fields, chat):
+            raise Unsupported(refused[0], f"{self.name}: {refused[0]}: {refused[1]}")
+        answer = Answer(chat, request.model, fields.top() is not None)
+        fmt = fields.json_format() if chat else None
         stats = JobStats(answer.id, request.model)
         self.recent[answer.id] = stats
         if len(self.recent) > RECENT_JOBS:
             del self.recent[next(iter(self.recent))]
-        temperature = DEFAULT_TEMPERATURE if parsed.temperature is None else parsed.temperature
-        job = Job(stats, prompt, max_tokens=parsed.token_limit() or self._default_max_tokens,
-                  temperature=temperature, top_p=parsed.top_p, seed=parsed.seed,
-                  stops=parsed.stop_list())  # fmt: skip
-        return job, answer
+        tools = fields.tools if fields.tool_choice != "none" else None
+        limit = parsed.token_limit() or request.max_tokens or self._default_max_tokens
+        job = Job(stats, self._prompt(parsed, fields, fmt), max_tokens=limit,
+                  sampling=self.sampling(request.model, fields), stops=parsed.stop_list(),
+                  n=fields.n or 1, top_logprobs=fields.top(), tools=tools or None,
+                  one_tool_call=fields.parallel_tool_calls is False)  # fmt: skip
+        return job, answer, fmt
 
-    def _prompt(self, parsed: ChatRequest | CompletionRequest) -> Prompt:
+    def sampling(self, model: str, fields: Fields) -> Sampling:
+        """The request's sampling settings, the model's defaults filling what it leaves unset."""
+        asked = Asked(**{name: getattr(fields, name) for name in Asked.__struct_fields__})
+        return resolve(asked, self._layers.get(model, []))
+
+    def _prompt(
+        self, parsed: ChatRequest | CompletionRequest, fields: Fields, fmt: Format | None
+    ) -> Prompt:
         if isinstance(parsed, CompletionRequest):
             prompts = [parsed.prompt] if isinstance(parsed.prompt, str) else parsed.prompt
             if len(prompts) != 1:
@@ -304,8 +276,11 @@ class MLXBackend:
             return prompts[0]
         if any(m.has_image() for m in parsed.messages):
             raise BackendStatusError(400, f"{self.name}: in-process models read text only")
-        return [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in parsed.messages]  # fmt: skip
+        messages = chat_messages(parsed.messages, fields.messages or [])
+        if fmt is None:
+            return messages
+        schema = fmt.json_schema.schema if fmt.json_schema is not None else None
+        return with_instruction(messages, instruction(schema))
 
 
 def _default_models() -> str:
@@ -348,7 +323,7 @@ def _models_in(child: Path) -> list[tuple[str, Path]]:
         snapshots = _children(child / "snapshots")
         newest = max(snapshots, key=lambda p: p.stat().st_mtime, default=None)
         if newest is not None and _is_model_folder(newest):
-            return [(child.name[len("models--"):].replace("--", "/"), newest)]
+            return [(child.name[len("models--") :].replace("--", "/"), newest)]
         return []
     return [(f"{child.name}/{m.name}", m) for m in _children(child) if _is_model_folder(m)]
 
