@@ -86,7 +86,7 @@ class Dispatcher:
         for model, replica in self._attempts(route):
             counted = self._failed(failures, model, counted)
             self._escalated(route, rejected, model)
-            request = BackendRequest(endpoint, replica.name, body, parsed)
+            request = BackendRequest(endpoint, replica.name, body, parsed, route.max_tokens)
             reply = await self._complete_once(model, replica, request, failures)
             if reply is None:
                 continue
@@ -143,7 +143,8 @@ class Dispatcher:
             except BackendError as err:
                 failures.append((model, _blame(err, model, replica)))
                 continue
-            events = replica.backend.stream(BackendRequest(endpoint, replica.name, body, parsed))
+            request = BackendRequest(endpoint, replica.name, body, parsed, route.max_tokens)
+            events = replica.backend.stream(request)
             try:
                 first = await anext(aiter(events))
             except (BackendError, StopAsyncIteration) as err:

@@ -53,6 +53,8 @@ class Needs(msgspec.Struct, frozen=True, kw_only=True):
     tools: bool = False
     json: bool = False
     tokens: int = 0  # estimated prompt tokens plus max_tokens
+    answer_tokens: int | None = None  # the most tokens the answer will have; None: unknown
+    capped: bool = False  # that cap is the router's own (the client set no max_tokens)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,8 +20,8 @@ import msgspec
 from router.classify import Classification
 from router.errors import InvalidRequest, ModelNotFound, NoCapableModel, NoModelAvailable
 from router.policy import Candidate, Decision, Needs, Settings, rank
-from router.profiles import Profile
-from router.tasks import DIRECT, POLICIES, TASKS, Policy
+from router.profiles import ModelProfile, Profile, TaskScore
+from router.tasks import DIRECT, POLICIES, TASKS, Policy, answer_tokens
 from router.wire import ChatRequest, CompletionRequest, Message, ModelCard
 
 AUTO = "auto"
@@ -41,6 +41,7 @@ class Route(msgspec.Struct, frozen=True):
     candidates: list[str]  # model ids, best first
     reason: str  # short, human-readable: goes out as `x-router-reason`
     basis: str = "direct"  # bounded, for metrics: direct, alias, default, or the policy
+    max_tokens: int | None = None  # the router's cap on the answer, when the client set none
 
 
 class Virtual(msgspec.Struct, frozen=True):
@@ -120,8 +121,10 @@ def resolve(
     )
 
 
-def needs_of(parsed: ChatRequest | CompletionRequest) -> Needs:
-    """What a request asks of a model: images, tools, JSON, and about how many tokens."""
+def needs_of(parsed: ChatRequest | CompletionRequest, task: str | None = None) -> Needs:
+    """What a request asks of a model: images, tools, JSON, and about how many tokens. With
+    the task known, the answer's tokens are capped: the client's max_tokens, else the task's
+    (`tasks.ANSWER_TOKENS`), which the router then asks of in-process models."""
     if isinstance(parsed, ChatRequest):
         chars = sum(len(m.text()) for m in parsed.messages)
         vision = any(m.has_image() for m in parsed.messages)
@@ -132,8 +135,11 @@ def needs_of(parsed: ChatRequest | CompletionRequest) -> Needs:
         chars = len(prompt) if isinstance(prompt, str) else sum(map(len, prompt))
         vision = tools = json = False
     # ~3 characters a token between English (~4) and Japanese (~1-2)
-    tokens = chars // 3 + (parsed.token_limit() or 256)
-    return Needs(vision=vision, tools=tools, json=json, tokens=tokens)
+    limit = parsed.token_limit()
+    answer = (limit or answer_tokens(task)) if task else None
+    tokens = chars // 3 + (answer or limit or 256)
+    return Needs(vision=vision, tools=tools, json=json, tokens=tokens, answer_tokens=answer,
+                 capped=task is not None and limit is None)  # fmt: skip
 
 
 def messages_of(parsed: ChatRequest | CompletionRequest) -> list[Message]:
@@ -148,8 +154,10 @@ def candidates(
     task: str,
     profile: Profile | None,
     live: Mapping[str, Live],
+    answer_tokens: int | None = None,
 ) -> list[Candidate]:
-    """Every model as the policy sees it for `task`."""
+    """Every model as the policy sees it for `task`; its latency for an answer of at most
+    `answer_tokens` tokens when given (else the task's profiled latency, or a prior)."""
     scores = {s.model: s for s in profile.tasks.get(task, ())} if profile else {}
     out = []
     for card in cards:
@@ -157,11 +165,10 @@ def candidates(
         measured = profile.model(card.id) if profile else None
         score = scores.get(card.id)
         if score is not None:
-            quality, latency = score.quality, score.latency_seconds or _prior_latency(card)
-            failure_rate, is_measured = score.failure_rate, True
+            quality, failure_rate, is_measured = score.quality, score.failure_rate, True
         else:
-            quality, latency, failure_rate, is_measured = _prior_quality(card), 0.0, 0.0, False
-            latency = _prior_latency(card)
+            quality, failure_rate, is_measured = _prior_quality(card), 0.0, False
+        latency = _latency(card, score, measured, answer_tokens)
         caps = set(card.capabilities)
         if measured is not None:
             caps |= _measured_capabilities(measured.capabilities)
@@ -189,6 +196,29 @@ def _size_gb(card: ModelCard) -> float:
 def _prior_quality(card: ModelCard) -> float:
     """Bigger is better, a little: a guess until calibration measures it."""
     return round(min(0.8, 0.4 + 0.1 * math.log2(1 + _size_gb(card))), 3)
+
+
+def _latency(
+    card: ModelCard, score: TaskScore | None, measured: ModelProfile | None, tokens: int | None
+) -> float:
+    """Expected seconds for an answer: with a token cap, time to the first token plus the
+    cap's tokens at the model's speed (measured, else a prior from its size), or the task's
+    profiled latency when that is less (most answers end before the cap)."""
+    typical = score.latency_seconds if score is not None else None
+    if tokens is None:
+        return typical or _prior_latency(card)
+    first, per_token = _prior_speed(card)
+    if measured is not None and measured.decode_tokens_per_s:
+        first, per_token = measured.ttft_seconds or first, 1 / measured.decode_tokens_per_s
+    bound = round(first + tokens * per_token, 2)
+    return min(typical, bound) if typical else bound
+
+
+def _prior_speed(card: ModelCard) -> tuple[float, float]:
+    """A guess at (time to first token, seconds per token): memory-bound decoding on Apple
+    silicon, ~60 GB/s of weights read per second, 150 tokens/s at most."""
+    gb = _size_gb(card)
+    return round(0.2 + 0.3 * gb, 2), 1 / min(150.0, 60.0 / gb)
 
 
 def _prior_latency(card: ModelCard) -> float:
@@ -233,4 +263,6 @@ def choose(
         raise NoCapableModel(f"No model can take this {task} request ({why}).")
     best = decision.ranked[0]
     reason = f"{how}; {policy}: {best.why}" if how else f"{policy}: {best.why}"
-    return Route(task, [r.model for r in decision.ranked[:limit]], reason, policy), decision
+    cap = needs.answer_tokens if needs.capped else None
+    route = Route(task, [r.model for r in decision.ranked[:limit]], reason, policy, cap)
+    return route, decision

@@ -231,12 +231,12 @@ class Service:
             route = Route(task, [routing.default_model], reason, "default")
             return Explanation(route, classification)
         policy: Policy = hints.policy or routing.policy  # type: ignore[assignment]
-        needs = needs_of(parsed)
+        needs = needs_of(parsed, task)
         special = needs.vision or needs.tools or needs.json  # filters may empty a shortlist
         cards = self.catalog.cards() if special else self._shortlist(task, policy)
         live = {c.id: Live(self.catalog.outstanding(c.id), self.live.drift(c.id) or 1.0)
                 for c in cards}  # fmt: skip
-        found = candidates(cards, task, self.active.profile, live)
+        found = candidates(cards, task, self.active.profile, live, needs.answer_tokens)
         route, decision = choose(task, how, found, needs, policy, self.settings,
                                  routing.max_candidates)  # fmt: skip
         return Explanation(route, classification, decision)
