@@ -4,9 +4,9 @@ the router does not serve.
 CORS is a plain ASGI middleware around the whole application (`CORS`), so the raw generation
 handlers, their streams, errors and unknown paths all get it, and a preflight is answered
 before any API key is asked for. litestar's own `CORSConfig` would cover the same routes, but
-it builds a header map for every request (~22 us measured, about a tenth of the router's whole
-overhead on a request); this reads the raw header list once and leaves a request without an
-`Origin` alone.
+it builds a header map for every request: ~10 us without an `Origin`, ~20 us with one (measured;
+the router's whole overhead is ~200 us), against ~1 us and ~3 us here, where the raw header list
+is read once and a request without an `Origin` is left alone.
 
 - A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) gets 204 with the
   origin, the method and the headers asked for allowed; 403 in OpenAI's shape when
@@ -116,7 +116,8 @@ def _adding(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *exposed]}  # type: ignore[typeddict-item]
+            headers = [*message.get("headers", ()), *exposed]
+            message = {**message, "headers": headers}  # type: ignore[typeddict-item]
         await send(message)
 
     return wrapped
