@@ -100,7 +100,7 @@ def run_python(
         (folder / "harness.py").write_text(_HARNESS, encoding="utf-8")
         # the child's output: at most RLIMIT_FSIZE each, deleted with the folder
         with (root / "out.txt").open("wb") as out, (root / "err.txt").open("wb") as err:
-            outcome = run(box, folder, "harness.py", limits, timeout_s, out, err)
+            outcome = run(box, folder, "harness.py", limits, timeout_s, (out, err))
         stderr = _tail(root / "err.txt")
         finished = _tail(root / "out.txt", 200).rstrip().endswith(_SENTINEL)
     oom = outcome.why == "memory" or "MemoryError" in stderr

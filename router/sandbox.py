@@ -5,17 +5,15 @@ runs the interpreter inside it): bubblewrap (`bwrap`) on Linux, `sandbox-exec` o
 else none, with the reason. `run()` runs an interpreter command inside it with rlimits; with
 no sandbox it refuses (`NoSandbox`): nothing here ever runs code unconfined.
 
-Linux (bubblewrap): new network, PID, IPC, UTS and cgroup namespaces (a user namespace too
-when not root; as root, the child drops to `nobody` instead, so RLIMIT_NPROC holds), no
-network at all, `--die-with-parent` and a PID namespace so every descendant dies with the run,
-`--new-session`, an empty environment plus PATH/HOME/LC_ALL; read-only binds of /usr, /lib*,
-/etc/ld.so.cache and the interpreter's prefix only; the code folder read-only at /sandbox; a
-private size-capped tmpfs /tmp (the cwd) as the only writable place; fresh /proc and /dev
-(read-only); nothing of $HOME. macOS (sandbox-exec): a deny-by-default profile that allows
-reading the system and the interpreter, writing only the run's work folder, no network and
-no fork, plus the rlimits, a disk and resident-memory watchdog and a kill of every descendant
-seen. In both, the limits (CPU, address space, file size, open files, processes, core) are
-set inside the sandbox by a small launcher before the command is exec'd.
+Linux (bubblewrap): new network, PID, IPC, UTS, cgroup (and, unless root, user) namespaces;
+as root the child becomes `nobody`, so RLIMIT_NPROC holds. `--die-with-parent` and the PID
+namespace kill every descendant with the run; an empty environment; read-only binds of /usr,
+/lib*, /etc/ld.so.cache and the interpreter's prefix only, the code read-only at /sandbox, a
+size-capped private tmpfs /tmp (the cwd) the only writable place; fresh /proc and /dev;
+nothing of $HOME. macOS (sandbox-exec): a deny-by-default profile (read the system and the
+interpreter, write the run's work folder only, no network, no fork), a disk and memory
+watchdog, and a kill of every descendant seen. In both, a launcher sets the rlimits (CPU,
+address space, file size, open files, processes, core) inside before exec'ing the command.
 """
 
 from __future__ import annotations
@@ -73,6 +71,9 @@ os.execv(sys.argv[2], sys.argv[2:])
 _RLIMITS = "RLIMIT_CPU RLIMIT_AS RLIMIT_FSIZE RLIMIT_NOFILE RLIMIT_NPROC RLIMIT_CORE"
 
 
+Output = tuple[IO[bytes], IO[bytes]]  # where a run's stdout and stderr go
+
+
 class NoSandbox(RuntimeError):
     """Raised instead of running code where no sandbox is available."""
 
@@ -89,15 +90,8 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 
     def rlimits(self) -> dict[str, int]:
         mb = 1024 * 1024
-        values = (
-            self.cpu_s,
-            self.memory_mb * mb,
-            self.file_mb * mb,
-            self.open_files,
-            self.processes,
-            0,
-        )
-        return dict(zip(_RLIMITS.split(), values, strict=True))
+        v = (self.cpu_s, self.memory_mb * mb, self.file_mb * mb, self.open_files, self.processes)
+        return dict(zip(_RLIMITS.split(), (*v, 0), strict=True))
 
 
 class Sandbox(msgspec.Struct, frozen=True):
@@ -120,10 +114,8 @@ class Sandbox(msgspec.Struct, frozen=True):
         if self.available:
             return None
         hint = ENABLE_HINT.get(sys.platform, "no sandbox is known for this system")
-        return (
-            f"code answers are not run (graded on the rest): no sandbox: {self.reason}; "
-            f"to enable: {hint}"
-        )
+        why = f"no sandbox: {self.reason}; to enable: {hint}"
+        return f"code answers are not run (graded on the rest): {why}"
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -221,7 +213,7 @@ _DEVICES = "/dev/null /dev/zero /dev/random /dev/urandom"
 _SEATBELT = """\
 (version 1)
 (deny default)
-(allow process-exec (literal {exe}))
+(allow process-exec {exe})
 (allow file-read-metadata)
 (allow file-read* (literal "/") {read} {devices})
 (allow file-write* (subpath {work}) (literal "/dev/null"))
@@ -243,12 +235,9 @@ def seatbelt_profile(code_dir: str, work_dir: str) -> str:
     reads = [*_SYSTEM_READS.split(), *interpreter_roots(), code_dir, work_dir]
     read = " ".join(f"(subpath {_sb_quote(os.path.realpath(p))})" for p in reads)
     devices = " ".join(f"(literal {_sb_quote(d)})" for d in _DEVICES.split())
-    return _SEATBELT.format(
-        exe=_sb_quote(interpreter()),
-        read=read,
-        devices=devices,
-        work=_sb_quote(os.path.realpath(work_dir)),
-    )
+    exe = " ".join(f"(subpath {_sb_quote(r)})" for r in interpreter_roots())
+    work = _sb_quote(os.path.realpath(work_dir))
+    return _SEATBELT.format(exe=exe, read=read, devices=devices, work=work)
 
 
 def seatbelt_argv(
@@ -266,10 +255,7 @@ _TOOLS: dict[str, tuple[Kind, str]] = {
     "linux": ("bubblewrap", "bwrap"),
     "darwin": ("sandbox-exec", "sandbox-exec"),
 }
-_PROBE = (
-    "import collections, json, math, re\nopen('probe.txt', 'w').write('ok')\n"
-    "print(open('probe.txt').read(), end='')\n"
-)
+_PROBE = "import json\nopen('p', 'w').write('ok')\nprint(open('p').read(), end='')\n"
 
 
 @functools.cache
@@ -304,7 +290,7 @@ def probe(sandbox: Sandbox, timeout_s: float = 20.0) -> str:
         out, err = Path(tmp, "out"), Path(tmp, "err")
         try:
             with out.open("wb") as stdout, err.open("wb") as stderr:
-                outcome = run(sandbox, code, "probe.py", Limits(), timeout_s, stdout, stderr)
+                outcome = run(sandbox, code, "probe.py", Limits(), timeout_s, (stdout, stderr))
         except OSError as exc:
             return str(exc)
         said = err.read_bytes()[-2000:].decode("utf-8", "replace").strip().splitlines()
@@ -319,15 +305,10 @@ def probe(sandbox: Sandbox, timeout_s: float = 20.0) -> str:
 
 
 def run(
-    sandbox: Sandbox,
-    code_dir: Path,
-    script: str,
-    limits: Limits,
-    timeout_s: float,
-    stdout: IO[bytes],
-    stderr: IO[bytes],
+    sandbox: Sandbox, code_dir: Path, script: str, limits: Limits, timeout_s: float, out: Output
 ) -> Outcome:
-    """Run `script` of `code_dir` (read-only inside) with the interpreter, in the sandbox.
+    """Run `script` of `code_dir` (read-only inside) with the interpreter, in the sandbox;
+    its stdout and stderr go to `out`.
 
     The cwd is a fresh writable folder (Linux: the private /tmp). The run is killed at
     `timeout_s` (macOS also past the memory or disk limit), and with it every descendant.
@@ -346,16 +327,8 @@ def run(
             command = [interpreter(), "-I", "-X", "utf8", inside]
             argv = seatbelt_argv(sandbox.tool, str(code_dir), work, command, limits)
         started = time.monotonic()
-        proc = subprocess.Popen(
-            argv,
-            env=_env(work),
-            cwd=work,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-            close_fds=True,
-        )
+        kw = {"stdin": subprocess.DEVNULL, "stdout": out[0], "stderr": out[1]}
+        proc = subprocess.Popen(argv, env=_env(work), cwd=work, start_new_session=True, **kw)
         watch = sandbox.kind == "sandbox-exec"  # bwrap: rlimits, tmpfs and a PID namespace
         code, why = _wait(proc, timeout_s, limits, Path(work) if watch else None)
         return Outcome(code, why, round(time.monotonic() - started, 3))
@@ -405,8 +378,17 @@ def _over(pid: int, seen: dict[int, psutil.Process], limits: Limits, work: Path)
             rss += member.memory_info().rss
     if rss > limits.memory_mb * 1024 * 1024:
         return "memory"
-    used = sum(f.stat().st_size for f in work.rglob("*") if f.is_file() and not f.is_symlink())
-    return "disk" if used > limits.tmp_mb * 1024 * 1024 else ""
+    return "disk" if _size(work) > limits.tmp_mb * 1024 * 1024 else ""
+
+
+def _size(folder: Path) -> int:
+    """Bytes in the files under `folder` (files vanishing meanwhile are skipped)."""
+    total = 0
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(parent, name)).st_size
+    return total
 
 
 def _kill(proc: subprocess.Popen[bytes], seen: dict[int, psutil.Process]) -> None:

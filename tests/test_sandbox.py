@@ -125,14 +125,15 @@ def test_a_correct_answer_passes() -> None:
 
 
 def test_files_outside_the_private_folder_are_not_written(tmp_path: Path) -> None:
+    name = f"router-escape-{uuid.uuid4()}"  # unique: nothing of an earlier run counts
     targets = [
-        str(tmp_path / "escaped"),
-        str(Path.home() / f".router-escape-{uuid.uuid4()}"),
-        "/escaped",
-        "/usr/escaped",
-        f"{sb.INSIDE}/escaped",
+        str(tmp_path / name),
+        str(Path.home() / name),
+        f"/{name}",
+        f"/usr/{name}",
+        f"{sb.INSIDE}/{name}",
     ]
-    host_tmp_file = Path("/tmp", f"router-escape-{uuid.uuid4()}")  # inside: the private /tmp
+    host_tmp_file = Path("/tmp", name)  # inside: the private /tmp
     body = f"""
 for path in {targets!r}:
     try:
