@@ -29,7 +29,7 @@ import msgspec
 from router.catalog import Replica
 from router.config import LoadedConfig
 from router.errors import ConfigError, RouterError
-from router.graders import FATAL, Forbidden, Grade, Language, NoLoop, NoReasoning, grade
+from router.graders import FATAL, Grade
 from router.measure import PROBES, probe, timed_stream
 from router.profiles import Profile, save_profile
 from router.results import FAILURE_KINDS, ModelResult, Sample, build_profile, profile_filename
@@ -45,7 +45,6 @@ log = logging.getLogger("router")
 QUICK_MAX_TOKENS = 64  # `--quick`: enough to judge language, loops, the start of an answer
 LOAD_ALLOWANCE = 300.0  # extra seconds the first request of a model may take (loading it)
 BACKGROUND_DELAY = 5.0  # `router serve`: let start-up finish before calibrating
-PREFIX_GRADERS = (Language, NoLoop, NoReasoning, Forbidden)  # fair on a cut-short answer
 
 
 class Options(msgspec.Struct, kw_only=True, frozen=True):
@@ -298,18 +297,19 @@ async def _sample(replica: Replica, suite: Suite, prompt: Prompt, options: Optio
 
 
 def grade_prefix(suite: Suite, prompt: Prompt, answer: str) -> Grade:
-    """Grade an answer `--quick` cut short: only on what its beginning shows (language,
-    loops, leaked reasoning, forbidden phrases); facts, length, format and code need it all."""
-    specs = [g for g in suite.graders_for(prompt) if isinstance(g, PREFIX_GRADERS)]
-    return grade(answer, specs, prompt.text(), lang=prompt.lang, source=prompt.source or None)
+    """Grade an answer `--quick` cut short on what its beginning shows: the gates, forbidden
+    phrases, a first fact, not a copy, the mail's opening, chrF against the reference's
+    beginning...; minimum lengths, closings, JSON and the code's run need it all
+    (`graders.run_spec`)."""
+    return grade_prompt(suite, prompt, answer, run_code=False, prefix=True)
 
 
 def _source(options: Options, suites: list[Suite], models: int, seconds: float) -> str:
     """How the profile was made, in words (the profile's `source`)."""
     prompts = sum(len(_prompts(s, options)) for s in suites)
     how = (f"quick: the quick prompt per language, answers capped at {options.quick_max_tokens}"
-           " tokens and those cut short judged on language, loops, leaked reasoning and "
-           "forbidden phrases only" if options.quick else "full: every prompt")  # fmt: skip
+           " tokens and those cut short judged on what their beginning shows" if options.quick
+           else "full: every prompt")  # fmt: skip
     return (f"router calibrate ({how}); {len(suites)} tasks, {prompts} prompts per model, "
             f"{models} models, {seconds:.0f} s")  # fmt: skip
 

@@ -4,10 +4,15 @@ Each grader is a small pure function of the answer (and the prompt's language an
 text) returning a `Verdict`; the only I/O is the code runner (`router.coderun`). The grader
 specs below (one msgspec Struct per grader, tagged by `name`) are what suite files write in
 `graders = [...]`; `grade` runs a list of them and folds the verdicts into a `Grade` with a
-quality score in [0, 1] and the failure kinds.
+quality score in [0, 1] and the failure kinds: the task's evidence (the product of the task
+graders' scores) times the gates (language, loops, leaked reasoning, refusals, empty). The
+per-task evidence an off-topic or echoed answer cannot fake (not a copy, chrF, simple words,
+a story's and a mail's shape) lives in `router.task_graders`; the shared types in
+`router.verdict`.
 
-Failure kinds: wrong_language, loop, leaked_reasoning, missing_fact, forbidden_fact,
-too_long, too_short, format, code_failed, empty, invalid_json.
+Failure kinds: wrong_language, loop, leaked_reasoning, refusal, missing_fact, forbidden_fact,
+too_long, too_short, format, code_failed, empty, invalid_json, copied, far_from_reference,
+not_simple, not_a_story.
 
 The suite format also carries a free-text `rubric` per prompt for an LLM judge; that judge
 is off by default and not implemented here: grading is deterministic only.
@@ -21,7 +26,7 @@ is graded on the rest (code block, language, loops).
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
@@ -29,6 +34,7 @@ import msgspec
 
 from router.coderun import extract_python, run_python
 from router.sandbox import detect
+from router.task_graders import Chrf, Mail, Narrative, Novelty, Simple, check_mail, run_task_spec
 from router.textscan import (
     code_blocks,
     contains,
@@ -36,31 +42,25 @@ from router.textscan import (
     loop_reason,
     normalize,
     reasoning_leak,
+    refusal,
     script_counts,
     strip_code,
 )
+from router.verdict import Chars, Context, Share, Spec, Verdict, Weight
+from router.verdict import fail as _fail
+from router.verdict import ok as _ok
 
-__all__ = ["Grade", "GraderSpec", "Verdict", "grade", "loop_detected"]
+__all__ = ["Grade", "GraderSpec", "Verdict", "check_mail", "grade", "loop_detected"]
 
 KINDS = frozenset({
     "wrong_language", "loop", "leaked_reasoning", "missing_fact", "forbidden_fact",
-    "too_long", "too_short", "format", "code_failed", "empty", "invalid_json",
+    "too_long", "too_short", "format", "code_failed", "empty", "invalid_json", "refusal",
+    "copied", "far_from_reference", "not_simple", "not_a_story",
 })
 # Failures that make an answer worthless whatever else it gets right: quality 0.
-FATAL = frozenset({"empty", "loop", "wrong_language", "code_failed", "invalid_json"})
-
-Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-Weight = Annotated[float, msgspec.Meta(ge=0.0)]
-Chars = Annotated[int, msgspec.Meta(ge=0)]
-
-
-class Verdict(msgspec.Struct, frozen=True):
-    """One grader's judgement; `kind` names the failure ("" when passed)."""
-
-    passed: bool
-    score: float
-    kind: str = ""
-    detail: str = ""
+FATAL = frozenset({"empty", "loop", "wrong_language", "refusal", "code_failed", "invalid_json"})
+# The gates: what quality is multiplied by when the answer fails one (1 when it passes).
+GATES = dict(empty=0.0, loop=0.0, wrong_language=0.0, refusal=0.0, leaked_reasoning=0.25)
 
 
 class Grade(msgspec.Struct, frozen=True):
@@ -72,20 +72,9 @@ class Grade(msgspec.Struct, frozen=True):
     verdicts: list[Verdict]
 
 
-def _ok(detail: str = "", score: float = 1.0) -> Verdict:
-    return Verdict(True, score, "", detail)
-
-
-def _fail(kind: str, detail: str, score: float = 0.0) -> Verdict:
-    return Verdict(False, max(0.0, min(1.0, score)), kind, detail)
-
-
 # ---------------------------------------------------------------- grader specs
 
-
-class _Spec(msgspec.Struct, tag_field="name", forbid_unknown_fields=True, omit_defaults=True,
-            kw_only=True, frozen=True):
-    weight: Weight = 1.0
+_Spec = Spec
 
 
 class Language(_Spec, tag="language"):
@@ -102,6 +91,10 @@ class NoLoop(_Spec, tag="no_loop"):
 
 class NoReasoning(_Spec, tag="no_reasoning"):
     """No leaked reasoning: think tags, "Thinking Process", "Okay, the user wants..."."""
+
+
+class NoRefusal(_Spec, tag="no_refusal"):
+    """The answer does not open by refusing the request ("I'm sorry, but I can't help...")."""
 
 
 class Facts(_Spec, tag="facts"):
@@ -126,12 +119,6 @@ class Length(_Spec, tag="length"):
     max_ratio: Weight | None = None
 
 
-class Mail(_Spec, tag="mail"):
-    """A business mail: an opening and a closing in the expected language."""
-
-    lang: Literal["auto", "ja", "en"] = "auto"
-
-
 class CodeBlockSpec(_Spec, tag="code_block"):
     """The answer carries its code in a fenced block (tagged `lang` or untagged)."""
 
@@ -141,7 +128,9 @@ class CodeBlockSpec(_Spec, tag="code_block"):
 class Json(_Spec, tag="json"):
     """The answer is JSON (an object) with these keys of these types; fences allowed."""
 
-    keys: dict[str, Literal["str", "int", "number", "bool", "list", "object", "null"]] = {}
+    keys: dict[str, Literal["str", "int", "number", "bool", "list", "object", "null"]] = (
+        msgspec.field(default_factory=dict)
+    )
     allow_fence: bool = True
 
 
@@ -154,9 +143,10 @@ class Code(_Spec, tag="code"):
 
 
 GraderSpec = (
-    Language | NoLoop | NoReasoning | Facts | Forbidden | Length | Mail | CodeBlockSpec | Json
-    | Code
+    Language | NoLoop | NoReasoning | NoRefusal | Facts | Forbidden | Length | Mail
+    | CodeBlockSpec | Json | Code | Novelty | Chrf | Simple | Narrative
 )
+GATE_SPECS = (Language, NoLoop, NoReasoning, NoRefusal)  # the rest is the task's evidence
 GRADER_NAMES: tuple[str, ...] = tuple(
     str(t.__struct_config__.tag) for t in get_args(GraderSpec)
 )
@@ -202,18 +192,26 @@ def check_reasoning(answer: str) -> Verdict:
     return _fail("leaked_reasoning", f"reasoning leaked: {found[:40]!r}") if found else _ok()
 
 
+def check_refusal(answer: str) -> Verdict:
+    found = refusal(answer)
+    return _fail("refusal", f"refused: {found[:60]!r}") if found else _ok()
+
+
 def check_facts(answer: str, required: Sequence[Sequence[str]],
-                min_groups: int | None = None) -> Verdict:
-    """Each synonym group must match (any of it); passes with min_groups (default all)."""
+                min_groups: int | None = None, prefix: bool = False) -> Verdict:
+    """Each synonym group must match (any of it); passes with min_groups (default all), scoring
+    the share found; short of that, at most half of the share needed. A beginning (`prefix`)
+    passes with any one group."""
     text = normalize(answer)
     missing = [g for g in required if not any(contains(text, s) for s in g)]
     found = len(required) - len(missing)
-    score = found / len(required) if required else 1.0
     needed = len(required) if min_groups is None else min(min_groups, len(required))
+    if prefix and found:
+        return _ok(f"{found}/{len(required)} facts in the beginning")
     if found >= needed:
-        return _ok(f"{found}/{len(required)} facts", score)
+        return _ok(f"{found}/{len(required)} facts", found / len(required) if required else 1.0)
     names = ", ".join(g[0] for g in missing[:4] if g)
-    return _fail("missing_fact", f"missing: {names}", score)
+    return _fail("missing_fact", f"missing: {names}", 0.5 * found / needed)
 
 
 def check_forbidden(answer: str, phrases: Sequence[str]) -> Verdict:
@@ -235,29 +233,6 @@ def check_length(answer: str, spec: Length, source: str = "") -> Verdict:
     if n < low:
         return _fail("too_short", f"{n} chars < {low}", n / low)
     return _ok(f"{n} chars")
-
-
-_JA_OPEN = re.compile(r"お世話にな|拝啓|ご連絡(?:いた|させて|差し上げ)|ご無沙汰|様\s*$|御中|各位|"
-                      r"突然の|失礼いたします|失礼します", re.MULTILINE)
-_JA_CLOSE = re.compile(r"よろしくお願い|宜しくお願い|お願い申し上げ|敬具|何卒|^\s*以上")
-_EN_OPEN = re.compile(r"^\W*(?:dear|hi|hello|good (?:morning|afternoon|evening)|greetings|"
-                      r"to whom it may concern)\b", re.IGNORECASE | re.MULTILINE)
-_EN_CLOSE = re.compile(r"^\W*(?:best|kind regards|warm regards|warmest regards|regards|"
-                       r"sincerely|yours (?:sincerely|truly|faithfully)|many thanks|thank you|"
-                       r"thanks|cheers|respectfully|all the best)\b",
-                       re.IGNORECASE | re.MULTILINE)
-
-
-def check_mail(answer: str, lang: str) -> Verdict:
-    """An opening in the first 300 chars and a closing in the last 400 chars."""
-    head, tail = answer.strip()[:300], answer.strip()[-400:]
-    opening, closing = (_JA_OPEN, _JA_CLOSE) if lang == "ja" else (_EN_OPEN, _EN_CLOSE)
-    has_open, has_close = bool(opening.search(head)), bool(closing.search(tail))
-    if has_open and has_close:
-        return _ok("opening and closing")
-    missing = " and ".join(w for w, ok in (("opening", has_open), ("closing", has_close))
-                           if not ok)
-    return _fail("format", f"no mail {missing}", (has_open + has_close) / 2)
 
 
 def check_code_block(answer: str, lang: str) -> Verdict:
@@ -318,46 +293,63 @@ def check_code(answer: str, spec: Code) -> Verdict:
 # ---------------------------------------------------------------- combining
 
 
-def run_spec(spec: GraderSpec, answer: str, lang: str, source: str) -> Verdict:
-    """One grader spec applied to an answer (lang: the prompt's language)."""
+def run_spec(spec: GraderSpec, answer: str, ctx: Context) -> Verdict:
+    """One grader spec applied to an answer. On a beginning (`ctx.prefix`), what needs the
+    whole answer is not judged: minimum lengths, JSON, closings, the code's run."""
     match spec:
         case Language():
-            expect = lang if spec.expect == "auto" else spec.expect
+            expect = ctx.lang if spec.expect == "auto" else spec.expect
             return check_language(answer, expect, spec.min_kana, spec.min_share)
         case NoLoop():
             return check_loop(answer)
         case NoReasoning():
             return check_reasoning(answer)
+        case NoRefusal():
+            return check_refusal(answer)
         case Facts():
-            return check_facts(answer, spec.required, spec.min_groups)
+            return check_facts(answer, spec.required, spec.min_groups, ctx.prefix)
         case Forbidden():
             return check_forbidden(answer, spec.phrases)
         case Length():
-            return check_length(answer, spec, source)
-        case Mail():
-            return check_mail(answer, lang if spec.lang == "auto" else spec.lang)
+            spec = msgspec.structs.replace(spec, min_chars=None, min_ratio=None) \
+                if ctx.prefix else spec  # fmt: skip
+            return check_length(answer, spec, ctx.source or ctx.prompt)
         case CodeBlockSpec():
             return check_code_block(answer, spec.lang)
         case Json():
+            if ctx.prefix:
+                return _ok("JSON cut short: not judged")
             return check_json(answer, spec.keys, spec.allow_fence)
+        case Mail() | Novelty() | Chrf() | Simple() | Narrative():
+            return run_task_spec(spec, answer, ctx)
         case Code():
             return check_code(answer, spec)
     raise TypeError(f"not a grader spec: {spec!r}")
 
 
 def grade(answer: str, specs: Sequence[GraderSpec], prompt: str = "", *,
-          lang: str | None = None, source: str | None = None,
-          baseline: bool = True, run_code: bool | None = None) -> Grade:
-    """Grade an answer: weighted mean of the verdicts' scores, 0 on a fatal failure.
+          lang: str | None = None, source: str | None = None, reference: str = "",
+          baseline: bool = True, run_code: bool | None = None, prefix: bool = False) -> Grade:
+    """Grade an answer: quality is the task's evidence times the gates.
 
-    `lang` defaults to the prompt's detected language, `source` (what length ratios are
-    relative to) to the prompt. With `baseline`, the loop and leaked-reasoning graders run
-    even if `specs` does not list them. An empty answer fails at once with kind "empty".
-    The `code` graders run only with `run_code` (default: when a sandbox is available).
+    The evidence is the product of the task graders' scores, each raised to its weight: an
+    answer must show all of it (facts, length, not a copy, shape...), so one easy check
+    passed cannot make up for the task not done. A failed gate (language, loop, leaked
+    reasoning, refusal; see `GATE_SPECS`) multiplies it by `GATES[kind]`; a fatal failure
+    (`FATAL`) makes it 0. An empty answer fails at once with kind "empty".
+
+    `lang` defaults to the prompt's detected language; `source` is the text the task works
+    on (length ratios and copying are measured against it; default: the prompt); `reference`
+    is the suite's good answer (chrF). With `baseline`, the loop, leaked-reasoning and refusal
+    graders run even if `specs` does not list them. `prefix`: the answer was cut short, judge
+    its beginning only (see `run_spec`). The `code` graders run only with `run_code`
+    (default: when a sandbox is available), never on a beginning.
     """
     if not answer.strip():
         return Grade(0.0, False, ["empty"], [_fail("empty", "the answer is empty")])
-    lang = lang or detect_lang(prompt)
+    ctx = Context(lang=lang or detect_lang(prompt), prompt=prompt, source=source or "",
+                  reference=reference, prefix=prefix)  # fmt: skip
+    run_code = False if prefix else run_code
     todo = list(specs)
     if any(isinstance(s, Code) for s in todo) and not (
         detect().available if run_code is None else run_code
@@ -365,12 +357,17 @@ def grade(answer: str, specs: Sequence[GraderSpec], prompt: str = "", *,
         todo = [s for s in todo if not isinstance(s, Code)]
     if baseline:
         present = {type(s) for s in todo}
-        todo += [s for s in (NoLoop(), NoReasoning()) if type(s) not in present]
-    verdicts = [run_spec(s, answer, lang, prompt if source is None else source) for s in todo]
-    total = sum(s.weight for s in todo)
-    quality = sum(s.weight * v.score for s, v in zip(todo, verdicts, strict=True)) / total \
-        if total else 1.0
+        todo += [s for s in (NoLoop(), NoReasoning(), NoRefusal()) if type(s) not in present]
+    verdicts = [run_spec(s, answer, ctx) for s in todo]
     failures = list(dict.fromkeys(v.kind for v in verdicts if not v.passed))
+    return Grade(round(_quality(todo, verdicts, failures), 4), not failures, failures, verdicts)
+
+
+def _quality(specs: Sequence[GraderSpec], verdicts: Sequence[Verdict],
+             failures: Sequence[str]) -> float:
+    """Evidence (product of the task graders' scores ** weight) times the failed gates."""
     if FATAL.intersection(failures):
-        quality = 0.0
-    return Grade(round(quality, 4), not failures, failures, verdicts)
+        return 0.0
+    evidence = math.prod(v.score**s.weight for s, v in zip(specs, verdicts, strict=True)
+                         if not isinstance(s, GATE_SPECS))  # fmt: skip
+    return evidence * min((GATES[k] for k in failures if k in GATES), default=1.0)

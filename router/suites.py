@@ -12,7 +12,7 @@ A suite is one TOML file per task, `router/data/suites/<task>.toml`, data only:
     max_tokens = 300
     prompt = "次のお知らせを3文以内で要約してください。"
     source = "..."                              # appended to the prompt; length ratios use it
-    reference = "..."                           # a good answer; tests check it passes
+    reference = "..."                           # a good answer: scores >= 0.8 (tests), chrf uses it
     rubric = "..."                              # for an LLM judge (off by default, not built)
     graders = [{ name = "facts", required = [["移転", "引っ越"]] }]
 
@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from router.errors import ConfigError
-from router.graders import GRADER_NAMES, Code, Facts, Grade, GraderSpec, Json, grade
+from router.graders import GRADER_NAMES, Chrf, Code, Facts, Grade, GraderSpec, Json, grade
 from router.paths import SUITES
 
 SUITES_DIR = SUITES
@@ -101,12 +101,13 @@ class Suite(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, froz
 
 
 def grade_prompt(
-    suite: Suite, prompt: Prompt, answer: str, run_code: bool | None = None
+    suite: Suite, prompt: Prompt, answer: str, run_code: bool | None = None, prefix: bool = False
 ) -> Grade:
     """Grade a model's answer to one of the suite's prompts with its effective graders
-    (`run_code`: see `graders.grade`)."""
+    (`run_code`, `prefix`: see `graders.grade`)."""
     return grade(answer, suite.graders_for(prompt), prompt.text(), lang=prompt.lang,
-                 source=prompt.source or None, run_code=run_code)
+                 source=prompt.source or None, reference=prompt.reference,
+                 run_code=run_code, prefix=prefix)  # fmt: skip
 
 
 # ---------------------------------------------------------------- loading
@@ -171,6 +172,9 @@ def _check_suite(path: Path, suite: Suite) -> None:
         seen.add(p.id)
         quick.update([p.lang] if p.quick else [])
         _check_prompt(path, i, p)
+        if not p.reference.strip() and any(isinstance(g, Chrf) for g in suite.graders_for(p)):
+            raise ConfigError(f"{path}: prompts[{i}].reference (prompt {p.id!r}): the chrf "
+                              "grader compares answers with the reference: give one")  # fmt: skip
 
 
 def load_suite(path: Path) -> Suite:
@@ -204,7 +208,7 @@ def load_suites(dir: Path = SUITES_DIR, tasks: Sequence[str] | None = None) -> l
 
 # ---------------------------------------------------------------- hashing
 
-_UNHASHED = frozenset({"reference", "description"})
+_UNHASHED = frozenset({"description"})
 _CANONICAL = msgspec.json.Encoder(order="sorted")
 
 
@@ -217,7 +221,8 @@ def _strip(value: Any) -> Any:
 
 
 def suite_hash(suites: Sequence[Suite]) -> str:
-    """sha256 (hex) of the suites' canonical content, in task order, without the reference
-    answers and descriptions (editing those does not invalidate a profile)."""
+    """sha256 (hex) of the suites' canonical content, in task order, without the
+    descriptions (editing those does not invalidate a profile). Reference answers count:
+    the `chrf` grader measures answers against them."""
     content = sorted((_strip(msgspec.to_builtins(s)) for s in suites), key=lambda s: s["task"])
     return hashlib.sha256(_CANONICAL.encode(content)).hexdigest()

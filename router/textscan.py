@@ -2,7 +2,8 @@
 
 Holds: normalisation for fact matching (NFKC, casefold, whitespace and digit grouping),
 fenced code block parsing, script counts (kana, Han, Latin) for language checks, the
-degenerate-repetition detector `loop_detected`, and the leaked-reasoning patterns.
+degenerate-repetition detector `loop_detected`, the leaked-reasoning and refusal patterns,
+and the n-gram copy measure (how much of a text is pasted from another).
 Nothing here does I/O; every function is linear in the text it is given.
 """
 
@@ -227,3 +228,56 @@ def reasoning_leak(text: str) -> str:
     """The leaked-reasoning marker found in text (think tags, a reasoning preamble), or ""."""
     m = _REASONING_ANYWHERE.search(text) or _REASONING_PREAMBLE.search(text.lstrip())
     return m.group().strip() if m else ""
+
+
+# ---------------------------------------------------------------- refusals
+
+_EN_TASK_VERB = (
+    r"(?:help|assist|do|comply|provide|answer|fulfil+|complete|create|write|translate|"
+    r"summari[sz]e|rewrite|generate|respond|support)"
+)
+_REFUSAL = re.compile(
+    r"\A\W*(?:(?:i['’]?m|i am) (?:so |very |really )?sorry|sorry|unfortunately|i apologi[sz]e)"
+    r"[^.\n]{0,60}?\b(?:can(?:no|['’])t|can not|won['’]?t|unable to|not able to) "
+    rf"{_EN_TASK_VERB}\b|"
+    r"\A\W*(?:i|we) (?:can(?:no|['’])t|can not|won['’]?t|am unable to|['’]m unable to|"
+    rf"am not able to) {_EN_TASK_VERB}\b|"
+    r"\bas an ai(?: language model| assistant)?,? i (?:can(?:no|['’])t|don['’]?t|am unable)|"
+    r"\A\W*(?:申し訳(?:ありません|ございません)が|すみませんが|恐れ入りますが|残念ながら)、?"
+    r"[^。\n]{0,30}?(?:ご依頼|ご要望|リクエスト|お手伝い|お答え|お応え|回答|ご質問|この(?:内容|件)|"
+    r"その(?:内容|件))[^。\n]{0,15}?(?:できません|できかねます|いたしかねます)|"
+    r"\A\W*(?:その|この)?(?:ご依頼|ご要望|リクエスト|ご質問)(?:に|には)(?:お応え|お答え|対応)"
+    r"(?:できません|できかねます|いたしかねます)",
+    re.IGNORECASE,
+)
+
+
+def refusal(text: str) -> str:
+    """The refusal the answer opens with ("I'm sorry, but I can't help with that", 「申し訳
+    ありませんが、そのご依頼にはお応えできません」), or "". Apologies inside a mail or a rewrite
+    ("I'm sorry I can't make it") are not refusals: the refused thing must be the request."""
+    m = _REFUSAL.search(text.strip()[:400])
+    return m.group().strip() if m else ""
+
+
+# ---------------------------------------------------------------- copying
+
+_UNITS = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[^\W_a-z0-9]")
+COPY_N = 4
+
+
+def copy_units(text: str) -> list[str]:
+    """The text as units for copy detection: Latin words and digit runs, and single
+    characters of other scripts (Japanese has no spaces); punctuation dropped."""
+    return _UNITS.findall(normalize(text))
+
+
+def copied_share(text: str, original: str, n: int = COPY_N) -> float:
+    """Share of `text`'s n-grams of units (4 words, or 4 Japanese characters) found verbatim
+    in `original`: 1.0 for a copy, near 0 for text written anew."""
+    units, seen = copy_units(text), copy_units(original)
+    grams = [tuple(units[i : i + n]) for i in range(len(units) - n + 1)]
+    if not grams:
+        return 0.0
+    pool = {tuple(seen[i : i + n]) for i in range(len(seen) - n + 1)}
+    return sum(g in pool for g in grams) / len(grams)

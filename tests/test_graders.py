@@ -175,7 +175,7 @@ HASH = [["hash", "ハッシュ"]]
         ("富士山は３７７６メートル。", [["3776"]], None, True, 1.0),  # full-width digits
         ("It has 80 bits.", [["8", "eight"]], None, False, 0.0),  # short needles: whole word
         ("Eight bits.", [["8", "eight"]], None, True, 1.0),
-        ("Tokyo and Osaka.", [["tokyo"], ["osaka"], ["kyoto"]], None, False, 2 / 3),
+        ("Tokyo and Osaka.", [["tokyo"], ["osaka"], ["kyoto"]], None, False, 1 / 3),  # half
         ("Tokyo and Osaka.", [["tokyo"], ["osaka"], ["kyoto"]], 2, True, 2 / 3),
     ],
 )
@@ -250,18 +250,32 @@ EN_MAIL = (
     [
         (JA_MAIL, "ja", True, 1.0),
         ("拝啓\n時下ますますご清栄のこととお喜び申し上げます。\n敬具", "ja", True, 1.0),
-        ("明日の会議は16時からです。資料は今日送ります。", "ja", False, 0.0),
-        ("お世話になっております。明日の会議は16時からです。", "ja", False, 0.5),
+        ("明日の会議は16時からです。資料は今日送ります。", "ja", False, 1 / 9),  # 1 of 3 parts
+        ("お世話になっております。明日の会議は16時からです。", "ja", False, 4 / 9),
         (EN_MAIL, "en", True, 1.0),
         ("Hi Priya,\n\nCan we meet on Friday?\n\nThanks,\nAlex", "en", True, 1.0),
-        ("The meeting moves to 4 pm.", "en", False, 0.0),
-        ("Dear Ms. Tanaka,\n\nThe meeting moves to 4 pm.", "en", False, 0.5),
+        ("The meeting moves to 4 pm.", "en", False, 1 / 9),
+        ("Dear Ms. Tanaka,\n\nThe meeting moves to 4 pm.", "en", False, 4 / 9),
+        ("Dear Ms. Tanaka,\n\nBest regards,\nKen", "en", False, 4 / 9),  # no body
     ],
 )
 def test_mail(answer: str, lang: str, passed: bool, score: float) -> None:
     v = g.check_mail(answer, lang)
-    assert (v.passed, v.score) == (passed, score)
+    assert (v.passed, v.score) == (passed, pytest.approx(score))
     assert v.kind == ("" if passed else "format")
+
+
+def test_mail_subject_when_asked_and_only_the_opening_on_a_beginning() -> None:
+    assert g.check_mail(JA_MAIL, "ja", subject=True).passed
+    assert g.check_mail(EN_MAIL, "en", subject=True).passed
+    no_subject = EN_MAIL.split("\n", 2)[2]
+    assert g.check_mail(no_subject, "en").passed
+    v = g.check_mail(no_subject, "en", subject=True)
+    assert (v.passed, v.detail) == (False, "no mail subject")
+    assert v.score == pytest.approx(9 / 16)
+    beginning = "Subject: New time\n\nDear Ms. Tanaka,\n\nThe"
+    assert g.check_mail(beginning, "en", subject=True, prefix=True).passed
+    assert not g.check_mail("The meeting moves to", "en", prefix=True).passed
 
 
 @pytest.mark.parametrize(
@@ -397,8 +411,9 @@ JA_SPECS: list[g.GraderSpec] = [g.Language(), g.Facts(required=HASH), g.Length(m
         (JA_GOOD, [], 1.0),
         ("", ["empty"], 0.0),
         ("  \n", ["empty"], 0.0),
-        ("セキュリティのためです。", ["missing_fact"], 4 / 5),  # 3 specs + 2 baseline
-        ("<think>簡単に</think>" + JA_GOOD, ["leaked_reasoning"], 4 / 5),
+        ("セキュリティのためです。", ["missing_fact"], 0.0),  # no evidence: nothing else counts
+        ("<think>簡単に</think>" + JA_GOOD, ["leaked_reasoning"], 0.25),  # a gate: x 0.25
+        ("申し訳ありませんが、そのご依頼にはお応えできません。", ["missing_fact", "refusal"], 0.0),
         (EN_GOOD, ["wrong_language"], 0.0),  # fatal
         (ZH, ["wrong_language", "missing_fact"], 0.0),
         ("ハッシュ化です。" * 60, ["too_long", "loop"], 0.0),
@@ -412,11 +427,23 @@ def test_grade(answer: str, failures: list[str], quality: float) -> None:
     assert set(result.failures) <= g.KINDS
 
 
-def test_grade_weights_and_explicit_lang() -> None:
-    specs = [g.Facts(required=[["a1"]], weight=3.0), g.Facts(required=[["zz"]], weight=1.0)]
-    result = g.grade("a1 here", specs, "", lang="en", baseline=False)
-    assert result.quality == pytest.approx(0.75)
+def test_grade_is_the_product_of_the_evidence_weights_are_exponents() -> None:
+    three = [["a1"], ["b2"], ["zz"]]  # 2 of 3 found: scores 2/3, passing with min_groups=2
+    specs = [g.Facts(required=three, min_groups=2), g.Length(max_chars=5, weight=2.0)]
+    result = g.grade("a1 b2 here", specs, "", lang="en", baseline=False)
+    assert result.quality == pytest.approx(2 / 3 * (5 / 10) ** 2, abs=1e-4)
     assert len(result.verdicts) == 2
+    root = [g.Facts(required=three, min_groups=2, weight=0.5)]
+    assert g.grade("a1 b2", root, "", lang="en", baseline=False).quality == pytest.approx(
+        (2 / 3) ** 0.5, abs=1e-4
+    )
+
+
+def test_gates_do_not_count_as_evidence() -> None:
+    """A loop-free answer in the right language with no task evidence is worth nothing."""
+    specs: list[g.GraderSpec] = [g.Language(), g.Facts(required=HASH)]
+    result = g.grade("Sea turtles live long.", specs, "Why?", lang="en")
+    assert result.quality == 0.0 and result.failures == ["missing_fact"]
 
 
 def test_grade_length_ratio_defaults_to_the_prompt() -> None:

@@ -128,7 +128,7 @@ def test_password_trap_is_a_required_hash_fact() -> None:
 # ---------------------------------------------------------------- hashing
 
 
-def test_suite_hash_is_stable_and_tracks_content_not_references(tmp_path: Path) -> None:
+def test_suite_hash_is_stable_and_tracks_content_and_references(tmp_path: Path) -> None:
     h = suite_hash(SUITES)
     assert len(h) == 64 and h == suite_hash(list(reversed(load_suites(SUITES_DIR))))
     text = (SUITES_DIR / "qa.toml").read_text(encoding="utf-8")
@@ -136,7 +136,13 @@ def test_suite_hash_is_stable_and_tracks_content_not_references(tmp_path: Path) 
     base = suite_hash(load_suites(tmp_path))
     (tmp_path / "qa.toml").write_text(text.replace("Jupiter is the largest", "Jupiter, the"),
                                       encoding="utf-8")
-    assert suite_hash(load_suites(tmp_path)) == base  # a reference answer edited
+    assert suite_hash(load_suites(tmp_path)) != base  # a reference answer: chrf grades by it
+    (tmp_path / "qa.toml").write_text(text.replace("General questions", "Questions"),
+                                      encoding="utf-8")
+    assert suite_hash(load_suites(tmp_path)) == base  # a comment
+    (tmp_path / "qa.toml").write_text(text.replace("Answer general questions", "Answer"),
+                                      encoding="utf-8")
+    assert suite_hash(load_suites(tmp_path)) == base  # the description
     (tmp_path / "qa.toml").write_text(text.replace("max_tokens = 100", "max_tokens = 101", 1),
                                       encoding="utf-8")
     assert suite_hash(load_suites(tmp_path)) != base
