@@ -41,7 +41,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from router import __version__
 from router.config import LoadedConfig, ServerConfig
-from router.errors import HeadersTooLarge, RouterError, ServerBusy
+from router.errors import HeadersTooLarge, InvalidRequest, RouterError, ServerBusy
 
 log = logging.getLogger("router")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -117,6 +117,15 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         if self.in_head and self.received > self.limits.max_header_bytes:
             self._head_too_large()  # a head still incomplete after this many bytes
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request its parser cannot read (a method no HTTP parser
+        knows, a malformed request line or header): in OpenAI's shape, not plain text."""
+        why = "an unknown method, or a malformed request line or header"
+        body = InvalidRequest(f"The router cannot read this request as HTTP/1.1: {why}.").body()
+        head = b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+        self.transport.write(STATUS_LINE[400] + head + b"connection: close\r\n\r\n" + body)
+        self.transport.close()
 
     def _head_too_large(self) -> None:
         """Answer 431 and hand the connection over to a `_Linger` (it is no longer counted)."""

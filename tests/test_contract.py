@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -373,3 +374,18 @@ def test_a_wrong_method_is_405_in_openai_shape(
     error = answer.json()["error"]
     assert error["code"] == "method_not_allowed" and error["type"] == "invalid_request_error"
     assert f"with {allow}, not {method}" in error["message"]
+
+
+@pytest.mark.parametrize("method", [b"FOO", b"BREW", b"G3T"])
+def test_a_method_no_parser_knows_is_a_400_in_openai_shape(
+    router: RunningRouter, method: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", router.port), timeout=5) as sock:
+        sock.sendall(method + b" /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head
+    error = msgspec.json.decode(body)["error"]
+    assert error["code"] == "invalid_request" and "unknown method" in error["message"]
