@@ -87,11 +87,12 @@ def create_app(service: Service, host: str | None = None) -> Litestar:
 
 def app_from_environment() -> Litestar:
     """The application one worker of `router serve --workers N` builds for itself: the config
-    named by `$ROUTER_WORKER_CONFIG`, no background calibration (one worker alone could)."""
+    named by `$ROUTER_WORKER_CONFIG`, listening on `$ROUTER_WORKER_HOST`, no background
+    calibration (one worker alone could)."""
     from router.config import load_config
 
     service = Service(load_config(os.environ["ROUTER_WORKER_CONFIG"]), calibrate="off")
-    app = create_app(service)
+    app = create_app(service, os.environ.get("ROUTER_WORKER_HOST"))
     app.on_shutdown.append(_leave_multiprocess_metrics)
     return app
 

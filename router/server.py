@@ -301,6 +301,7 @@ def serve(
     sock = listen(host, port)
     log.info("router %s listening on http://%s:%d", __version__, host, sock.getsockname()[1])
     if workers > 1:
+        os.environ["ROUTER_WORKER_HOST"] = host  # what the workers listen on (decides CORS)
         _serve_workers(loaded, workers, sock)
         return
     from router.api import create_app

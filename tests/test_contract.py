@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -24,7 +26,7 @@ from openai.types import completion_create_params as completion_params
 from openai.types import embedding_create_params as embedding_params
 from openai.types.chat import completion_create_params as chat_params
 
-from tests.conftest import RunningRouter, backend_toml
+from tests.conftest import RunningRouter, backend_toml, free_port, wait_ready
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -389,3 +391,24 @@ def test_a_method_no_parser_knows_is_a_400_in_openai_shape(
     assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head
     error = msgspec.json.decode(body)["error"]
     assert error["code"] == "invalid_request" and "unknown method" in error["message"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_the_network_allows_no_origin_by_default(
+    fake: FakeUpstream, tmp_path: Path, workers: str
+) -> None:
+    """`--host` decides, not the config's host (127.0.0.1 here), in workers too."""
+    config = tmp_path / "router.toml"
+    config.write_text('[server]\napi_keys = ["k"]\n' + backend_toml("lm", fake.base_url))
+    port = str(free_port())
+    command = [sys.executable, "-m", "router", "serve", "--config", str(config), "--port", port]
+    command += ["--host", "0.0.0.0", "--workers", workers, "--calibrate", "off"]
+    env = {**os.environ, "ROUTER_CONFIG": ""}
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, env=env)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz")
+        answer = preflight(f"http://127.0.0.1:{port}/v1/chat/completions", "POST")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert answer.status_code == 403 and "access-control-allow-origin" not in answer.headers
