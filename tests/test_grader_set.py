@@ -44,6 +44,15 @@ def test_bad_answer_scores_low(suite: Suite, prompt: Prompt, mode: str) -> None:
     assert result.failures, "a bad answer names what is wrong with it"
 
 
+SOURCED = [(s, p) for s, p in CASES if p.source]
+
+
+@pytest.mark.parametrize(("suite", "prompt"), SOURCED, ids=[f"{s.task}/{p.id}" for s, p in SOURCED])
+def test_the_source_passed_through_scores_low(suite: Suite, prompt: Prompt) -> None:
+    """A summary, mail, rewrite or translation that is the source itself did nothing."""
+    assert grade_prompt(suite, prompt, prompt.source.strip()).quality <= BAD_MAX
+
+
 def test_every_task_is_covered_in_both_languages() -> None:
     langs = {(s.task, p.lang) for s, p in CASES}
     assert len(SUITES) == 8 and len(langs) == 16
