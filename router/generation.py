@@ -105,6 +105,7 @@ class JobStats(msgspec.Struct):
     after_stop: int = 0  # tokens produced after the stop flag was set
     finish_reason: str | None = None
     done: bool = False
+    max_tokens: int = 0  # the cap each choice ran under
 
 
 class Job:
@@ -134,7 +135,7 @@ class Job:
         `tools`: given to the chat template, the answer's tool calls parsed by mlx-lm."""
         self.stats = stats
         self.prompt = prompt
-        self.max_tokens = max_tokens
+        self.max_tokens = stats.max_tokens = max_tokens
         self.sampling = sampling or Sampling()
         self.n = n
         self.top_logprobs = top_logprobs
