@@ -11,6 +11,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -235,6 +236,27 @@ def test_a_stream_running_past_the_grace_period_ends_with_an_error_event(
     error = msgspec.json.decode(last_event)["error"]
     assert error["code"] == "shutting_down", error
     assert router.metric("router_requests_total", status="503") == 1
+
+
+def test_a_whole_answer_not_begun_by_the_end_of_the_grace_period_is_a_503(
+    fake: FakeUpstream, tmp_path: Path
+) -> None:
+    import openai
+
+    router = _shutdown_config(fake, tmp_path, grace=1).start()
+    client = openai.OpenAI(base_url=router.base_url, api_key="none", max_retries=0)
+    stopper = threading.Timer(0.5, lambda: setattr(router._server, "should_exit", True))
+    stopper.start()
+    try:
+        with pytest.raises(openai.InternalServerError) as caught:
+            client.chat.completions.create(
+                model="slow-model", messages=[{"role": "user", "content": "hi"}]
+            )
+    finally:
+        stopper.join()
+        router.stop()
+    assert caught.value.status_code == 503
+    assert caught.value.code == "shutting_down"
 
 
 def test_shutting_down_stops_background_calibration_at_once(
