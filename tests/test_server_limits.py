@@ -97,6 +97,11 @@ def test_a_1_mib_header_gets_431_at_once(fake: FakeUpstream, start_router: Start
     many = {f"x-h{i}": "v" * 100 for i in range(700)}  # 70 KB in many small headers
     assert httpx.get(f"{router.root}/healthz", headers=many).status_code == 431
     assert httpx.get(f"{router.root}/healthz", headers={"x-ok": "v" * 30_000}).status_code == 200
+    body = CHAT.replace(b'"hi"', b'"' + b"w " * 150_000 + b'"')  # 300 KB
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-near: " + b"v" * 60_000
+    sock = _connect(router.port)  # a head just under the limit, its body in the same packets
+    sock.sendall(head + b"\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
 
 
 def test_an_idle_keep_alive_connection_is_closed(fake: FakeUpstream, start_router: Start) -> None:
