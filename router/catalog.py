@@ -5,10 +5,11 @@ with several replicas. A model an upstream names like one of the router's own na
 `router/<task>`, an alias) is listed as `<backend>/<id>` instead, so the router's names always
 win and the upstream's model stays reachable. The catalogue is rebuilt from the backends' model
 lists at start-up and every `discovery_interval`; a backend that stops answering keeps its last
-known models but is marked down, so requests skip it while another replica is up. Each backend
-has a circuit breaker (opened by the dispatcher's failures, closed by a success or a passing
-health check), and each replica of a backend with `max_concurrency` a gate (see
-`router.admission`).
+known models but is marked down, so requests skip it while another replica is up. Each replica
+has a circuit breaker of its own and shares its backend's (for connection failures), both
+opened by the dispatcher's failures and closed only by a request that succeeds (a passing
+health check does not: see `router.admission`); each replica has a gate (`max_concurrency`)
+and, after an upstream's 429, a time before which it is not asked again (`busy_until`).
 """
 
 from __future__ import annotations
@@ -34,15 +35,32 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: never in a hea
 class Replica:
     """One backend's copy of a model, with the count of requests it is answering now."""
 
-    __slots__ = ("backend", "breaker", "card", "gate", "name", "outstanding")
+    __slots__ = (
+        "backend",
+        "backend_breaker",
+        "breaker",
+        "busy_until",
+        "card",
+        "gate",
+        "name",
+        "outstanding",
+    )
 
     def __init__(self, backend: Backend, card: ModelCard, breaker: Breaker, gate: Gate | None):
         self.backend = backend
         self.card = card
         self.name = card.id  # the backend's own name for it (the card's id may be renamed)
-        self.breaker = breaker  # the backend's, shared by its replicas
+        self.backend_breaker = breaker  # the backend's, shared by its replicas
+        self.breaker = Breaker(breaker.threshold, breaker.cooldown, f"{card.id} on {backend.name}")
         self.gate = gate
         self.outstanding = 0
+        self.busy_until = 0.0  # time.monotonic() before which an upstream's 429 holds
+
+    def allows(self, now: float) -> bool:
+        """Neither breaker refuses it and no 429 holds it (the probes are not taken)."""
+        return (
+            now >= self.busy_until and self.backend_breaker.allows(now) and self.breaker.allows(now)
+        )
 
 
 class BackendState(msgspec.Struct):
@@ -72,7 +90,9 @@ class Catalog:
         """Take in a backend (from the config, or found by discovery); refresh to use it."""
         self.backends.append(backend)
         self.states[backend.name] = BackendState(backend.name, backend.kind)
-        self.breakers[backend.name] = Breaker(config.failure_threshold, config.cooldown)
+        self.breakers[backend.name] = Breaker(
+            config.failure_threshold, config.cooldown, f"backend {backend.name}"
+        )
         self._configs[backend.name] = config
 
     async def refresh(self, timeout: float | None = None) -> None:
@@ -96,7 +116,6 @@ class Catalog:
                 if not state.up and state.checked_at:
                     log.info("backend %s is up again", backend.name)
                 state.up, state.error = True, None
-                self.breakers[backend.name].success()  # the health check is the probe
             state.checked_at = time.time()
             state.models = len(self._known.get(backend.name, ()))
         self._rebuild()
@@ -146,7 +165,7 @@ class Catalog:
     def _replica(self, backend: Backend, card: ModelCard) -> Replica:
         config = self._configs[backend.name]
         gate = None
-        if config.max_concurrency is not None:
+        if config.max_concurrency is not None:  # None only from code: the file's default is 32
             gate = Gate(config.max_concurrency, config.max_queue, config.queue_timeout)
         return Replica(backend, card, self.breakers[backend.name], gate)
 
@@ -157,9 +176,10 @@ class Catalog:
             return []
         if len(found) == 1:
             return found
-        states = self.states
-        return sorted(found, key=lambda r: (not states[r.backend.name].up or r.breaker.is_open(),
-                                            r.outstanding))  # fmt: skip
+        states, now = self.states, time.monotonic()
+        return sorted(
+            found, key=lambda r: (not (states[r.backend.name].up and r.allows(now)), r.outstanding)
+        )
 
     def outstanding(self, model_id: str) -> int:
         """Requests being answered by any replica of the model now."""
@@ -174,12 +194,20 @@ class Catalog:
         return [reps[0].card for reps in self._replicas.values()]
 
     def usable(self) -> bool:
-        """At least one model on a backend that answered its last check and is not cooling down."""
+        """At least one model on a backend that answered its last check, neither breaker of
+        it cooling down (a probe out, or a 429's wait, does not count: busy is not broken)."""
+        now = time.monotonic()
         return any(
-            self.states[r.backend.name].up and r.breaker.allows()
+            self.states[r.backend.name].up
+            and not r.backend_breaker.cooling(now)
+            and not r.breaker.cooling(now)
             for reps in self._replicas.values()
             for r in reps
         )
+
+    def backend_up(self, name: str) -> bool:
+        """It answered its last check and its breaker is not cooling down (`router_backend_up`)."""
+        return self.states[name].up and not self.breakers[name].cooling(time.monotonic())
 
 
 async def _models(backend: Backend, timeout: float | None) -> list[ModelCard] | BackendError:

@@ -24,10 +24,12 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
         └── BackendError         the model's backend failed or is busy; the router may try another
             ├── Overloaded          429  the model's queue is full (carries Retry-After)
             ├── QueueTimeout        503  waited in the model's queue past the limit
-            ├── BackendUnavailable  502  connection refused, reset, DNS
+            ├── BackendUnavailable  502  the connection dropped mid-answer
+            │   └── BackendUnreachable 502  refused, reset, DNS, connect timeout (backend-wide)
             ├── BackendTimeout      504  no answer in time
             ├── NoModelAvailable    503  no backend has a usable model
             ├── BackendProtocolError 502 the upstream answered something that is not OpenAI
+            │   └── AnswerTooLarge   502  a whole answer over `max_answer_bytes`
             └── BackendStatusError  the upstream answered with an error status of its own
 
 `BackendError.retryable` says whether another candidate may be tried: true for every failure
@@ -193,6 +195,11 @@ class BackendUnavailable(BackendError):
     code = "upstream_unavailable"
 
 
+class BackendUnreachable(BackendUnavailable):
+    """The connection itself failed (not one model's answer): the backend-wide breaker's
+    business (see `router.admission`)."""
+
+
 class BackendTimeout(BackendError):
     status = 504
     code = "upstream_timeout"
@@ -208,6 +215,10 @@ class NoModelAvailable(BackendError):
 
 class BackendProtocolError(BackendError):
     code = "upstream_protocol_error"
+
+
+class AnswerTooLarge(BackendProtocolError):
+    code = "upstream_answer_too_large"
 
 
 class BackendStatusError(BackendError):

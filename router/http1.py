@@ -2,7 +2,10 @@
 
 `Connection` writes a request (head and body in one write) and parses the answer as it
 arrives: a whole `Answer`, or a `Streamed` whose `read()` gives body bytes as they come
-(chunked, sized or until close), with back-pressure past a high-water mark. It raises httpx's
+(chunked, sized or until close), with back-pressure past a high-water mark. A whole answer
+grows in one `io.BytesIO` (no join of its pieces at the end: a 50 MB answer would stall the
+event loop), one declaring a length over the caller's cap is refused at its headers, and the
+buffers of a failed or closed answer are let go at once. It raises httpx's
 exception classes (see `router.transport` for the tree); `Retry` tells the pool that a reused
 connection was closed by the server before any byte of the answer, so another may be tried.
 """
@@ -10,6 +13,7 @@ connection was closed by the server before any byte of the answer, so another ma
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -66,7 +70,8 @@ class Connection(asyncio.Protocol):
     def _begin(self, timeout: float) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
+        self.body: list[bytes] = []  # streamed answers: the pieces not read yet
+        self.whole: io.BytesIO | None = None  # whole answers: the body so far
         self.buffered = 0
         self.received = False  # any byte of this request's answer
         self.headed = False  # status line and headers complete
@@ -141,17 +146,28 @@ class Connection(asyncio.Protocol):
                 break
         self.until_close = not sized and status not in (204, 304)
         self.headed = True
+        if self.max_body and (declared := _declared_length(self.headers)) > self.max_body:
+            accepted = self.max_body
+            self._fail(ResponseTooLarge(f"the answer declares {declared} bytes, over {accepted}"))
+            self.close()
+            return
         self._wake()
 
     def on_body(self, body: bytes) -> None:
         if self.error is not None:
             return
-        self.body.append(body)
         self.buffered += len(body)
-        if self.max_body and self.buffered > self.max_body:
-            self._fail(ResponseTooLarge(f"the answer is larger than {self.max_body} bytes"))
-            self.close()
-        elif self.streaming and self.buffered > _HIGH_WATER and not self.paused:
+        if not self.streaming:
+            if self.max_body and self.buffered > self.max_body:
+                self._fail(ResponseTooLarge(f"the answer is larger than {self.max_body} bytes"))
+                self.close()
+                return
+            if self.whole is None:
+                self.whole = io.BytesIO()
+            self.whole.write(body)
+            return
+        self.body.append(body)
+        if self.buffered > _HIGH_WATER and not self.paused:
             self.paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
         self._wake()
@@ -191,6 +207,9 @@ class Connection(asyncio.Protocol):
 
     def take(self) -> bytes:
         """The body bytes buffered so far (and reading resumed, if it had paused)."""
+        if self.whole is not None:  # getvalue() hands over the buffer itself: no copy
+            data, self.whole, self.buffered = self.whole.getvalue(), None, 0
+            return data
         body = self.body
         data = body[0] if len(body) == 1 else b"".join(body)
         self.body = []
@@ -205,6 +224,14 @@ class Connection(asyncio.Protocol):
             self.transport.close()
         self.lost = True
         self._stop_timer()
+        self._drop_buffers()
+
+    def _drop_buffers(self) -> None:
+        """Let go of a whole answer's bytes (the connection lives on until the cyclic
+        collector frees it: its parser refers back to it). A stream's unread pieces stay
+        readable: they come before the error."""
+        if self.whole is not None:
+            self.whole, self.buffered = None, 0
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -220,6 +247,7 @@ class Connection(asyncio.Protocol):
         if self.error is None:
             self.error = error
         self._stop_timer()
+        self._drop_buffers()
         self._wake()
 
     def _stop_timer(self) -> None:
@@ -242,6 +270,14 @@ class Connection(asyncio.Protocol):
         what = "the rest of the answer" if self.received else "the answer"
         self._fail(httpx.ReadTimeout(f"no byte of {what} within {self.timeout:g}s"))
         self.close()
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The Content-Length an answer announces (0 when none, or not a number)."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value) if value.strip().isdigit() else 0
+    return 0
 
 
 class Streamed:

@@ -169,8 +169,8 @@ class Service:
     async def refresh(self) -> None:
         await self.catalog.refresh(self.config.server.discovery_timeout)
         self._shortlists.clear()
-        for name, state in self.catalog.states.items():
-            self.metrics.backend_up.labels(name).set(1 if state.up else 0)
+        for name in self.catalog.states:  # answered its check, and its breaker not open
+            self.metrics.backend_up.labels(name).set(int(self.catalog.backend_up(name)))
 
     async def _refresh_forever(self) -> None:
         while True:

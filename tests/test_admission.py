@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -10,8 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from router.admission import Breaker, Gate
-from router.errors import Overloaded, QueueTimeout
+from router.admission import Breaker, Gate, Outcome, admit, busy_for, outcome, settle
+from router.errors import (
+    BackendError,
+    BackendProtocolError,
+    BackendStatusError,
+    BackendTimeout,
+    BackendUnavailable,
+    BackendUnreachable,
+    Overloaded,
+    QueueTimeout,
+)
 from tests.conftest import RunningRouter, backend_toml
 from tests.fakes.upstream import FakeUpstream
 
@@ -63,22 +73,120 @@ async def test_gate_wait_has_a_time_limit_and_cancellation_frees_the_line() -> N
         (["fail", "fail"], True),
         (["fail", "fail", "fail"], False),
         (["fail", "fail", "ok", "fail"], True),
-        (["fail", "fail", "fail", "wait"], True),
-        (["fail", "fail", "fail", "wait", "fail"], False),
-        (["fail", "fail", "fail", "wait", "ok"], True),
+        (["fail", "fail", "fail", "wait"], True),  # half-open: a probe may go
+        (["fail", "fail", "fail", "wait", "probe"], False),  # the one probe is out
+        (["fail", "fail", "fail", "wait", "probe", "probe_fails"], False),  # open again
+        (["fail", "fail", "fail", "wait", "probe", "probe_fails", "wait"], True),
+        (["fail", "fail", "fail", "wait", "probe", "ok"], True),
+        (["fail", "fail", "fail", "wait", "probe", "abandon"], True),  # the next may probe
+        (["fail", "fail", "fail", "wait", "probe", "fail"], False),  # an older request's
     ],
 )
 def test_breaker(events: list[str], allows: bool) -> None:
     breaker = Breaker(threshold=3, cooldown=10)
     now = 100.0
+    probe = False
     for event in events:
         if event == "fail":
             breaker.failure(now)
         elif event == "ok":
             breaker.success()
+        elif event == "probe":
+            assert breaker.allows(now)
+            probe = breaker.take()
+            assert probe
+        elif event == "probe_fails":
+            breaker.failure(now, "boom", probe)
+        elif event == "abandon":
+            breaker.abandon(probe)
         else:
             now += 11
     assert breaker.allows(now) is allows
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        (None, "ok"),
+        (BackendStatusError(400, "bad request"), "answered"),
+        (BackendStatusError(401, "no key"), "answered"),
+        (BackendStatusError(404, "no such endpoint"), "answered"),
+        (BackendStatusError(422, "unprocessable"), "answered"),
+        (BackendStatusError(429, "slow down", retry_after="3"), "busy"),
+        (BackendStatusError(500, "internal"), "model"),
+        (BackendStatusError(503, "overloaded"), "model"),
+        (BackendTimeout("no byte within 600s"), "model"),
+        (BackendProtocolError("malformed"), "model"),
+        (BackendUnavailable("connection dropped"), "model"),
+        (BackendError("an error event"), "model"),
+        (BackendUnreachable("refused"), "connection"),
+        (Overloaded("our queue is full"), "none"),
+        (QueueTimeout("waited in our queue"), "none"),
+        (asyncio.CancelledError(), "none"),
+    ],
+)
+def test_what_an_ending_says_of_the_backend(err: BaseException | None, expected: str) -> None:
+    assert outcome(err) == expected
+
+
+@pytest.mark.parametrize(
+    ("result", "backend_opens", "model_opens"),
+    [
+        ("ok", False, False),
+        ("answered", False, False),
+        ("busy", False, False),
+        ("none", False, False),
+        ("model", False, True),
+        ("connection", True, False),
+    ],
+)
+def test_three_endings_in_a_row_open_the_breaker_they_concern(
+    result: Outcome, backend_opens: bool, model_opens: bool
+) -> None:
+    backend, model = Breaker(3, 10, "backend b"), Breaker(3, 10, "m on b")
+    flipped: list[Breaker] = []
+    for _ in range(3):
+        ticket = admit(backend, model, 0.0, 100.0)
+        assert ticket == (False, False)
+        flipped += settle(backend, model, ticket, result, 100.0, "why")
+    assert backend.is_open(100.0) is backend_opens
+    assert model.is_open(100.0) is model_opens
+    assert flipped == [b for b, opens in ((backend, backend_opens), (model, model_opens)) if opens]
+
+
+def test_half_open_admits_exactly_one_probe_and_its_success_closes() -> None:
+    backend, model = Breaker(1, 10, "backend b"), Breaker(1, 10, "m on b")
+    settle(backend, model, admit(backend, model, 0, 0.0), "model", 0.0, "500")  # type: ignore[arg-type]
+    assert admit(backend, model, 0, 5.0) is None  # cooling down
+    probe = admit(backend, model, 0, 11.0)
+    assert probe == (False, True)
+    assert admit(backend, model, 0, 11.0) is None  # the others go elsewhere
+    assert settle(backend, model, probe, "ok", 12.0, "") == [model]
+    assert admit(backend, model, 0, 12.0) == (False, False)
+
+
+def test_a_probe_that_ends_saying_nothing_lets_the_next_one_probe() -> None:
+    backend, model = Breaker(1, 10), Breaker(1, 10)
+    settle(backend, model, (False, False), "connection", 0.0, "refused")
+    probe = admit(backend, model, 0, 11.0)
+    assert probe == (True, False)
+    assert settle(backend, model, probe, "none", 11.0, "") == []  # cancelled
+    assert admit(backend, model, 0, 11.0) == (True, False)
+
+
+def test_a_429_holds_the_replica_for_its_retry_after() -> None:
+    backend, model = Breaker(), Breaker()
+    assert admit(backend, model, busy_until=105.0, now=104.0) is None
+    assert admit(backend, model, busy_until=105.0, now=105.0) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("3", 3.0), ("0.5", 0.5), (None, 1.0), ("soon", 1.0), ("-4", 0.0), ("86400", 60.0),
+     ("nan", 1.0), ("Thu, 01 Jan 1970 00:00:10 GMT", 5.0)],
+)  # fmt: skip
+def test_busy_for_reads_retry_after(value: str | None, seconds: float) -> None:
+    assert busy_for(value, wall_now=5.0) == seconds
 
 
 def _post(router: RunningRouter) -> httpx.Response:
@@ -114,9 +222,12 @@ def test_a_long_wait_in_the_queue_gets_503(
     assert statuses == [200, 503]
 
 
-def test_the_breaker_skips_a_failing_backend_then_probes_it(
-    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+def test_the_breaker_skips_a_failing_model_then_probes_it_and_spares_its_neighbours(
+    fake: FakeUpstream,
+    start_router: Callable[[str], RunningRouter],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="router")
     router = start_router(backend_toml(
         "lmstudio", fake.base_url, "failure_threshold = 2\ncooldown = 0.5"))  # fmt: skip
     fake.model("slow-model").failure = "500"
@@ -126,8 +237,17 @@ def test_the_breaker_skips_a_failing_backend_then_probes_it(
     assert cooling.status_code == 503 and cooling.headers["retry-after"]
     assert "cooling down" in cooling.json()["error"]["message"]
     assert not [r for r in fake.requests if r.path == "/v1/chat/completions"]
-    assert httpx.get(router.root + "/readyz").status_code == 503
+    neighbour = httpx.post(
+        router.base_url + "/chat/completions", json={**BODY, "model": "fast-model"}
+    )
+    assert neighbour.status_code == 200  # the same backend's other models still answer
+    assert httpx.get(router.root + "/readyz").status_code == 200
     fake.model("slow-model").failure = None
     time.sleep(0.6)
     assert _post(router).status_code == 200
-    assert httpx.get(router.root + "/readyz").status_code == 200
+    lines = [r.getMessage() for r in caplog.records if "circuit breaker" in r.getMessage()]
+    assert lines == [
+        "circuit breaker for slow-model on lmstudio opened for 0.5s after 2 failures in a row: "
+        "lmstudio: fake upstream: internal error",
+        "circuit breaker for slow-model on lmstudio closed: a request succeeded",
+    ]

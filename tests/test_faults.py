@@ -185,6 +185,11 @@ def test_a_fault_with_no_other_candidate_is_the_right_openai_error(
         if fault == "refused":  # the same upstream comes back on the same port
             fake = stack.enter_context(FakeUpstream([gemma()], port=fake.port))
         fake.model("gemma").failure = None
+        if fault == "429":  # its Retry-After (1 s) holds: not asked again until then
+            fake.reset()
+            assert chat(router, stream).status_code == 429
+            assert not fake.requests
+            time.sleep(1.0)
         assert answer_text(chat(router, stream), stream) == ANSWER
         assert_settled(router, fake)
 

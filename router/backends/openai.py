@@ -15,6 +15,9 @@ router's error tree in `_translate`, and nowhere else.
 from __future__ import annotations
 
 import base64
+import io
+import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
@@ -25,25 +28,32 @@ from router import __version__
 from router.backends import DONE, BackendRequest, Reply, StreamEvent
 from router.config import BackendConfig, ModelEntry
 from router.errors import (
+    AnswerTooLarge,
     BackendError,
     BackendProtocolError,
     BackendStatusError,
     BackendTimeout,
     BackendUnavailable,
+    BackendUnreachable,
+    QueueTimeout,
 )
 from router.transport import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
 from router.wire import (
     ModelCard,
     UpstreamModel,
+    Usage,
     decode_chunk,
-    decode_reply_head,
     replace_fields,
 )
 from router.wire import decode_upstream_models as _decode_models
 
 _EVENT_END = b"\n\n"
-MAX_BODY_BYTES = 64 * 2**20  # a whole answer larger than this is cut off (an endless upstream)
-MAX_EVENT_BYTES = 16 * 2**20  # and so is one server-sent event
+MAX_EVENT_BYTES = 16 * 2**20  # a server-sent event larger than this is cut off
+MAX_MODELS_BYTES = 8 * 2**20  # and so is a model list
+WHOLE_DECODE_BYTES = 2**20  # a larger answer is not decoded whole (see `_usage`)
+_OBJECT_START = re.compile(rb"\s*\{")
+_OBJECT_END = re.compile(rb"\}\s*\Z")
+_USAGE_KEY = re.compile(rb'[{,\s]"usage"\s*:\s*\{')  # a key: never inside a string
 _ERROR_BODY_BYTES = 64 * 1024  # of an error answer, enough to read its message
 _ENDPOINTS = ("chat/completions", "completions", "embeddings")
 
@@ -60,6 +70,19 @@ class _UpstreamError(msgspec.Struct):
 _decode_error = msgspec.json.Decoder(_UpstreamError).decode
 
 
+class _AnswerHead(msgspec.Struct):
+    """A whole answer as far as read here: usage, and whether it is an error object."""
+
+    usage: Usage | None = None
+    error: msgspec.Raw = msgspec.Raw()  # empty: absent
+    choices: msgspec.Raw = msgspec.Raw()
+    data: msgspec.Raw = msgspec.Raw()
+
+
+_decode_head = msgspec.json.Decoder(_AnswerHead).decode
+_decode_usage = msgspec.json.Decoder(Usage).decode
+
+
 class OpenAIBackend:
     """An OpenAI-compatible upstream. See `router.backends.Backend` for the contract."""
 
@@ -72,6 +95,8 @@ class OpenAIBackend:
         url = httpx.URL(self.base_url)
         self._shown_url = str(url.copy_with(userinfo=b""))  # for messages: no user:password
         self._configured = config.model_entries()
+        self._max_answer = config.max_answer_bytes
+        self._read_timeout = config.read_timeout
         headers = {"accept-encoding": "identity", "content-type": "application/json"}
         if key := config.api_key():
             headers["authorization"] = f"Bearer {key}"
@@ -112,12 +137,14 @@ class OpenAIBackend:
 
     async def models(self) -> list[ModelCard]:
         try:
-            response = await self._client.get("models")
+            async with self._client.stream("GET", "models") as response:
+                status = response.status_code
+                content = await _read_whole(response, MAX_MODELS_BYTES, "model list")
         except httpx.HTTPError as err:
             raise self._translate(err) from None
-        self._raise_for_status(response.status_code, response.content)
+        self._raise_for_status(status, content)
         try:
-            found = {m.id: m for m in _decode_models(response.content).data}
+            found = {m.id: m for m in _decode_models(content).data}
         except msgspec.DecodeError as err:
             raise BackendProtocolError(f"{self.name}: unreadable model list: {err}") from None
         if self._configured is None:
@@ -146,34 +173,46 @@ class OpenAIBackend:
         body = self._body(request)
         try:
             if self._pool is not None:
+                target = self._targets[request.endpoint]
                 answer = await self._pool.request(
-                    "POST", self._targets[request.endpoint], body, self._head,
-                    max_body=MAX_BODY_BYTES,
-                )  # fmt: skip
+                    "POST", target, body, self._head, max_body=self._max_answer
+                )
                 status, headers, content = answer.status, answer.headers, answer.body
             else:
                 status, headers, content = await self._post_httpx(request.endpoint, body)
+        except ResponseTooLarge as err:
+            where = f"{self.name} ({self._shown_url})"
+            raise AnswerTooLarge(f"{where}: {err} (max_answer_bytes)") from None
         except httpx.HTTPError as err:
             raise self._translate(err) from None
         self._raise_for_status(status, content, headers)
+        return Reply(content, self._usage(content))
+
+    def _usage(self, content: bytes) -> Usage | None:
+        """The answer's usage; an answer that is not JSON, or is an error object (a 200 some
+        servers send), is the upstream's failure. A large answer is not decoded whole (one
+        msgspec pass over 50 MB stalls the event loop for tens of milliseconds): it must
+        look like an object at both ends, and its usage is read from its tail."""
+        if len(content) > WHOLE_DECODE_BYTES:
+            if _OBJECT_START.match(content) and _OBJECT_END.search(content, len(content) - 64):
+                return _tail_usage(content)
+            raise BackendProtocolError(f"{self.name}: the answer is not a JSON object")
         try:
-            usage = decode_reply_head(content).usage
+            head = _decode_head(content)
         except msgspec.DecodeError:
             raise BackendProtocolError(f"{self.name}: the answer is not JSON") from None
-        return Reply(content, usage)
+        if head.error and not head.choices and not head.data and bytes(head.error) != b"null":
+            message = _error_message(content) or "an error object"
+            raise BackendError(f"{self.name}: answered 200 with an error: {message}")
+        return head.usage
 
     async def _post_httpx(
         self, endpoint: str, body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """A whole answer through httpx (https upstreams), cut off past MAX_BODY_BYTES."""
+        """A whole answer through httpx (https upstreams), cut off past `max_answer_bytes`."""
         async with self._client.stream("POST", endpoint, content=body) as response:
-            parts, size = [], 0
-            async for piece in response.aiter_raw():
-                parts.append(piece)
-                size += len(piece)
-                if size > MAX_BODY_BYTES:
-                    raise ResponseTooLarge(f"the answer is larger than {MAX_BODY_BYTES} bytes")
-            return response.status_code, response.headers.raw, b"".join(parts)
+            content = await _read_whole(response, self._max_answer, "answer")
+            return response.status_code, response.headers.raw, content
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEvent]:
         body = self._body(request)
@@ -202,11 +241,19 @@ class OpenAIBackend:
         """The events of an SSE body (`read` gives its bytes as they come, b"" at the end).
 
         Linear in the body's size: each byte is scanned once for an event's end, and only
-        an unfinished event's bytes are kept (in a growing buffer, up to MAX_EVENT_BYTES)."""
+        an unfinished event's bytes are kept (in a growing buffer, up to MAX_EVENT_BYTES).
+        The read timeout counts from the last event: keep-alive comments alone do not hold
+        a stream open (only the time spent waiting for bytes counts, not a slow client's)."""
         rest: bytes | bytearray = b""  # the start of an event not complete yet
         cr = False  # the last piece ended in "\r": held back in case "\n" starts the next
         finished = False
-        while piece := await read():
+        waited = 0.0  # seconds spent waiting for bytes since the last event
+        while True:
+            began = time.monotonic()
+            piece = await read()
+            waited += time.monotonic() - began
+            if not piece:
+                break
             if cr or b"\r" in piece:
                 piece, cr = _unix_newlines(piece, cr)
             if rest:
@@ -224,6 +271,7 @@ class OpenAIBackend:
                 event = self._event(raw if type(raw) is bytes else bytes(raw))
                 if event is None:
                     continue
+                waited = 0.0
                 yield event
                 if event is DONE:
                     return
@@ -232,6 +280,10 @@ class OpenAIBackend:
             if len(rest) > MAX_EVENT_BYTES:
                 raise BackendProtocolError(
                     f"{self.name}: a server-sent event larger than {MAX_EVENT_BYTES} bytes"
+                )
+            if waited > self._read_timeout:
+                raise BackendTimeout(
+                    f"{self.name}: no event within {self._read_timeout:g}s (only comments)"
                 )
         if not finished:  # a clean end after the last choice finished is fine without [DONE]
             raise BackendUnavailable(f"{self.name}: the stream ended before the answer did")
@@ -269,11 +321,21 @@ class OpenAIBackend:
             raise BackendStatusError(status, message, retry_after=retry_after)
 
     def _translate(self, err: httpx.HTTPError) -> BackendError:
+        """httpx's errors as the router's: no connection at all (refused, reset or timed out
+        while connecting) is `BackendUnreachable`, the backend-wide breaker's business; what
+        went wrong once a request was sent (dropped, timed out, malformed) is the model's; a
+        wait for a free pooled connection is a queue's."""
         where = f"{self.name} ({self._shown_url})"
+        if isinstance(err, httpx.PoolTimeout):
+            return QueueTimeout(f"{where}: no free connection: {err}")
+        if isinstance(err, httpx.ConnectTimeout):
+            return BackendUnreachable(f"{where}: cannot connect: {err or 'timed out'}")
         if isinstance(err, httpx.TimeoutException):
             return BackendTimeout(f"{where}: timed out ({type(err).__name__})")
         if isinstance(err, httpx.ConnectError):
-            return BackendUnavailable(f"{where}: cannot connect: {err or 'refused'}")
+            return BackendUnreachable(f"{where}: cannot connect: {err or 'refused'}")
+        if isinstance(err, ResponseTooLarge):
+            return AnswerTooLarge(f"{where}: {err}")
         if isinstance(err, MalformedResponse):
             return BackendProtocolError(f"{where}: {err}")
         if isinstance(err, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
@@ -324,6 +386,40 @@ class _HttpxStream:
 
     async def aclose(self) -> None:
         await self.response.aclose()
+
+
+def _tail_usage(content: bytes) -> Usage | None:
+    """The usage object among an answer's last 4 KiB (where servers put it), if any."""
+    tail = content[-4096:]
+    keys = list(_USAGE_KEY.finditer(tail))
+    if not keys:
+        return None
+    start = keys[-1].end() - 1
+    end = start
+    for _ in range(8):  # its closing brace: the first that makes it decode
+        end = tail.find(b"}", end + 1)
+        if end < 0:
+            return None
+        try:
+            return _decode_usage(tail[start : end + 1])
+        except msgspec.DecodeError:
+            continue
+    return None
+
+
+async def _read_whole(response: httpx.Response, cap: int, what: str) -> bytes:
+    """A response's body, refused early when it declares more than `cap` bytes and cut off
+    when it grows past it; kept in one growing buffer (no join of its pieces at the end)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise ResponseTooLarge(f"the {what} declares {declared} bytes, over {cap}")
+    buffer, size = io.BytesIO(), 0
+    async for piece in response.aiter_raw():
+        size += len(piece)
+        if size > cap:
+            raise ResponseTooLarge(f"the {what} is larger than {cap} bytes")
+        buffer.write(piece)
+    return buffer.getvalue()
 
 
 def _error_message(body: bytes) -> str:

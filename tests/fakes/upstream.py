@@ -36,7 +36,18 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-FAILURES = ("500", "503", "429", "400", "hang", "hang_after_headers", "drop", "malformed", "loop")
+FAILURES = (
+    "500",
+    "503",
+    "429",
+    "400",
+    "hang",
+    "hang_after_headers",
+    "drop",
+    "malformed",
+    "loop",
+    "keepalive",
+)
 _STATUS_ERRORS = {
     "400": ("invalid_request_error", "bad_request", "fake upstream: bad request"),
     "429": ("rate_limit_error", "rate_limit_exceeded", "fake upstream: rate limited"),
@@ -68,6 +79,8 @@ class FakeModel:
     context_length: int | None = None
     capabilities: list[str] = field(default_factory=list)
     retry_after: str = "1"  # Retry-After sent with "503" and "429"
+    body: bytes | None = None  # a prepared whole answer, sent as is (status 200, 1 MiB pieces)
+    declared_length: int | None = None  # the Content-Length announced for `body`, if another
 
     def card(self) -> dict[str, Any]:
         """This model's entry in /v1/models."""
@@ -313,6 +326,11 @@ class _App:
         elif failure == "hang_after_headers":
             await ctx.start(_SSE_HEADERS if ctx.stream else [_JSON])
             await ctx.until_disconnect()
+        elif failure == "keepalive":  # SSE comments every 50 ms, never an event
+            await ctx.start(_SSE_HEADERS)
+            while not ctx.gone:
+                await ctx.chunk(b": keep-alive\n\n")
+                await asyncio.sleep(0.05)
         elif failure in ("drop", "malformed") and not ctx.stream:
             await asyncio.sleep(ctx.model.ttft)
             await (ctx.drop() if failure == "drop" else ctx.respond(200, b"{not json"))
@@ -324,6 +342,8 @@ class _App:
 
     async def generate(self, ctx: _Ctx, failure: str | None, *, chat: bool) -> None:
         model, body = ctx.model, ctx.body
+        if model.body is not None and not ctx.stream:
+            return await self.prepared(ctx, model.body, model.declared_length)
         text = model.answer(body) if callable(model.answer) else model.answer
         pieces, finish = plan_tokens(model, text, body)
         prompt = count_words(body.get("messages") if chat else body.get("prompt"))
@@ -343,6 +363,20 @@ class _App:
             {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
         )
         await ctx.respond(200, _encode({**head, "choices": [choice], "usage": usage}))
+
+    @staticmethod
+    async def prepared(ctx: _Ctx, payload: bytes, declared: int | None) -> None:
+        """Send a prepared body in 1 MiB pieces; when it announced more, wait for the close."""
+        length = len(payload) if declared is None else declared
+        await ctx.start([_JSON, (b"content-length", b"%d" % length)])
+        view = memoryview(payload)
+        for start in range(0, len(payload), 2**20):
+            if ctx.gone:
+                return
+            await ctx.chunk(bytes(view[start : start + 2**20]))
+        if length > len(payload):
+            return await ctx.until_disconnect()
+        await ctx.chunk(b"", more=False)
 
     @staticmethod
     def _gap(model: FakeModel) -> float:
