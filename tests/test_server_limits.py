@@ -190,11 +190,12 @@ def test_a_thousand_silent_connections_do_not_stop_healthz(
         silent = [_connect(port) for _ in range(1010)]
         time.sleep(0.5)  # accepted (or not) by now
         times = []
-        for _ in range(5):
+        for _ in range(5):  # connect, ask, read the status line (no client library's set-up)
             began = time.perf_counter()
-            reply = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3)
+            with _connect(port) as probe:
+                probe.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+                assert probe.recv(65536).startswith(b"HTTP/1.1 200 ")
             times.append(time.perf_counter() - began)
-            assert reply.status_code == 200
         assert statistics.median(times) < 0.1, times
     finally:
         for sock in silent:
