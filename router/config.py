@@ -99,7 +99,9 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     read_timeout: Seconds = 600.0  # to the first byte, and between events of a stream
     max_answer_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 32 * 2**20  # a whole answer: 502
     max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
-    max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = None  # per model, None: no cap
+    # per model at once, the rest wait (max_queue), then 429: below max_connections, so one
+    # model's hung requests cannot take every pooled connection from its neighbours
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = 32
     queue_timeout: Seconds = 60.0  # how long a request may wait for a place (then 503)
     failure_threshold: Annotated[int, msgspec.Meta(ge=1)] = 3  # failures in a row: skip it
     cooldown: Seconds = 10.0  # for this long, then probe it again

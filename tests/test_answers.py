@@ -4,6 +4,7 @@ length over the cap, a 200 whose body is an error, and SSE keep-alive comments."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import socket
@@ -16,9 +17,13 @@ from pathlib import Path
 
 import httpx
 import msgspec
+import openai
 import pytest
 
-from tests.conftest import backend_toml, free_port, wait_ready
+from router.backends.openai import OpenAIBackend
+from router.config import BackendConfig
+from router.errors import AnswerTooLarge
+from tests.conftest import RunningRouter, backend_toml, free_port, wait_ready
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
 PROFILE = """schema_version = 1
@@ -132,3 +137,95 @@ def test_healthz_stays_fast_behind_a_50_mb_routed_answer(served: Callable[[str],
     assert results == {"status": 200, "size": len(body), "model": "huge"}
     assert health.polls > 20
     assert health.slowest < 0.050, f"/healthz waited {health.slowest * 1000:.0f} ms"
+
+
+def _client(router: RunningRouter) -> openai.OpenAI:
+    return openai.OpenAI(base_url=router.base_url, api_key="x", max_retries=0)
+
+
+@pytest.mark.parametrize(
+    ("declared", "said"),
+    [(None, "declares 34603252 bytes, over 33554432"), (0, "is larger than 33554432 bytes")],
+    ids=["sized", "chunked"],
+)
+def test_a_whole_answer_over_the_cap_is_a_clear_502(
+    start_router: Callable[[str], RunningRouter], declared: int | None, said: str
+) -> None:
+    body = _answer(_big_text(33 * 2**20))  # the default cap: 32 MiB
+    with FakeUpstream([FakeModel("huge", body=body, declared_length=declared)]) as fake:
+        router = start_router(backend_toml("up", fake.base_url))
+        with pytest.raises(openai.APIStatusError) as caught:
+            _client(router).chat.completions.create(model="huge", messages=ASK["messages"])
+    assert caught.value.status_code == 502
+    assert caught.value.code == "upstream_answer_too_large"
+    assert f"the answer {said} (max_answer_bytes)" in caught.value.message
+
+
+def test_a_declared_length_over_the_cap_is_refused_at_once(
+    start_router: Callable[[str], RunningRouter],
+) -> None:
+    declared = FakeModel("liar", body=b'{"choices": [' + b" " * 2**20, declared_length=2 * 10**9)
+    with FakeUpstream([declared]) as fake:
+        router = start_router(backend_toml("up", fake.base_url, "read_timeout = 30"))
+        start = time.perf_counter()
+        with pytest.raises(openai.APIStatusError) as caught:
+            _client(router).chat.completions.create(model="liar", messages=ASK["messages"])
+        took = time.perf_counter() - start
+        assert fake.in_flight == 0  # the connection was closed, not read on
+    assert caught.value.status_code == 502 and took < 2, f"{took:.1f}s"
+    message = "the answer declares 2000000000 bytes, over 33554432 (max_answer_bytes)"
+    assert message in caught.value.message
+
+
+def test_a_200_whose_body_is_an_error_falls_back(
+    start_router: Callable[[str], RunningRouter],
+) -> None:
+    error = b'{"error": {"message": "model crashed", "type": "server_error"}}'
+    with (
+        FakeUpstream([FakeModel("gemma", body=error)]) as one,
+        FakeUpstream([FakeModel("gemma", answer="from mac two")]) as two,
+    ):
+        config = backend_toml("mac1", one.base_url) + backend_toml("mac2", two.base_url)
+        router = start_router(config)
+        raw = _client(router).chat.completions.with_raw_response.create(
+            model="gemma", messages=ASK["messages"]
+        )
+    assert raw.parse().choices[0].message.content == "from mac two"
+    assert raw.headers["x-router-reason"] == "direct; fell back from gemma (upstream_error)"
+    assert router.metric("router_fallbacks_total", from_model="gemma", to_model="gemma") == 1
+    assert router.metric("router_requests_total", model="gemma", backend="mac2") == 1
+
+
+def test_keep_alive_comments_alone_run_into_the_read_timeout(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router(backend_toml("up", fake.base_url, "read_timeout = 0.5"))
+    fake.model("fast-model").failure = "keepalive"
+    client = openai.OpenAI(base_url=router.base_url, api_key="x", max_retries=0, timeout=10)
+    start = time.perf_counter()
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="fast-model", messages=ASK["messages"], stream=True)
+    assert caught.value.status_code == 504
+    assert "no event within 0.5s" in caught.value.message
+    assert time.perf_counter() - start < 2
+
+
+async def _lying_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers every request with a head announcing 300 MiB, then 1 MiB, then nothing."""
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 314572800\r\n\r\n" + b" " * 2**20)
+    await writer.drain()
+    await asyncio.sleep(30)
+
+
+async def test_a_model_list_over_its_cap_is_refused() -> None:
+    server = await asyncio.start_server(_lying_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = BackendConfig(name="up", kind="openai", base_url=f"http://127.0.0.1:{port}/v1")
+    backend = OpenAIBackend(config)
+    try:
+        with pytest.raises(AnswerTooLarge, match="declares 314572800 bytes"):
+            await asyncio.wait_for(backend.models(), 5)
+    finally:
+        await backend.close()
+        server.close()

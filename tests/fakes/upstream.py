@@ -80,7 +80,7 @@ class FakeModel:
     capabilities: list[str] = field(default_factory=list)
     retry_after: str = "1"  # Retry-After sent with "503" and "429"
     body: bytes | None = None  # a prepared whole answer, sent as is (status 200, 1 MiB pieces)
-    declared_length: int | None = None  # the Content-Length announced for `body`, if another
+    declared_length: int | None = None  # the Content-Length announced for `body` (0: none)
 
     def card(self) -> dict[str, Any]:
         """This model's entry in /v1/models."""
@@ -366,9 +366,10 @@ class _App:
 
     @staticmethod
     async def prepared(ctx: _Ctx, payload: bytes, declared: int | None) -> None:
-        """Send a prepared body in 1 MiB pieces; when it announced more, wait for the close."""
+        """Send a prepared body in 1 MiB pieces (chunked when `declared` is 0); when it
+        announced more, wait for the close."""
         length = len(payload) if declared is None else declared
-        await ctx.start([_JSON, (b"content-length", b"%d" % length)])
+        await ctx.start([_JSON, (b"content-length", b"%d" % length)] if length else [_JSON])
         view = memoryview(payload)
         for start in range(0, len(payload), 2**20):
             if ctx.gone:

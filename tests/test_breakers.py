@@ -1,0 +1,208 @@
+"""The circuit breakers on a real router: they blame the backend only for its own failures
+(never a 4xx, a 429 or the router's own queue), one model's failures spare its neighbours,
+half-open lets one probe through, and a passing health check closes nothing. Also the
+per-model share of the connection pool: hung streams to one model do not starve another."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+
+from router.backends import BackendRequest, Reply
+from router.catalog import Catalog
+from router.config import BackendConfig
+from router.dispatch import Dispatcher
+from router.errors import Overloaded
+from router.metrics import Metrics
+from router.routing import Route
+from router.wire import ModelCard, decode_chat
+from tests.conftest import RunningRouter, backend_toml
+from tests.fakes.upstream import FakeModel, FakeUpstream
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def _chat(router: RunningRouter, model: str, **extra: object) -> httpx.Response:
+    body = {"model": model, "messages": HELLO, **extra}
+    return httpx.post(router.base_url + "/chat/completions", json=body, timeout=10)
+
+
+def _chats(fake: FakeUpstream, model: str | None = None) -> int:
+    return sum(
+        r.path == "/v1/chat/completions" and (model is None or r.json["model"] == model)
+        for r in fake.requests
+    )
+
+
+@pytest.fixture
+def chat_only() -> Iterator[FakeUpstream]:
+    """An upstream that serves chat but has no /v1/embeddings (404 there)."""
+    with FakeUpstream([FakeModel("chat", answer="A chat answer.")]) as fake:
+        del fake.asgi_app.routes["/v1/embeddings"]
+        yield fake
+
+
+def test_404s_for_an_endpoint_the_upstream_lacks_do_not_close_it_for_chats(
+    chat_only: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router(
+        backend_toml("lmstudio", chat_only.base_url) + '[routing]\ndefault_model = "chat"\n'
+    )
+    client = openai.OpenAI(base_url=router.base_url, api_key="x", max_retries=0)
+    for _ in range(3):
+        with pytest.raises(openai.NotFoundError):
+            client.embeddings.create(model="chat", input="hello")
+    for model in ("auto", "chat"):
+        reply = client.chat.completions.create(model=model, messages=HELLO)  # type: ignore[arg-type]
+        assert reply.choices[0].message.content == "A chat answer."
+    assert httpx.get(router.root + "/readyz").status_code == 200
+
+
+def test_client_errors_never_open_the_breaker(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router(backend_toml("lmstudio", fake.base_url, "failure_threshold = 1"))
+    fake.model("fast-model").failure = "400"
+    assert [_chat(router, "fast-model").status_code for _ in range(3)] == [400, 400, 400]
+    fake.model("fast-model").failure = None
+    assert _chat(router, "fast-model").status_code == 200
+
+
+def test_a_429_is_busy_not_broken_and_its_retry_after_is_honoured(
+    start_router: Callable[[str], RunningRouter],
+) -> None:
+    with (
+        FakeUpstream([FakeModel("gemma", answer="one", failure="429", retry_after="1")]) as one,
+        FakeUpstream([FakeModel("gemma", answer="two")]) as two,
+    ):
+        router = start_router(
+            backend_toml("mac1", one.base_url, "failure_threshold = 1")
+            + backend_toml("mac2", two.base_url)
+        )
+        backends = [_chat(router, "gemma").headers["x-router-backend"] for _ in range(4)]
+        assert backends == ["mac2"] * 4  # the first after mac1's 429, the rest without asking
+        assert _chats(one) == 1
+        one.model("gemma").failure = None
+        time.sleep(1.1)  # its Retry-After is over; no breaker was opened
+        assert _chat(router, "gemma").headers["x-router-backend"] == "mac1"
+        assert _chats(one) == 2
+
+
+def test_one_models_failures_spare_its_neighbour_on_the_same_backend(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router(backend_toml("lmstudio", fake.base_url, "failure_threshold = 2"))
+    fake.model("slow-model").failure = "503"
+    assert [_chat(router, "slow-model").status_code for _ in range(3)] == [502, 502, 503]
+    assert _chat(router, "fast-model").status_code == 200
+    assert _chats(fake, "slow-model") == 2  # the third was not sent: its breaker is open
+    assert router.metric("router_backend_up", backend="lmstudio") == 1
+
+
+def test_connection_failures_open_the_backend_wide_breaker(
+    start_router: Callable[[str], RunningRouter],
+) -> None:
+    with FakeUpstream([FakeModel("a"), FakeModel("b")]) as fake:
+        config = backend_toml(
+            "lmstudio", fake.base_url, 'models = ["a", "b"]\nfailure_threshold = 2\ncooldown = 30'
+        )
+        router = start_router(config)
+    # the upstream is gone: connections are refused, whichever model is asked
+    assert [_chat(router, m).status_code for m in ("a", "b")] == [502, 502]
+    cooling = _chat(router, "a")
+    assert cooling.status_code == 503 and "cooling down" in cooling.json()["error"]["message"]
+    assert _chat(router, "b").status_code == 503
+    assert router.metric("router_backend_up", backend="lmstudio") == 0
+
+
+def test_half_open_lets_exactly_one_probe_through(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router(
+        backend_toml("lmstudio", fake.base_url, "failure_threshold = 1\ncooldown = 0.3")
+    )
+    model = fake.model("slow-model")
+    model.failure = "500"
+    assert _chat(router, "slow-model").status_code == 502
+    model.failure, model.ttft = None, 0.5
+    time.sleep(0.35)
+    fake.reset()
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(lambda _: _chat(router, "slow-model").status_code, range(4)))
+    assert statuses == [200, 503, 503, 503]  # the probe, and the others told to come back
+    assert _chats(fake) == 1
+    assert _chat(router, "slow-model").status_code == 200  # closed by the probe
+
+
+def test_a_passing_health_check_does_not_close_a_breaker_generation_opened(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    config = backend_toml("lmstudio", fake.base_url, "failure_threshold = 1\ncooldown = 30")
+    router = start_router(config + "[server]\ndiscovery_interval = 0.05\n")
+    fake.model("slow-model").failure = "500"
+    assert _chat(router, "slow-model").status_code == 502
+    fake.model("slow-model").failure = None
+    time.sleep(0.3)  # several model lists read, each answered
+    assert router.service.catalog.states["lmstudio"].up
+    assert _chat(router, "slow-model").status_code == 503
+
+
+def test_hung_streams_to_one_model_do_not_starve_another_on_the_same_upstream(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router(backend_toml("lmstudio", fake.base_url, "read_timeout = 5"))
+    fake.model("slow-model").failure = "hang"
+
+    async def scenario() -> tuple[list[int], float, int]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+            body = {"model": "slow-model", "messages": HELLO, "stream": True}
+            url = router.base_url + "/chat/completions"
+            hung = [asyncio.create_task(client.post(url, json=body)) for _ in range(70)]
+            await asyncio.sleep(1.0)  # every one of them is in: running, queued or refused
+            refused = [t.result().status_code for t in hung if t.done()]
+            start = time.perf_counter()
+            fast = await client.post(url, json={"model": "fast-model", "messages": HELLO})
+            waited = time.perf_counter() - start
+            for task in hung:
+                task.cancel()
+            await asyncio.gather(*hung, return_exceptions=True)
+            return refused, waited, fast.status_code
+
+    refused, waited, status = asyncio.run(scenario())
+    assert status == 200 and waited < 1.0, f"the healthy model waited {waited:.1f}s"
+    assert refused == [429] * (70 - 32 - 16)  # 32 at once, 16 waiting, the rest told to wait
+
+
+class _Busy:
+    """A backend whose in-process queue is full: every request is refused with 429."""
+
+    name, kind = "local", "mlx"
+
+    def warm(self, model: str) -> None:
+        return None
+
+    async def complete(self, request: BackendRequest) -> Reply:
+        raise Overloaded("local: 16 requests already wait for the model")
+
+
+async def test_a_full_in_process_queue_is_not_a_failure() -> None:
+    catalog = Catalog()
+    config = BackendConfig(name="local", kind="mlx", failure_threshold=1)
+    catalog.add(_Busy(), config)  # type: ignore[arg-type]
+    catalog._known["local"] = [ModelCard("m")]
+    catalog._rebuild()
+    dispatcher = Dispatcher(catalog, Metrics())
+    route = Route("qa", ["m"], "direct", "direct")
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+    for _ in range(3):
+        with pytest.raises(Overloaded):
+            await dispatcher.complete(route, "chat/completions", decode_chat(body), body)
+    catalog.states["local"].up = True
+    assert catalog.usable()  # neither breaker open
