@@ -15,8 +15,6 @@ router's error tree in `_translate`, and nowhere else.
 from __future__ import annotations
 
 import base64
-import io
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
@@ -26,6 +24,7 @@ import msgspec
 
 from router import __version__
 from router.backends import DONE, BackendRequest, Reply, StreamEvent
+from router.backends.whole import answer_usage, error_message, read_whole
 from router.config import BackendConfig, ModelEntry
 from router.errors import (
     AnswerTooLarge,
@@ -41,7 +40,6 @@ from router.transport import HTTPTransport, MalformedResponse, Pool, ResponseToo
 from router.wire import (
     ModelCard,
     UpstreamModel,
-    Usage,
     decode_chunk,
     replace_fields,
 )
@@ -50,37 +48,8 @@ from router.wire import decode_upstream_models as _decode_models
 _EVENT_END = b"\n\n"
 MAX_EVENT_BYTES = 16 * 2**20  # a server-sent event larger than this is cut off
 MAX_MODELS_BYTES = 8 * 2**20  # and so is a model list
-WHOLE_DECODE_BYTES = 2**20  # a larger answer is not decoded whole (see `_usage`)
-_OBJECT_START = re.compile(rb"\s*\{")
-_OBJECT_END = re.compile(rb"\}\s*\Z")
-_USAGE_KEY = re.compile(rb'[{,\s]"usage"\s*:\s*\{')  # a key: never inside a string
 _ERROR_BODY_BYTES = 64 * 1024  # of an error answer, enough to read its message
 _ENDPOINTS = ("chat/completions", "completions", "embeddings")
-
-
-class _UpstreamErrorDetail(msgspec.Struct):
-    message: str | None = None
-
-
-class _UpstreamError(msgspec.Struct):
-    error: _UpstreamErrorDetail | str | None = None
-    detail: str | None = None
-
-
-_decode_error = msgspec.json.Decoder(_UpstreamError).decode
-
-
-class _AnswerHead(msgspec.Struct):
-    """A whole answer as far as read here: usage, and whether it is an error object."""
-
-    usage: Usage | None = None
-    error: msgspec.Raw = msgspec.Raw()  # empty: absent
-    choices: msgspec.Raw = msgspec.Raw()
-    data: msgspec.Raw = msgspec.Raw()
-
-
-_decode_head = msgspec.json.Decoder(_AnswerHead).decode
-_decode_usage = msgspec.json.Decoder(Usage).decode
 
 
 class OpenAIBackend:
@@ -139,7 +108,7 @@ class OpenAIBackend:
         try:
             async with self._client.stream("GET", "models") as response:
                 status = response.status_code
-                content = await _read_whole(response, MAX_MODELS_BYTES, "model list")
+                content = await read_whole(response, MAX_MODELS_BYTES, "model list")
         except httpx.HTTPError as err:
             raise self._translate(err) from None
         self._raise_for_status(status, content)
@@ -186,32 +155,14 @@ class OpenAIBackend:
         except httpx.HTTPError as err:
             raise self._translate(err) from None
         self._raise_for_status(status, content, headers)
-        return Reply(content, self._usage(content))
-
-    def _usage(self, content: bytes) -> Usage | None:
-        """The answer's usage; an answer that is not JSON, or is an error object (a 200 some
-        servers send), is the upstream's failure. A large answer is not decoded whole (one
-        msgspec pass over 50 MB stalls the event loop for tens of milliseconds): it must
-        look like an object at both ends, and its usage is read from its tail."""
-        if len(content) > WHOLE_DECODE_BYTES:
-            if _OBJECT_START.match(content) and _OBJECT_END.search(content, len(content) - 64):
-                return _tail_usage(content)
-            raise BackendProtocolError(f"{self.name}: the answer is not a JSON object")
-        try:
-            head = _decode_head(content)
-        except msgspec.DecodeError:
-            raise BackendProtocolError(f"{self.name}: the answer is not JSON") from None
-        if head.error and not head.choices and not head.data and bytes(head.error) != b"null":
-            message = _error_message(content) or "an error object"
-            raise BackendError(f"{self.name}: answered 200 with an error: {message}")
-        return head.usage
+        return Reply(content, answer_usage(self.name, content))
 
     async def _post_httpx(
         self, endpoint: str, body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """A whole answer through httpx (https upstreams), cut off past `max_answer_bytes`."""
         async with self._client.stream("POST", endpoint, content=body) as response:
-            content = await _read_whole(response, self._max_answer, "answer")
+            content = await read_whole(response, self._max_answer, "answer")
             return response.status_code, response.headers.raw, content
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEvent]:
@@ -256,14 +207,7 @@ class OpenAIBackend:
                 break
             if cr or b"\r" in piece:
                 piece, cr = _unix_newlines(piece, cr)
-            if rest:
-                if type(rest) is bytes:
-                    rest = bytearray(rest)
-                scan = len(rest) - 1  # an event's end may straddle the two pieces
-                rest += piece
-                data = rest
-            else:
-                data, scan = piece, 0
+            data, scan = _appended(rest, piece)
             start = 0
             while (end := data.find(_EVENT_END, scan)) >= 0:
                 raw = data[start : end + 2]
@@ -277,17 +221,21 @@ class OpenAIBackend:
                     return
                 finished = finished or any(c.finish_reason for c in event.chunk.choices)
             rest = data[start:] if start else data
-            if len(rest) > MAX_EVENT_BYTES:
-                raise BackendProtocolError(
-                    f"{self.name}: a server-sent event larger than {MAX_EVENT_BYTES} bytes"
-                )
-            if waited > self._read_timeout:
-                raise BackendTimeout(
-                    f"{self.name}: no event within {self._read_timeout:g}s (only comments)"
-                )
+            self._check_progress(len(rest), waited)
         if not finished:  # a clean end after the last choice finished is fine without [DONE]
             raise BackendUnavailable(f"{self.name}: the stream ended before the answer did")
         yield DONE
+
+    def _check_progress(self, unfinished: int, waited: float) -> None:
+        """An unfinished event within MAX_EVENT_BYTES, an event within the read timeout."""
+        if unfinished > MAX_EVENT_BYTES:
+            raise BackendProtocolError(
+                f"{self.name}: a server-sent event larger than {MAX_EVENT_BYTES} bytes"
+            )
+        if waited > self._read_timeout:
+            raise BackendTimeout(
+                f"{self.name}: no event within {self._read_timeout:g}s (only comments)"
+            )
 
     def _event(self, raw: bytes) -> StreamEvent | None:
         """One event's bytes (ending in a blank line) as a decoded, pass-through event."""
@@ -306,7 +254,7 @@ class OpenAIBackend:
         except msgspec.DecodeError:
             raise BackendProtocolError(f"{self.name}: malformed event in the stream") from None
         if not chunk.choices and chunk.usage is None and b'"error"' in payload:
-            raise BackendError(f"{self.name}: {_error_message(payload)}")
+            raise BackendError(f"{self.name}: {error_message(payload)}")
         return StreamEvent(raw, chunk)
 
     def _raise_for_status(
@@ -317,7 +265,7 @@ class OpenAIBackend:
                 (v.decode("latin-1") for k, v in headers or () if k.lower() == b"retry-after"),
                 None,
             )
-            message = f"{self.name}: {_error_message(body) or status}"
+            message = f"{self.name}: {error_message(body) or status}"
             raise BackendStatusError(status, message, retry_after=retry_after)
 
     def _translate(self, err: httpx.HTTPError) -> BackendError:
@@ -341,6 +289,18 @@ class OpenAIBackend:
         if isinstance(err, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
             return BackendUnavailable(f"{where}: connection dropped: {err or type(err).__name__}")
         return BackendUnavailable(f"{where}: {type(err).__name__}: {err}")
+
+
+def _appended(rest: bytes | bytearray, piece: bytes) -> tuple[bytes | bytearray, int]:
+    """The unfinished event so far with the new piece (in a growing buffer), and where an
+    event's end may begin (it may straddle the two)."""
+    if not rest:
+        return piece, 0
+    if type(rest) is bytes:
+        rest = bytearray(rest)
+    scan = len(rest) - 1
+    rest += piece
+    return rest, scan
 
 
 def _unix_newlines(piece: bytes, cr: bool) -> tuple[bytes, bool]:
@@ -386,51 +346,6 @@ class _HttpxStream:
 
     async def aclose(self) -> None:
         await self.response.aclose()
-
-
-def _tail_usage(content: bytes) -> Usage | None:
-    """The usage object among an answer's last 4 KiB (where servers put it), if any."""
-    tail = content[-4096:]
-    keys = list(_USAGE_KEY.finditer(tail))
-    if not keys:
-        return None
-    start = keys[-1].end() - 1
-    end = start
-    for _ in range(8):  # its closing brace: the first that makes it decode
-        end = tail.find(b"}", end + 1)
-        if end < 0:
-            return None
-        try:
-            return _decode_usage(tail[start : end + 1])
-        except msgspec.DecodeError:
-            continue
-    return None
-
-
-async def _read_whole(response: httpx.Response, cap: int, what: str) -> bytes:
-    """A response's body, refused early when it declares more than `cap` bytes and cut off
-    when it grows past it; kept in one growing buffer (no join of its pieces at the end)."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise ResponseTooLarge(f"the {what} declares {declared} bytes, over {cap}")
-    buffer, size = io.BytesIO(), 0
-    async for piece in response.aiter_raw():
-        size += len(piece)
-        if size > cap:
-            raise ResponseTooLarge(f"the {what} is larger than {cap} bytes")
-        buffer.write(piece)
-    return buffer.getvalue()
-
-
-def _error_message(body: bytes) -> str:
-    """The message an upstream put in its error body, whatever its shape."""
-    try:
-        parsed = _decode_error(body)
-    except msgspec.DecodeError:
-        return body[:200].decode("utf-8", "replace").strip()
-    if isinstance(parsed.error, _UpstreamErrorDetail):
-        return parsed.error.message or ""
-    return parsed.error or parsed.detail or ""
 
 
 def _card(
