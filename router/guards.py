@@ -76,7 +76,7 @@ def excerpt(raw: msgspec.Raw | memoryview) -> Excerpt | None:
     try:
         if len(view) <= 2 * EDGE_BYTES + 2:
             return Excerpt(_decode_str(view))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     return Excerpt(_end(view[:EDGE_BYTES], b"", b'"'), _end(view[-EDGE_BYTES:], b'"', b""), False)
 
@@ -88,7 +88,7 @@ def _end(piece: memoryview, before: bytes, after: bytes) -> str:
         part = piece[: len(piece) - cut] if after else piece[cut:]
         try:
             return _decode_str(before + bytes(part) + after)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             continue
     return ""
 
@@ -136,7 +136,7 @@ def _reply(body: bytes) -> tuple[_Reply, memoryview | None] | None:
         body, token = located
     try:
         return _decode_reply(body), token
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
 
 
@@ -185,7 +185,10 @@ def _json_ok(text: Excerpt) -> bool:
     """Valid JSON (fences allowed); of a long answer, only its ends can be seen: an object
     or a fence at both."""
     if text.whole:
-        return check_json(text.head, {}, allow_fence=True).passed
+        try:
+            return check_json(text.head, {}, allow_fence=True).passed
+        except RecursionError:  # nested deeper than msgspec decodes
+            return False
     head, tail = text.head.lstrip(), text.tail.rstrip()
     return head.startswith(("{", "```")) and tail.endswith(("}", "```"))
 

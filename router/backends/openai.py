@@ -114,7 +114,7 @@ class OpenAIBackend:
         self._raise_for_status(status, content)
         try:
             found = {m.id: m for m in _decode_models(content).data}
-        except msgspec.DecodeError as err:
+        except (msgspec.DecodeError, UnicodeDecodeError) as err:
             raise BackendProtocolError(f"{self.name}: unreadable model list: {err}") from None
         if self._configured is None:
             return [_card(self.name, m.id, m, None) for m in found.values()]
@@ -251,7 +251,7 @@ class OpenAIBackend:
             return DONE
         try:
             chunk = decode_chunk(payload)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             raise BackendProtocolError(f"{self.name}: malformed event in the stream") from None
         if not chunk.choices and chunk.usage is None and b'"error"' in payload:
             raise BackendError(f"{self.name}: {error_message(payload)}")

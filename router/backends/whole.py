@@ -73,7 +73,7 @@ def answer_usage(name: str, content: bytes) -> Usage | None:
         raise BackendProtocolError(f"{name}: the answer is not a JSON object")
     try:
         head = _decode_head(content)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise BackendProtocolError(f"{name}: the answer is not JSON") from None
     if head.error and not head.choices and not head.data and bytes(head.error) != b"null":
         message = error_message(content) or "an error object"
@@ -95,7 +95,7 @@ def tail_usage(content: bytes) -> Usage | None:
             return None
         try:
             return _decode_usage(tail[start : end + 1])
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             continue
     return None
 
@@ -104,7 +104,7 @@ def error_message(body: bytes) -> str:
     """The message an upstream put in its error body, whatever its shape."""
     try:
         parsed = _decode_error(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return body[:200].decode("utf-8", "replace").strip()
     if isinstance(parsed.error, _UpstreamErrorDetail):
         return parsed.error.message or ""
