@@ -57,10 +57,16 @@ class Gate:
     def waiting(self) -> int:
         return len(self._waiters)
 
-    async def acquire(self, what: str) -> None:
-        """Take a place, waiting in line if needed; raises Overloaded or QueueTimeout."""
+    def try_acquire(self) -> bool:
+        """Take a free place at once, if there is one and nobody waits for it."""
         if self.active < self.limit and not self._waiters:
             self.active += 1
+            return True
+        return False
+
+    async def acquire(self, what: str) -> None:
+        """Take a place, waiting in line if needed; raises Overloaded or QueueTimeout."""
+        if self.try_acquire():
             return
         if len(self._waiters) >= self.max_queue:
             raise Overloaded(f"{what} is busy: {self.active} running, {self.waiting} waiting.")

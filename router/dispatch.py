@@ -230,7 +230,7 @@ class Dispatcher:
         replica.backend.warm(replica.name)  # a cold model starts loading while we wait for a place
         replica.outstanding += 1
         gate = replica.gate
-        if gate is not None:
+        if gate is not None and not gate.try_acquire():  # no free place: wait in line
             depth = self.metrics.queue_depth.labels(model, backend)
             depth.inc()
             try:

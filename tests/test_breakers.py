@@ -119,6 +119,7 @@ def test_connection_failures_open_the_backend_wide_breaker(
     assert cooling.status_code == 503 and "cooling down" in cooling.json()["error"]["message"]
     assert _chat(router, "b").status_code == 503
     assert router.metric("router_backend_up", backend="lmstudio") == 0
+    assert httpx.get(router.root + "/readyz").status_code == 503
 
 
 def test_half_open_lets_exactly_one_probe_through(
