@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import msgspec
 import openai
 import pytest
@@ -106,15 +105,26 @@ class _Health:
         self.polls += 1
 
 
-def _fetch(url: str, results: dict[str, object]) -> None:
-    """POST the routed request, reading the answer as it comes (size and status kept)."""
-    with (
-        httpx.Client(timeout=120) as client,
-        client.stream("POST", url + "/v1/chat/completions", json=ASK) as response,
-    ):
-        results["status"] = response.status_code
-        results["size"] = sum(len(piece) for piece in response.iter_raw(2**20))
-        results["model"] = response.headers.get("x-router-model")
+def _fetch(port: int, results: dict[str, object]) -> None:
+    """POST the routed request and read the answer as it comes, with as little Python per
+    byte as can be (this process's other threads measure the router's latency)."""
+    body = msgspec.json.encode(ASK)
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: router\r\ncontent-type: application/json\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head + b"content-length: %d\r\n\r\n" % len(body) + body)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += sock.recv(65536)
+        header, _, rest = got.partition(b"\r\n\r\n")
+        lines = header.decode("latin-1").split("\r\n")
+        fields = dict(line.lower().split(": ", 1) for line in lines[1:])
+        size, length = len(rest), int(fields["content-length"])
+        buffer = bytearray(2**20)
+        while size < length and (n := sock.recv_into(buffer)):
+            size += n
+    results.update(status=int(lines[0].split()[1]), size=size, model=fields["x-router-model"])
 
 
 def test_healthz_stays_fast_behind_a_50_mb_routed_answer(served: Callable[[str], str]) -> None:
@@ -122,12 +132,13 @@ def test_healthz_stays_fast_behind_a_50_mb_routed_answer(served: Callable[[str],
     models = [FakeModel("huge", body=body), FakeModel("small", answer="A short summary.")]
     with FakeUpstream(models) as fake:
         root = served(backend_toml("up", fake.base_url, "max_answer_bytes = 67108864"))
-        health = _Health(int(root.rsplit(":", 1)[1]))
+        port = int(root.rsplit(":", 1)[1])
+        health = _Health(port)
         for _ in range(20):  # warm: the first requests of a process are slower
             health.poll()
-        health.slowest = 0.0
+        health.slowest, health.polls = 0.0, 0
         results: dict[str, object] = {}
-        fetch = threading.Thread(target=_fetch, args=(root, results))
+        fetch = threading.Thread(target=_fetch, args=(port, results))
         fetch.start()
         while fetch.is_alive():
             health.poll()
@@ -135,7 +146,7 @@ def test_healthz_stays_fast_behind_a_50_mb_routed_answer(served: Callable[[str],
         fetch.join()
     print(f"slowest /healthz: {health.slowest * 1000:.1f} ms of {health.polls} polls")
     assert results == {"status": 200, "size": len(body), "model": "huge"}
-    assert health.polls > 20
+    assert health.polls >= 5  # the answer takes ~0.2 s on loopback
     assert health.slowest < 0.050, f"/healthz waited {health.slowest * 1000:.0f} ms"
 
 
