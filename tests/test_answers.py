@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pytest
 from router.backends.openai import OpenAIBackend
 from router.config import BackendConfig
 from router.errors import AnswerTooLarge
+from router.transport import Pool, ResponseTooLarge
 from tests.conftest import RunningRouter, backend_toml, free_port, wait_ready
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
@@ -242,3 +245,25 @@ async def test_a_model_list_over_its_cap_is_refused() -> None:
     finally:
         await backend.close()
         server.close()
+
+
+async def test_an_answer_cut_at_the_cap_lets_go_of_its_buffer_at_once() -> None:
+    """Without waiting for the cyclic collector (a connection and its parser refer to each
+    other): 8 answers cut at 4 MiB leave nothing like 8 x 4 MiB behind."""
+    body = _answer(_big_text(12 * 2**20))
+    with FakeUpstream([FakeModel("huge", body=body, declared_length=0)]) as fake:
+        pool = Pool("127.0.0.1", fake.port)
+        request = msgspec.json.encode({"model": "huge", "messages": ASK["messages"]})
+        gc.collect()
+        gc.disable()
+        tracemalloc.start()
+        try:
+            for _ in range(8):
+                with pytest.raises(ResponseTooLarge):
+                    await pool.request("POST", "/v1/chat/completions", request, max_body=4 * 2**20)
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            gc.enable()
+            await pool.aclose()
+    assert held < 4 * 2**20, f"{held / 2**20:.0f} MiB still held"
