@@ -176,7 +176,8 @@ def start_router(tmp: Path, upstream: str) -> tuple[Process, str]:
     (tmp / "profiles").mkdir()
     config.write_text(
         f'[server]\nlog_level = "warning"\n\n[[backends]]\nname = "mock"\nkind = "openai"\n'
-        f'base_url = "{upstream}"\n\n[routing]\nprofiles_dir = "{tmp / "profiles"}"\n'
+        f'base_url = "{upstream}"\nmax_concurrency = 64  # the proxying, not the admission\n\n'
+        f'[routing]\nprofiles_dir = "{tmp / "profiles"}"\n'
     )
     popen = start(
         [
