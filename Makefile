@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check router tests benchmarks
 
 model: $(STAMP)
-	@$(BIN)/python -m router.embedded
+	@$(BIN)/python -m router.modelfiles.embedded
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "router needs Python 3.11 or newer on PATH"; exit 1; }

@@ -1,6 +1,7 @@
 """Benchmark the task classifier: accuracy on labelled requests, training time, latency.
 
-Trains `router.classify.Classifier` on `router/data/classify/train.jsonl`, then reports on a
+Trains `router.routing.classifier.Classifier` on `router/data/classify/train.jsonl`, then reports
+on a
 labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out set): accuracy
 overall, per task and per language, the most frequent confusions, the training time, and the
 classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
@@ -23,8 +24,8 @@ import msgspec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from router.classify import Classifier, Example, read_examples  # noqa: E402
 from router.paths import CLASSIFIER_TRAINING  # noqa: E402
+from router.routing.classifier import Classifier, Example, read_examples  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "classify"
 

@@ -72,17 +72,31 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     upstream = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.upstream", "--models", "fast", "--port", str(up_port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
         config.write(
             f'[[backends]]\nname = "fake"\nkind = "openai"\n'
             f'base_url = "http://127.0.0.1:{up_port}/v1"\n[server]\nlog_level = "warning"\n'
         )
     router = subprocess.Popen(
-        [sys.executable, "-m", "router", "serve", "--config", config.name, "--port",
-         str(router_port), "--calibrate", "off"], cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "serve",
+            "--config",
+            config.name,
+            "--port",
+            str(router_port),
+            "--calibrate",
+            "off",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         wait_for(f"http://127.0.0.1:{up_port}/v1/models")
         wait_for(f"http://127.0.0.1:{router_port}/readyz")
@@ -105,8 +119,10 @@ def run_all(count: int, up_port: int, router_port: int) -> dict[str, dict[str, f
         direct = measure(f"http://127.0.0.1:{up_port}/v1/chat/completions", count, stream)
         routed = measure(f"http://127.0.0.1:{router_port}/v1/chat/completions", count, stream)
         for name, times in ((f"direct {kind}", direct), (f"router {kind}", routed)):
-            report[name] = {"p50_ms": quantile(times, 0.5) * 1e3,
-                            "p99_ms": quantile(times, 0.99) * 1e3}  # fmt: skip
+            report[name] = {
+                "p50_ms": quantile(times, 0.5) * 1e3,
+                "p99_ms": quantile(times, 0.99) * 1e3,
+            }
         report[f"overhead {kind}"] = {
             "p50_ms": report[f"router {kind}"]["p50_ms"] - report[f"direct {kind}"]["p50_ms"],
             "p99_ms": report[f"router {kind}"]["p99_ms"] - report[f"direct {kind}"]["p99_ms"],

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import msgspec
 
-from router.classify import Example, load_default_classifier, read_examples
-from router.policy import Needs, Settings, rank
 from router.profiles import Profile, load_profile
-from router.routing import candidates
+from router.routing.classifier import Example, load_default_classifier, read_examples
+from router.routing.decide import candidates
+from router.routing.policy import Needs, Settings, rank
 from router.wire import ModelCard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,8 +45,10 @@ def score_of(profile: Profile, task: str, model: str) -> tuple[float, float, flo
 
 
 def routed_choice(profile: Profile, task: str, policy: str) -> str:
-    cards = [ModelCard(m.id, capabilities=["vision"] if m.capabilities.vision else [])
-             for m in profile.models]  # fmt: skip
+    cards = [
+        ModelCard(m.id, capabilities=["vision"] if m.capabilities.vision else [])
+        for m in profile.models
+    ]
     found = candidates(cards, task, profile, {})
     decision = rank(task, found, Needs(), policy, Settings())  # type: ignore[arg-type]
     return decision.ranked[0].model
@@ -57,8 +59,9 @@ def evaluate(profile: Profile, mix: list[tuple[str, str]]) -> list[Row]:
     rows = []
     strategies: list[tuple[str, dict[str, str]]] = []
     for policy in ("quality", "balanced", "latency"):
-        strategies.append((f"router ({policy})", {t: routed_choice(profile, t, policy)
-                                                  for t in profile.tasks}))  # fmt: skip
+        strategies.append(
+            (f"router ({policy})", {t: routed_choice(profile, t, policy) for t in profile.tasks})
+        )
     for model in profile.models:
         strategies.append((f"always {model.id}", {t: model.id for t in profile.tasks}))
     for name, choice in strategies:
@@ -76,8 +79,9 @@ def load_mix(path: Path, classify: bool) -> list[tuple[str, str]]:
     if not classify:
         return [(e.task, e.task) for e in examples]
     classifier = load_default_classifier()
-    return [(e.task, classifier.classify([{"role": "user", "content": e.text}]).task)
-            for e in examples]  # fmt: skip
+    return [
+        (e.task, classifier.classify([{"role": "user", "content": e.text}]).task) for e in examples
+    ]
 
 
 def main() -> None:
@@ -94,8 +98,10 @@ def main() -> None:
         print(json.dumps([msgspec.structs.asdict(r) for r in rows], indent=2))
         return
     tasks = Counter(t for t, _ in mix)
-    print(f"profile: {args.profile.name}; mix: {len(mix)} requests over {len(tasks)} tasks"
-          f"{' (oracle task)' if args.oracle else ' (classified)'}")  # fmt: skip
+    print(
+        f"profile: {args.profile.name}; mix: {len(mix)} requests over {len(tasks)} tasks"
+        f"{' (oracle task)' if args.oracle else ' (classified)'}"
+    )
     print(f"{'strategy':48} {'quality':>8} {'latency s':>10} {'failures':>9}")
     for r in rows:
         print(f"{r.strategy:48} {r.quality:8.3f} {r.latency_seconds:10.2f} {r.failure_rate:9.3f}")
@@ -108,8 +114,10 @@ def summarize(rows: list[Row]) -> None:
     for r in rows:
         if r.strategy.startswith("router"):
             share = r.latency_seconds / best.latency_seconds if best.latency_seconds else 0
-            print(f"{r.strategy}: {r.quality / best.quality:.0%} of the quality of the best "
-                  f"single model ({best.strategy[7:]}) at {share:.0%} of its latency")  # fmt: skip
+            print(
+                f"{r.strategy}: {r.quality / best.quality:.0%} of the quality of the best "
+                f"single model ({best.strategy[7:]}) at {share:.0%} of its latency"
+            )
 
 
 if __name__ == "__main__":

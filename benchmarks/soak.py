@@ -33,12 +33,22 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 MIX = {  # kind -> share of the requests
-    "chat": 30, "completion": 10, "embedding": 5, "stream": 25, "cancelled_stream": 15,
-    "failing": 10, "failing_stream": 5,
-}  # fmt: skip
+    "chat": 30,
+    "completion": 10,
+    "embedding": 5,
+    "stream": 25,
+    "cancelled_stream": 15,
+    "failing": 10,
+    "failing_stream": 5,
+}
 INJECTED = ("cancelled_stream", "failing", "failing_stream")
-EXPECTED = {"chat": "ok", "completion": "ok", "embedding": "ok", "stream": "ok",
-            "cancelled_stream": "cancelled"}  # fmt: skip
+EXPECTED = {
+    "chat": "ok",
+    "completion": "ok",
+    "embedding": "ok",
+    "stream": "ok",
+    "cancelled_stream": "cancelled",
+}
 MESSAGES = [{"role": "user", "content": "Say something about the sea, please."}]
 
 
@@ -59,11 +69,14 @@ def serve_fakes(good_port: int, flaky_port: int) -> None:
     from tests.fakes.upstream import FakeModel, FakeUpstream
 
     words = " ".join(f"word{i}" for i in range(40))
-    good = [FakeModel("fast", answer=words),
-            FakeModel("streamy", answer=words + " " + words, tokens_per_s=400)]  # fmt: skip
-    flaky = [FakeModel("broken", failure="500"),
-             FakeModel("broken-stream", answer=words, failure="drop",
-                       fail_after_tokens=3)]  # fmt: skip
+    good = [
+        FakeModel("fast", answer=words),
+        FakeModel("streamy", answer=words + " " + words, tokens_per_s=400),
+    ]
+    flaky = [
+        FakeModel("broken", failure="500"),
+        FakeModel("broken-stream", answer=words, failure="drop", fail_after_tokens=3),
+    ]
     with FakeUpstream(good, port=good_port), FakeUpstream(flaky, port=flaky_port):
         print("ready", flush=True)
         threading.Event().wait()
@@ -74,8 +87,10 @@ def start_processes(workdir: Path) -> tuple[subprocess.Popen[bytes], subprocess.
     good, flaky, port = free_port(), free_port(), free_port()
     fakes = subprocess.Popen(
         [sys.executable, __file__, "--serve-fakes", str(good), str(flaky)],
-        stdout=subprocess.PIPE, stderr=(workdir / "fakes.log").open("wb"), cwd=ROOT,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=(workdir / "fakes.log").open("wb"),
+        cwd=ROOT,
+    )
     if fakes.stdout is None or fakes.stdout.readline().strip() != b"ready":
         raise SystemExit("the fake upstreams did not start")
     config = workdir / "router.toml"
@@ -88,10 +103,22 @@ def start_processes(workdir: Path) -> tuple[subprocess.Popen[bytes], subprocess.
     )
     log = (workdir / "router.log").open("wb")
     router = subprocess.Popen(
-        [sys.executable, "-m", "router", "serve", "--config", str(config), "--port", str(port),
-         "--calibrate", "off"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--calibrate",
+            "off",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     wait_ready(f"http://127.0.0.1:{port}/readyz", router)
     return fakes, router, port
 
@@ -152,8 +179,9 @@ async def one(client: httpx.AsyncClient, kind: str) -> str:
         if kind == "embedding":
             return await whole(client, "/v1/embeddings", {"model": "fast", "input": ["a", "b"]})
         if kind == "failing":
-            return await whole(client, "/v1/chat/completions",
-                               {"model": "broken", "messages": MESSAGES})  # fmt: skip
+            return await whole(
+                client, "/v1/chat/completions", {"model": "broken", "messages": MESSAGES}
+            )
         model = {"stream": "fast", "cancelled_stream": "streamy"}.get(kind, "broken-stream")
         return await streamed(client, model, abandon=kind == "cancelled_stream")
     except httpx.TimeoutException:
@@ -176,8 +204,9 @@ async def load(port: int, plan: list[str], concurrency: int, deadline: float) ->
     tally = Tally()
     queue = iter(plan)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 timeout=httpx.Timeout(30.0)) as client:  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=httpx.Timeout(30.0)
+    ) as client:
 
         async def worker() -> None:
             for kind in queue:
@@ -219,10 +248,15 @@ def summary(tally: Tally, samples: list[tuple[float, float]], duration: float) -
     by_kind: dict[str, dict[str, int]] = collections.defaultdict(dict)
     for (kind, outcome), count in sorted(tally.outcomes.items()):
         by_kind[kind][outcome] = count
-    errors = {kind: {o: n for o, n in outcomes.items() if o not in ("ok", "cancelled")}
-              for kind, outcomes in by_kind.items()}  # fmt: skip
-    unexpected = sum(n for (kind, outcome), n in tally.outcomes.items()
-                     if kind in EXPECTED and outcome != EXPECTED[kind])  # fmt: skip
+    errors = {
+        kind: {o: n for o, n in outcomes.items() if o not in ("ok", "cancelled")}
+        for kind, outcomes in by_kind.items()
+    }
+    unexpected = sum(
+        n
+        for (kind, outcome), n in tally.outcomes.items()
+        if kind in EXPECTED and outcome != EXPECTED[kind]
+    )
     rss = [mb for _, mb in samples]
     return {
         "requests_sent": tally.sent,
@@ -243,18 +277,24 @@ def summary(tally: Tally, samples: list[tuple[float, float]], duration: float) -
 def router_state(port: int, router: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
     """What the router says after the soak: in flight, answered by status, log problems."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-    in_flight = sum(float(v) for v in re.findall(r"^router_requests_in_flight\{.*\} (\S+)$",
-                                                  text, re.M))  # fmt: skip
+    in_flight = sum(
+        float(v) for v in re.findall(r"^router_requests_in_flight\{.*\} (\S+)$", text, re.M)
+    )
     statuses: collections.Counter[str] = collections.Counter()
-    for status, value in re.findall(r'^router_requests_total\{.*status="(\d+)".*\} (\S+)$',
-                                    text, re.M):  # fmt: skip
+    for status, value in re.findall(
+        r'^router_requests_total\{.*status="(\d+)".*\} (\S+)$', text, re.M
+    ):
         statuses[status] += int(float(value))
     process = psutil.Process(router.pid)
     logged = log.read_text(errors="replace")
-    return {"in_flight_after": in_flight, "router_answers_by_status": dict(statuses),
-            "open_fds_after": process.num_fds(), "threads_after": process.num_threads(),
-            "log_tracebacks": logged.count("Traceback"),
-            "log_errors": logged.count(" ERROR ")}  # fmt: skip
+    return {
+        "in_flight_after": in_flight,
+        "router_answers_by_status": dict(statuses),
+        "open_fds_after": process.num_fds(),
+        "threads_after": process.num_threads(),
+        "log_tracebacks": logged.count("Traceback"),
+        "log_errors": logged.count(" ERROR "),
+    }
 
 
 def plan_requests(count: int, seed: int) -> list[str]:
@@ -277,8 +317,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fakes, router, port = start_processes(Path(tmp))
         try:
-            result = asyncio.run(soak(port, router.pid, plan_requests(args.requests, args.seed),
-                                      args))  # fmt: skip
+            result = asyncio.run(
+                soak(port, router.pid, plan_requests(args.requests, args.seed), args)
+            )
             result |= router_state(port, router, Path(tmp) / "router.log")
         finally:
             for process in (router, fakes):

@@ -27,8 +27,7 @@ from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router.backends import DONE, Endpoint, Parsed, StreamEvent
-from router.dispatch import Served
+from router.backends.protocol import DONE, Endpoint, Parsed, StreamEvent
 from router.edges import CORS, allowed_origins, unserved
 from router.errors import (
     BackendError,
@@ -41,10 +40,11 @@ from router.errors import (
     ShuttingDown,
     split_validation,
 )
-from router.guards import LoopGuard
 from router.metrics import RequestMeter
-from router.routing import Hints, Route, virtual_ids
-from router.service import Service
+from router.routing.decide import Hints, Route, virtual_ids
+from router.routing.guards import LoopGuard
+from router.serving.dispatch import Served
+from router.serving.service import Service
 from router.wire import (
     ModelCard,
     ModelList,
@@ -294,8 +294,13 @@ def _finish_chunk(model: str, endpoint: Endpoint) -> bytes:
     else:
         choice = {"index": 0, "delta": {}, "finish_reason": "content_filter"}
         kind = "chat.completion.chunk"
-    chunk = {"id": f"router-{now}", "object": kind, "created": now, "model": model,
-             "choices": [choice]}  # fmt: skip
+    chunk = {
+        "id": f"router-{now}",
+        "object": kind,
+        "created": now,
+        "model": model,
+        "choices": [choice],
+    }
     return _encode(chunk)
 
 
@@ -414,8 +419,10 @@ def _plain_handlers(service: Service) -> list[Any]:
     @get("/readyz", sync_to_thread=False)
     def readyz() -> Response[dict[str, Any]]:
         ready, detail = service.ready()
-        states = {s.name: {"up": s.up, "models": s.models, "error": s.error}
-                  for s in service.catalog.states.values()}  # fmt: skip
+        states = {
+            s.name: {"up": s.up, "models": s.models, "error": s.error}
+            for s in service.catalog.states.values()
+        }
         body = {"status": "ready" if ready else "not ready", "detail": detail, "backends": states}
         return Response(body, status_code=200 if ready else 503)
 
@@ -437,8 +444,9 @@ def _raw_model_id(request: Request[Any, Any, Any]) -> str | None:
 
 
 def _router_error(_: Request[Any, Any, Any], err: RouterError) -> Response[bytes]:
-    return Response(err.body(), status_code=err.status, media_type="application/json",
-                    headers=err.headers())  # fmt: skip
+    return Response(
+        err.body(), status_code=err.status, media_type="application/json", headers=err.headers()
+    )
 
 
 def _http_error(request: Request[Any, Any, Any], err: HTTPException) -> Response[bytes]:

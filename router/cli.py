@@ -47,14 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", metavar="H", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", metavar="P", type=int, help="port (default 8800)")
     serve.add_argument(
-        "--calibrate", choices=("quick", "full", "off"), default="quick",
+        "--calibrate",
+        choices=("quick", "full", "off"),
+        default="quick",
         help="with no profile measured for these models here: calibrate in the background "
         "while serving from a prior (default: quick)",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--workers", metavar="N", type=int, default=1,
+        "--workers",
+        metavar="N",
+        type=int,
+        default=1,
         help="worker processes sharing the port (openai backends only; default 1)",
-    )  # fmt: skip
+    )
     serve.set_defaults(run=_serve)
 
     models = commands.add_parser("models", help="list configured and discovered models")
@@ -94,18 +99,25 @@ def _add_profile_commands(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--config", metavar="F", help="config file (TOML)")
     calibrate.add_argument("--models", metavar="ID,...", help="only these models (default: all)")
     calibrate.add_argument("--tasks", metavar="T,...", help="only these tasks (default: all)")
-    calibrate.add_argument("--quick", action="store_true",
-                           help="one prompt per task and language, short answers")
-    calibrate.add_argument("--out", metavar="DIR",
-                           help="where to write the profile (default: [routing] profiles_dir)")
+    calibrate.add_argument(
+        "--quick", action="store_true", help="one prompt per task and language, short answers"
+    )
+    calibrate.add_argument(
+        "--out", metavar="DIR", help="where to write the profile (default: [routing] profiles_dir)"
+    )
     calibrate.add_argument("--report", metavar="F", help="also write a Markdown report (+ .svg)")
-    calibrate.add_argument("--timeout", metavar="S", type=float,
-                           help="seconds per request (default: 30 + 0.5 per token asked, "
-                           "and 300 more for a model's first request, which may load it)")
+    calibrate.add_argument(
+        "--timeout",
+        metavar="S",
+        type=float,
+        help="seconds per request (default: 30 + 0.5 per token asked, "
+        "and 300 more for a model's first request, which may load it)",
+    )
     calibrate.set_defaults(run=_calibrate)
 
-    profiles = commands.add_parser("profiles", help="show the active profile: per task, the "
-                                   "ranked models")  # fmt: skip
+    profiles = commands.add_parser(
+        "profiles", help="show the active profile: per task, the ranked models"
+    )
     profiles.add_argument("file", nargs="?", metavar="FILE", help="show this profile instead")
     profiles.add_argument("--config", metavar="F", help="config file (TOML)")
     profiles.add_argument("--json", action="store_true", help="print JSON")
@@ -166,7 +178,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 async def _model_rows(loaded: LoadedConfig) -> list[ModelRow]:
-    from router.service import Service
+    from router.serving.service import Service
 
     service = Service(loaded, routes=False)
     await service.start()
@@ -177,22 +189,32 @@ async def _model_rows(loaded: LoadedConfig) -> list[ModelRow]:
                 card, backend = replica.card, replica.backend
                 up = service.catalog.states[backend.name].up
                 state = card.state or ("remote" if up else "down")
-                rows.append(ModelRow(model_id, backend.name, backend.kind, state,
-                                     card.context_length, card.capabilities, card.size_bytes,
-                                     card.load_seconds))  # fmt: skip
+                rows.append(
+                    ModelRow(
+                        model_id,
+                        backend.name,
+                        backend.kind,
+                        state,
+                        card.context_length,
+                        card.capabilities,
+                        card.size_bytes,
+                        card.load_seconds,
+                    )
+                )
         return rows
     finally:
         await service.stop()
 
 
 def _route(args: argparse.Namespace) -> int:
-    from router.explain import explain_request
+    from router.serving.explain import explain_request
 
     loaded = load_config(args.config)
     logging.basicConfig(level=logging.WARNING, format="router: %(message)s")
     messages = _messages(args)
-    report = asyncio.run(explain_request(loaded, args.profile, messages, args.model,
-                                         args.task, args.policy))  # fmt: skip
+    report = asyncio.run(
+        explain_request(loaded, args.profile, messages, args.model, args.task, args.policy)
+    )
     if args.json:
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
     else:
@@ -216,7 +238,7 @@ def _messages(args: argparse.Namespace) -> list[dict[str, object]]:
 
 
 def _import_gguf(args: argparse.Namespace) -> int:
-    from router.gguf import import_gguf
+    from router.modelfiles.gguf import import_gguf
 
     source = Path(args.path).expanduser()
     out = Path(args.out).expanduser() if args.out else source.with_suffix("")
@@ -229,8 +251,8 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from router.calibrate import Options, calibrate
-    from router.report import Progress, summary, write_report
+    from router.calibration.calibrate import Options, calibrate
+    from router.calibration.report import Progress, summary, write_report
 
     loaded = load_config(args.config)
     logging.basicConfig(level=logging.WARNING, format="router: %(message)s")
@@ -239,8 +261,13 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise RouterError(f"{report}: the report is Markdown; its chart goes beside it as .svg")
     if args.timeout is not None and not args.timeout > 0:
         raise RouterError("--timeout: give a number of seconds above 0")
-    options = Options(models=_split(args.models), tasks=_split(args.tasks), quick=args.quick,
-                      out=args.out, timeout=args.timeout)  # fmt: skip
+    options = Options(
+        models=_split(args.models),
+        tasks=_split(args.tasks),
+        quick=args.quick,
+        out=args.out,
+        timeout=args.timeout,
+    )
     result = asyncio.run(calibrate(loaded, options, Progress(sys.stderr)))
     print(summary(result.profile))
     print(f"\nwrote {result.path} ({result.seconds:.0f} s)")
@@ -260,8 +287,8 @@ class _Shown(msgspec.Struct):
 
 
 def _profiles(args: argparse.Namespace) -> int:
+    from router.calibration.report import describe
     from router.profiles import load_profile
-    from router.report import describe
 
     if args.file:
         active = ActiveProfile(load_profile(Path(args.file).expanduser()), args.file, "file")
@@ -279,7 +306,7 @@ def _profiles(args: argparse.Namespace) -> int:
 
 
 async def _active_profile(loaded: LoadedConfig) -> ActiveProfile:
-    from router.service import Service
+    from router.serving.service import Service
 
     service = Service(loaded)
     await service.start()

@@ -108,7 +108,7 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # calibration may run this backend's code answers (always sandboxed); false: never.
     # Servers found by zero-config discovery are never trusted.
     trusted: bool = True
-    # mlx (in-process models): residency and queueing, see router.residency
+    # mlx (in-process models): residency and queueing, see router.backends.mlx.residency
     memory_budget_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None  # None: a RAM share
     memory_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # of physical RAM
     idle_ttl: Annotated[float, msgspec.Meta(ge=0)] = 1800.0  # unload after idle; 0: never

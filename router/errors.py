@@ -197,7 +197,7 @@ class BackendUnavailable(BackendError):
 
 class BackendUnreachable(BackendUnavailable):
     """The connection itself failed (not one model's answer): the backend-wide breaker's
-    business (see `router.admission`)."""
+    business (see `router.serving.admission`)."""
 
 
 class BackendTimeout(BackendError):

@@ -28,7 +28,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from router.backends import StreamEvent
+from router.backends.protocol import StreamEvent
 from router.profiles import Profile
 from router.wire import Usage
 
@@ -73,17 +73,26 @@ class Metrics:
             "router_requests", "Requests answered.", [*_SERVED, "status"], registry=r
         )
         self.duration = Histogram(
-            "router_request_duration_seconds", "End-to-end request time.", _SERVED,
-            buckets=DURATION_BUCKETS, registry=r,
-        )  # fmt: skip
+            "router_request_duration_seconds",
+            "End-to-end request time.",
+            _SERVED,
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
         self.ttft = Histogram(
-            "router_time_to_first_token_seconds", "Time to the first token.", _SERVED,
-            buckets=TTFT_BUCKETS, registry=r,
-        )  # fmt: skip
+            "router_time_to_first_token_seconds",
+            "Time to the first token.",
+            _SERVED,
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
         self.tpot = Histogram(
-            "router_time_per_output_token_seconds", "Time per output token after the first.",
-            _SERVED, buckets=PER_TOKEN_BUCKETS, registry=r,
-        )  # fmt: skip
+            "router_time_per_output_token_seconds",
+            "Time per output token after the first.",
+            _SERVED,
+            buckets=PER_TOKEN_BUCKETS,
+            registry=r,
+        )
         self.output_tokens = Counter(
             "router_output_tokens", "Tokens generated.", _SERVED, registry=r
         )
@@ -94,71 +103,110 @@ class Metrics:
     def _routing_series(self, r: CollectorRegistry) -> None:
         """How requests were placed: in flight, queued, decided, moved on."""
         self.in_flight = Gauge(
-            "router_requests_in_flight", "Requests being answered.", ["model", "backend"],
-            registry=r, multiprocess_mode="livesum",
-        )  # fmt: skip
-        self.queue_depth = Gauge(
-            "router_queue_depth", "Requests waiting for a model.", ["model", "backend"],
-            registry=r, multiprocess_mode="livesum",
-        )  # fmt: skip
-        self.route_decisions = Counter(
-            "router_route_decisions", "Routing decisions.", ["task", "model", "reason"],
+            "router_requests_in_flight",
+            "Requests being answered.",
+            ["model", "backend"],
             registry=r,
-        )  # fmt: skip
+            multiprocess_mode="livesum",
+        )
+        self.queue_depth = Gauge(
+            "router_queue_depth",
+            "Requests waiting for a model.",
+            ["model", "backend"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.route_decisions = Counter(
+            "router_route_decisions",
+            "Routing decisions.",
+            ["task", "model", "reason"],
+            registry=r,
+        )
         self.fallbacks = Counter(
-            "router_fallbacks", "Moves to another model after a failure.",
-            ["from_model", "to_model", "reason"], registry=r,
-        )  # fmt: skip
+            "router_fallbacks",
+            "Moves to another model after a failure.",
+            ["from_model", "to_model", "reason"],
+            registry=r,
+        )
 
     def _model_series(self, r: CollectorRegistry) -> None:
         """Models and backends: residency, loads, the router's own costs, drift, guards, health."""
         self.model_loaded = Gauge(
-            "router_model_loaded", "1 while the model is resident.", ["model", "backend"],
-            registry=r, multiprocess_mode="livesum",
-        )  # fmt: skip
+            "router_model_loaded",
+            "1 while the model is resident.",
+            ["model", "backend"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.model_load = Histogram(
-            "router_model_load_seconds", "Time to load a model.", ["model", "backend"],
-            buckets=LOAD_BUCKETS, registry=r,
-        )  # fmt: skip
+            "router_model_load_seconds",
+            "Time to load a model.",
+            ["model", "backend"],
+            buckets=LOAD_BUCKETS,
+            registry=r,
+        )
         self.overhead = Histogram(
-            "router_overhead_seconds", "Time spent in the router itself, upstream excluded.",
-            buckets=OVERHEAD_BUCKETS, registry=r,
-        )  # fmt: skip
+            "router_overhead_seconds",
+            "Time spent in the router itself, upstream excluded.",
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
         self.classification = Histogram(
-            "router_classification_seconds", "Time to classify a request's task.",
-            buckets=CLASSIFY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "router_classification_seconds",
+            "Time to classify a request's task.",
+            buckets=CLASSIFY_BUCKETS,
+            registry=r,
+        )
         self.drift = Gauge(
-            "router_profile_drift_ratio", "Live latency over profiled latency.", ["model"],
-            registry=r, multiprocess_mode="livemax",
-        )  # fmt: skip
+            "router_profile_drift_ratio",
+            "Live latency over profiled latency.",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.escalations = Counter(
-            "router_escalations", "Answers that failed their check and were asked again.",
-            ["task", "from_model", "to_model"], registry=r,
-        )  # fmt: skip
+            "router_escalations",
+            "Answers that failed their check and were asked again.",
+            ["task", "from_model", "to_model"],
+            registry=r,
+        )
         self.loop_guard = Counter(
-            "router_loop_guard", "Streams cut because the model was repeating itself.",
-            ["model"], registry=r,
-        )  # fmt: skip
+            "router_loop_guard",
+            "Streams cut because the model was repeating itself.",
+            ["model"],
+            registry=r,
+        )
         self.backend_up = Gauge(
-            "router_backend_up", "1 when the backend answered its last check.", ["backend"],
-            registry=r, multiprocess_mode="livemax",
-        )  # fmt: skip
+            "router_backend_up",
+            "1 when the backend answered its last check.",
+            ["backend"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
 
     def _calibration_series(self, r: CollectorRegistry) -> None:
         """The active profile's figures."""
         self.calibration_tokens_per_second = Gauge(
-            "router_calibration_tokens_per_second", "Decode speed in the active profile.",
-            ["model", "backend"], registry=r, multiprocess_mode="livemax",
-        )  # fmt: skip
+            "router_calibration_tokens_per_second",
+            "Decode speed in the active profile.",
+            ["model", "backend"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.calibration_ttft = Gauge(
-            "router_calibration_ttft_seconds", "Time to first token in the active profile.",
-            ["model", "backend"], registry=r, multiprocess_mode="livemax",
-        )  # fmt: skip
+            "router_calibration_ttft_seconds",
+            "Time to first token in the active profile.",
+            ["model", "backend"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.calibration_quality = Gauge(
-            "router_calibration_quality", "Quality per task in the active profile (0..1).",
-            ["model", "task"], registry=r, multiprocess_mode="livemax",
-        )  # fmt: skip
+            "router_calibration_quality",
+            "Quality per task in the active profile (0..1).",
+            ["model", "task"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
 
     def exposition(self) -> bytes:
         """The text `GET /metrics` serves: this process's series, or, with several workers
@@ -196,8 +244,16 @@ class Metrics:
 class ServedSeries:
     """The series labelled by one (model, task, backend), children looked up once."""
 
-    __slots__ = ("_requests", "duration", "labels", "metrics", "output_tokens", "prompt_tokens",
-                 "tpot", "ttft")  # fmt: skip
+    __slots__ = (
+        "_requests",
+        "duration",
+        "labels",
+        "metrics",
+        "output_tokens",
+        "prompt_tokens",
+        "tpot",
+        "ttft",
+    )
 
     def __init__(self, metrics: Metrics, labels: tuple[str, str, str]) -> None:
         self.metrics = metrics
@@ -213,16 +269,18 @@ class ServedSeries:
         """`requests` for these labels and this status."""
         found = self._requests.get(status)
         if found is None:
-            found = self._requests[status] = self.metrics.requests.labels(*self.labels,
-                                                                          str(status))  # fmt: skip
+            found = self._requests[status] = self.metrics.requests.labels(*self.labels, str(status))
         return found
 
 
 def export_profile(metrics: Metrics, profile: Profile | None) -> None:
     """Show the active profile's figures as the `router_calibration_*` gauges."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # workers never switch profiles
-        for gauge in (metrics.calibration_tokens_per_second, metrics.calibration_ttft,
-                      metrics.calibration_quality):  # fmt: skip
+        for gauge in (
+            metrics.calibration_tokens_per_second,
+            metrics.calibration_ttft,
+            metrics.calibration_quality,
+        ):
             gauge.clear()
     if profile is None:
         return

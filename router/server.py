@@ -297,7 +297,7 @@ def serve(
         _serve_workers(loaded, workers, sock)
         return
     from router.api import create_app
-    from router.service import Service
+    from router.serving.service import Service
 
     service = Service(loaded, calibrate=calibrate)
     config = server_config(create_app(service, host), server)

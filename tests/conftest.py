@@ -22,7 +22,7 @@ import pytest
 from router.api import create_app
 from router.config import LoadedConfig, load_config
 from router.server import RouterServer, server_config
-from router.service import Service
+from router.serving.service import Service
 from tests.conftest_embedded import embedded_mlx_model, embedded_model_path  # noqa: F401
 from tests.fakes.upstream import FakeModel, FakeUpstream
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from router.embedded import default_cache_dir, ensure_default_model
+from router.modelfiles.embedded import default_cache_dir, ensure_default_model
 
 
 @pytest.fixture(scope="session")

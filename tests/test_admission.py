@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from router.admission import Breaker, Gate, Outcome, admit, busy_for, outcome, settle
 from router.errors import (
     BackendError,
     BackendProtocolError,
@@ -22,6 +21,7 @@ from router.errors import (
     Overloaded,
     QueueTimeout,
 )
+from router.serving.admission import Breaker, Gate, Outcome, admit, busy_for, outcome, settle
 from tests.conftest import RunningRouter, backend_toml
 from tests.fakes.upstream import FakeUpstream
 
@@ -182,9 +182,17 @@ def test_a_429_holds_the_replica_for_its_retry_after() -> None:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("3", 3.0), ("0.5", 0.5), (None, 1.0), ("soon", 1.0), ("-4", 0.0), ("86400", 60.0),
-     ("nan", 1.0), ("Thu, 01 Jan 1970 00:00:10 GMT", 5.0)],
-)  # fmt: skip
+    [
+        ("3", 3.0),
+        ("0.5", 0.5),
+        (None, 1.0),
+        ("soon", 1.0),
+        ("-4", 0.0),
+        ("86400", 60.0),
+        ("nan", 1.0),
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 5.0),
+    ],
+)
 def test_busy_for_reads_retry_after(value: str | None, seconds: float) -> None:
     assert busy_for(value, wall_now=5.0) == seconds
 
@@ -228,8 +236,9 @@ def test_the_breaker_skips_a_failing_model_then_probes_it_and_spares_its_neighbo
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="router")
-    router = start_router(backend_toml(
-        "lmstudio", fake.base_url, "failure_threshold = 2\ncooldown = 0.5"))  # fmt: skip
+    router = start_router(
+        backend_toml("lmstudio", fake.base_url, "failure_threshold = 2\ncooldown = 0.5")
+    )
     fake.model("slow-model").failure = "500"
     assert [_post(router).status_code for _ in range(2)] == [502, 502]
     fake.reset()

@@ -21,10 +21,10 @@ import msgspec
 import openai
 import pytest
 
+from router.backends.http.pool import Pool, ResponseTooLarge
 from router.backends.openai import OpenAIBackend
 from router.config import BackendConfig
 from router.errors import AnswerTooLarge
-from router.transport import Pool, ResponseTooLarge
 from tests.conftest import RunningRouter, backend_toml, free_port, wait_ready
 from tests.fakes.upstream import FakeModel, FakeUpstream
 

@@ -52,9 +52,11 @@ def test_chat_non_stream_goes_to_the_named_model(client: openai.OpenAI, fake: Fa
 
 def test_chat_stream_with_usage(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="slow-model", messages=MESSAGES, stream=True,
+        model="slow-model",
+        messages=MESSAGES,
+        stream=True,
         stream_options={"include_usage": True},
-    )  # fmt: skip
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "A slow but careful answer."
@@ -111,13 +113,25 @@ def test_task_hint_header_is_honoured_and_checked(client: openai.OpenAI) -> None
 def test_unread_fields_reach_the_upstream_untouched(
     client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}}}}]  # fmt: skip
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     response_format = {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}
     client.chat.completions.create(
-        model="fast-model", messages=MESSAGES, tools=tools, response_format=response_format,
-        seed=7, logprobs=True, extra_body={"top_k": 40, "min_p": 0.05},
-    )  # fmt: skip
+        model="fast-model",
+        messages=MESSAGES,
+        tools=tools,
+        response_format=response_format,
+        seed=7,
+        logprobs=True,
+        extra_body={"top_k": 40, "min_p": 0.05},
+    )
     sent = fake.requests[-1].json
     assert sent["tools"] == tools and sent["response_format"] == response_format
     assert (sent["seed"], sent["logprobs"], sent["top_k"], sent["min_p"]) == (7, True, 40, 0.05)
@@ -136,18 +150,34 @@ def test_body_is_forwarded_byte_for_byte(http: httpx.Client, fake: FakeUpstream)
         (b'{"messages": [{"role": "user", "content": "hi"}]}', 400, "invalid_request", None),
         (b'{"model": "fast-model"}', 400, "invalid_request", None),
         (b'{"model": "fast-model", "messages": []}', 400, "invalid_request", "messages"),
-        (b'{"model": "fast-model", "messages": [{"role": "wizard", "content": "x"}]}', 400,
-         "invalid_request", "messages[0].role"),
+        (
+            b'{"model": "fast-model", "messages": [{"role": "wizard", "content": "x"}]}',
+            400,
+            "invalid_request",
+            "messages[0].role",
+        ),
         (b'{"model": "fast-model", "messages": "hi"}', 400, "invalid_request", "messages"),
-        (b'{"model": "fast-model", "max_tokens": -5, "messages": [{"role": "user"}]}', 400,
-         "invalid_request", "max_tokens"),
-        (b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404,
-         "model_not_found", "model"),
-        (b'{"model": "router/juggling", "messages": [{"role": "user", "content": "x"}]}', 404,
-         "model_not_found", "model"),
+        (
+            b'{"model": "fast-model", "max_tokens": -5, "messages": [{"role": "user"}]}',
+            400,
+            "invalid_request",
+            "max_tokens",
+        ),
+        (
+            b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}',
+            404,
+            "model_not_found",
+            "model",
+        ),
+        (
+            b'{"model": "router/juggling", "messages": [{"role": "user", "content": "x"}]}',
+            404,
+            "model_not_found",
+            "model",
+        ),
         (b"\xff\xfe\x00", 400, "invalid_request", None),
     ],
-)  # fmt: skip
+)
 def test_bad_requests_get_openai_errors(
     http: httpx.Client, body: bytes, status: int, code: str, param: str | None
 ) -> None:

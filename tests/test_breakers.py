@@ -14,13 +14,13 @@ import httpx
 import openai
 import pytest
 
-from router.backends import BackendRequest, Reply
-from router.catalog import Catalog
+from router.backends.protocol import BackendRequest, Reply
 from router.config import BackendConfig
-from router.dispatch import Dispatcher
 from router.errors import Overloaded
 from router.metrics import Metrics
-from router.routing import Route
+from router.routing.decide import Route
+from router.serving.catalog import Catalog
+from router.serving.dispatch import Dispatcher
 from router.wire import ModelCard, decode_chat
 from tests.conftest import RunningRouter, backend_toml
 from tests.fakes.upstream import FakeModel, FakeUpstream
@@ -150,7 +150,7 @@ def test_a_passing_health_check_does_not_close_a_breaker_generation_opened(
     assert _chat(router, "slow-model").status_code == 502
     fake.model("slow-model").failure = None
     time.sleep(0.3)  # several model lists read, each answered
-    assert router.service.catalog.states["lmstudio"].up
+    assert router.serving.service.catalog.states["lmstudio"].up
     assert _chat(router, "slow-model").status_code == 503
 
 

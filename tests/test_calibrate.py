@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from router.calibration.measure import timed_stream
+from router.calibration.results import profile_filename
+from router.calibration.suites import load_suites
 from router.cli import main
 from router.config import LoadedConfig, load_config, parse_config
-from router.measure import timed_stream
 from router.profiles import Capabilities, Profile, load_profile, this_machine
-from router.results import profile_filename
-from router.service import Service
-from router.suites import load_suites
+from router.serving.service import Service
 from tests.conftest import backend_toml
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
@@ -39,8 +39,9 @@ def _last_user(body: dict) -> str:
     return next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
 
 
-REFERENCES = {p.to_messages()[-1]["content"]: (p.lang, p.reference)
-              for s in load_suites() for p in s.prompts}  # fmt: skip
+REFERENCES = {
+    p.to_messages()[-1]["content"]: (p.lang, p.reference) for s in load_suites() for p in s.prompts
+}
 
 
 def good_answer(body: dict) -> str:
@@ -67,17 +68,22 @@ def fake_models() -> list[FakeModel]:
     return [
         FakeModel("slow-good", answer=good_answer, ttft=0.05, tokens_per_s=400),
         FakeModel("fast-wrong", answer=english_answer, ttft=0.002),
-        FakeModel("looper", answer="Let me answer this. The answer is coming soon.",
-                  failure="loop", ttft=0.002),
-        FakeModel("crasher", answer=good_answer, failure="drop", fail_after_tokens=2,
-                  ttft=0.002),
-    ]  # fmt: skip
+        FakeModel(
+            "looper",
+            answer="Let me answer this. The answer is coming soon.",
+            failure="loop",
+            ttft=0.002,
+        ),
+        FakeModel("crasher", answer=good_answer, failure="drop", fail_after_tokens=2, ttft=0.002),
+    ]
 
 
 def config_text(base_url: str, profiles_dir: Path) -> str:
     models = ", ".join(f'"{m}"' for m in MODELS)
-    return (backend_toml("fake", base_url, f"models = [{models}]")
-            + f'[routing]\nprofiles_dir = "{profiles_dir}"\n')  # fmt: skip
+    return (
+        backend_toml("fake", base_url, f"models = [{models}]")
+        + f'[routing]\nprofiles_dir = "{profiles_dir}"\n'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +96,35 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         config.write_text(config_text(fake.base_url, out))
         report = tmp / "report" / "calibration.md"
         capture = subprocess.run(
-            [sys.executable, "-m", "router", "calibrate", "--config", str(config), "--quick",
-             "--tasks", ",".join(TASKS), "--report", str(report)],
-            capture_output=True, text=True, timeout=90, env={**os.environ, "ROUTER_CONFIG": ""},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "router",
+                "calibrate",
+                "--config",
+                str(config),
+                "--quick",
+                "--tasks",
+                ",".join(TASKS),
+                "--report",
+                str(report),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env={**os.environ, "ROUTER_CONFIG": ""},
+        )
         assert capture.returncode == 0, capture.stderr
         files = sorted(out.iterdir())
-        yield {"config": config, "out": out, "files": files, "stdout": capture.stdout,
-               "stderr": capture.stderr, "report": report, "requests": list(fake.requests)}
+        yield {
+            "config": config,
+            "out": out,
+            "files": files,
+            "stdout": capture.stdout,
+            "stderr": capture.stderr,
+            "report": report,
+            "requests": list(fake.requests),
+        }
 
 
 def _profile(calibrated: dict) -> Profile:
@@ -160,8 +187,12 @@ def test_measurements_and_capabilities(calibrated: dict) -> None:
     assert good.e2e_p95_seconds >= good.e2e_p50_seconds
     assert good.load_seconds is not None and good.load_seconds < 0.5
     caps = good.capabilities
-    assert (caps.json_schema, caps.tools, caps.stop, caps.include_usage) == (True, False, True,
-                                                                           True)  # fmt: skip
+    assert (caps.json_schema, caps.tools, caps.stop, caps.include_usage) == (
+        True,
+        False,
+        True,
+        True,
+    )
     wrong = next(m for m in _profile(calibrated).models if m.id == "fast-wrong").capabilities
     assert wrong.json_schema is False and wrong.stop is None
     crasher = next(m for m in _profile(calibrated).models if m.id == "crasher").capabilities
@@ -194,8 +225,9 @@ def test_profiles_command_shows_it(calibrated: dict, capsys: pytest.CaptureFixtu
     assert '"how": "file"' in capsys.readouterr().out
 
 
-def test_profiles_command_finds_the_active_profile(calibrated: dict,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_profiles_command_finds_the_active_profile(
+    calibrated: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeUpstream(fake_models()) as fake:  # the same models, served again
         config = calibrated["config"].parent / "again.toml"
         config.write_text(config_text(fake.base_url, calibrated["out"]))
@@ -209,9 +241,15 @@ def test_report_is_markdown_with_an_svg_chart(calibrated: dict) -> None:
 
     report: Path = calibrated["report"]
     text = report.read_text()
-    for heading in ("# Calibration report", "## Best model per task", "## Models",
-                    "## Rankings per task", "### business_mail", "## Failures by kind",
-                    "## Capabilities"):  # fmt: skip
+    for heading in (
+        "# Calibration report",
+        "## Best model per task",
+        "## Models",
+        "## Rankings per task",
+        "### business_mail",
+        "## Failures by kind",
+        "## Capabilities",
+    ):
         assert heading in text
     assert "![Quality against latency per task](calibration.svg)" in text
     svg = ET.parse(report.with_suffix(".svg")).getroot()
@@ -222,8 +260,13 @@ def test_report_is_markdown_with_an_svg_chart(calibrated: dict) -> None:
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "router", *args], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "ROUTER_CONFIG": ""})
+    return subprocess.run(
+        [sys.executable, "-m", "router", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ROUTER_CONFIG": ""},
+    )
 
 
 def test_user_errors_are_one_line(tmp_path: Path) -> None:
@@ -257,14 +300,25 @@ def test_kill_9_leaves_the_old_profile_intact(tmp_path: Path) -> None:
         out = tmp_path / "profiles"
         out.mkdir()
         old = out / profile_filename(this_machine(), {"slow"})
-        old.write_bytes(b"# an older profile\nschema_version = 1\nkind = \"measured\"\n")
+        old.write_bytes(b'# an older profile\nschema_version = 1\nkind = "measured"\n')
         before = old.read_bytes()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "router", "calibrate", "--config", str(config),
-             "--out", str(out), "--tasks", "qa"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "router",
+                "calibrate",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--tasks",
+                "qa",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             env={**os.environ, "ROUTER_CONFIG": ""},
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 30
         while len(fake.requests) < 6 and time.monotonic() < deadline:  # probes, then prompts
             time.sleep(0.05)
@@ -279,14 +333,18 @@ def test_kill_9_leaves_the_old_profile_intact(tmp_path: Path) -> None:
 async def test_background_calibration_switches_the_profile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("router.calibrate.BACKGROUND_DELAY", 0.0)
+    monkeypatch.setattr("router.calibration.calibrate.BACKGROUND_DELAY", 0.0)
     caplog.set_level(logging.INFO, logger="router")
-    models = [FakeModel("good", answer=good_answer, ttft=0.002),
-              FakeModel("english", answer=english_answer, ttft=0.002)]  # fmt: skip
+    models = [
+        FakeModel("good", answer=good_answer, ttft=0.002),
+        FakeModel("english", answer=english_answer, ttft=0.002),
+    ]
     with FakeUpstream(models) as fake:
         config = tmp_path / "router.toml"
-        config.write_text(backend_toml("fake", fake.base_url, 'models = ["good", "english"]')
-                          + f'[routing]\nprofiles_dir = "{tmp_path / "profiles"}"\n')  # fmt: skip
+        config.write_text(
+            backend_toml("fake", fake.base_url, 'models = ["good", "english"]')
+            + f'[routing]\nprofiles_dir = "{tmp_path / "profiles"}"\n'
+        )
         service = Service(load_config(str(config)), calibrate="quick")
         await service.start()
         try:
@@ -309,14 +367,16 @@ async def test_background_calibration_switches_the_profile(
 async def test_background_calibration_failure_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("router.calibrate.BACKGROUND_DELAY", 0.0)
+    monkeypatch.setattr("router.calibration.calibrate.BACKGROUND_DELAY", 0.0)
     caplog.set_level(logging.INFO, logger="router")
     blocker = tmp_path / "file"
     blocker.write_text("")
     with FakeUpstream([FakeModel("m", ttft=0.002)]) as fake:
         config = tmp_path / "router.toml"
-        config.write_text(backend_toml("fake", fake.base_url, 'models = ["m"]')
-                          + f'[routing]\nprofiles_dir = "{blocker / "profiles"}"\n')  # fmt: skip
+        config.write_text(
+            backend_toml("fake", fake.base_url, 'models = ["m"]')
+            + f'[routing]\nprofiles_dir = "{blocker / "profiles"}"\n'
+        )
         service = Service(load_config(str(config)), calibrate="quick")
         await service.start()
         try:
@@ -330,19 +390,36 @@ async def test_background_calibration_failure_is_one_line(
 
 
 @pytest.mark.timeout(900)
-def test_quick_calibration_of_the_real_embedded_model(embedded_model_path: Path,
-                                                      tmp_path: Path) -> None:
+def test_quick_calibration_of_the_real_embedded_model(
+    embedded_model_path: Path, tmp_path: Path
+) -> None:
     """SmolLM2-135M in process (mlx): one task, quick; slow on a CPU (~10 tokens/s)."""
     config = tmp_path / "router.toml"
-    config.write_text('[[backends]]\nname = "local"\nkind = "mlx"\n'
-                      f'models = [{{ id = "smollm2", path = "{embedded_model_path}" }}]\n')
+    config.write_text(
+        '[[backends]]\nname = "local"\nkind = "mlx"\n'
+        f'models = [{{ id = "smollm2", path = "{embedded_model_path}" }}]\n'
+    )
     out = tmp_path / "profiles"
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "router", "calibrate", "--config", str(config), "--quick",
-         "--tasks", "qa", "--out", str(out)],
-        capture_output=True, text=True, timeout=850, env={**os.environ, "ROUTER_CONFIG": ""},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "calibrate",
+            "--config",
+            str(config),
+            "--quick",
+            "--tasks",
+            "qa",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=850,
+        env={**os.environ, "ROUTER_CONFIG": ""},
+    )
     assert result.returncode == 0, result.stderr
     print(result.stdout, f"({time.monotonic() - started:.0f} s)")
     [path] = out.iterdir()
@@ -364,15 +441,28 @@ def test_quick_calibration_of_the_real_embedded_model(embedded_model_path: Path,
 
 
 def test_timeouts_and_errors_are_counted_and_the_run_completes(tmp_path: Path) -> None:
-    models = [FakeModel("hanger", failure="hang_after_headers"),
-              FakeModel("broken", failure="500"),
-              FakeModel("fine", answer=good_answer)]  # fmt: skip
+    models = [
+        FakeModel("hanger", failure="hang_after_headers"),
+        FakeModel("broken", failure="500"),
+        FakeModel("fine", answer=good_answer),
+    ]
     with FakeUpstream(models) as fake:
         config = tmp_path / "router.toml"
-        config.write_text(backend_toml("fake", fake.base_url,
-                                       'models = ["hanger", "broken", "fine"]'))  # fmt: skip
-        result = _run_cli("calibrate", "--config", str(config), "--out", str(tmp_path / "p"),
-                          "--quick", "--tasks", "qa", "--timeout", "0.3")  # fmt: skip
+        config.write_text(
+            backend_toml("fake", fake.base_url, 'models = ["hanger", "broken", "fine"]')
+        )
+        result = _run_cli(
+            "calibrate",
+            "--config",
+            str(config),
+            "--out",
+            str(tmp_path / "p"),
+            "--quick",
+            "--tasks",
+            "qa",
+            "--timeout",
+            "0.3",
+        )
     assert result.returncode == 0, result.stderr
     [path] = (tmp_path / "p").iterdir()
     profile = load_profile(path)
@@ -387,11 +477,21 @@ def test_timeouts_and_errors_are_counted_and_the_run_completes(tmp_path: Path) -
 
 async def test_a_loop_is_cut_as_soon_as_it_shows() -> None:
     """The stream is read only until `loop_detected` fires, not to max_tokens."""
-    looper = FakeModel("looper", answer="Let me answer this. The answer is coming soon.",
-                       failure="loop", tokens_per_s=100)  # fmt: skip
+    looper = FakeModel(
+        "looper",
+        answer="Let me answer this. The answer is coming soon.",
+        failure="loop",
+        tokens_per_s=100,
+    )
     with FakeUpstream([looper]) as fake:
-        service = Service(LoadedConfig(parse_config(
-            backend_toml("fake", fake.base_url, 'models = ["looper"]').encode(), "t"), "t"))
+        service = Service(
+            LoadedConfig(
+                parse_config(
+                    backend_toml("fake", fake.base_url, 'models = ["looper"]').encode(), "t"
+                ),
+                "t",
+            )
+        )
         await service.start()
         try:
             replica = service.catalog.replicas("looper")[0]
@@ -417,7 +517,7 @@ def hostile_code_answer(marker: Path) -> Callable[[dict], str]:
 
 
 async def _calibrate_code(loaded: LoadedConfig, out: Path) -> Profile:
-    from router.calibrate import Options, calibrate_service
+    from router.calibration.calibrate import Options, calibrate_service
 
     service = Service(loaded, routes=False)
     await service.start()
@@ -432,7 +532,7 @@ async def _calibrate_code(loaded: LoadedConfig, out: Path) -> Profile:
 async def test_code_answers_run_sandboxed_for_configured_backends_only(
     tmp_path: Path, trusted: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from router.sandbox import detect
+    from router.grading.sandbox import detect
 
     caplog.set_level(logging.INFO, logger="router")
     marker = tmp_path / "ran"
@@ -458,9 +558,9 @@ async def test_code_from_servers_found_by_discovery_is_not_run(
     from router.config import Config, RoutingConfig
 
     marker = tmp_path / "ran"
-    monkeypatch.setattr("router.discover.is_ready", lambda folder: False)
+    monkeypatch.setattr("router.serving.discover.is_ready", lambda folder: False)
     with FakeUpstream([FakeModel("coder", answer=hostile_code_answer(marker))]) as fake:
-        monkeypatch.setattr("router.discover.USUAL_PORTS", {fake.port: "local-test"})
+        monkeypatch.setattr("router.serving.discover.USUAL_PORTS", {fake.port: "local-test"})
         config = Config(routing=RoutingConfig(profiles_dir=str(tmp_path)))
         profile = await _calibrate_code(LoadedConfig(config, None), tmp_path)
     assert profile.code_checks.endswith("; skipped for untrusted backends: local-test")
@@ -471,12 +571,12 @@ async def test_code_from_servers_found_by_discovery_is_not_run(
 async def test_without_a_sandbox_code_is_not_run_and_the_profile_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from router.sandbox import Sandbox
+    from router.grading.sandbox import Sandbox
 
     none = Sandbox("none", reason="bwrap is not installed")
-    monkeypatch.setattr("router.calibrate.detect", lambda: none)
-    monkeypatch.setattr("router.graders.detect", lambda: none)
-    monkeypatch.setattr("router.coderun.detect", lambda: none)
+    monkeypatch.setattr("router.calibration.calibrate.detect", lambda: none)
+    monkeypatch.setattr("router.grading.graders.detect", lambda: none)
+    monkeypatch.setattr("router.grading.coderun.detect", lambda: none)
     caplog.set_level(logging.INFO, logger="router")
     marker = tmp_path / "ran"
     with FakeUpstream([FakeModel("coder", answer=hostile_code_answer(marker))]) as fake:

@@ -1,4 +1,5 @@
-"""The task classifier (`router.classify`): held-out accuracy, implicit requests, long pastes,
+"""The task classifier (`router.routing.classifier`): held-out accuracy, implicit requests, long
+pastes,
 content-part lists, odd input, and tasks users add from examples."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from router.classify import (
+from router.paths import CLASSIFIER_TRAINING
+from router.routing.classifier import (
     TASKS,
     Classification,
     Classifier,
@@ -18,7 +20,6 @@ from router.classify import (
     load_default_classifier,
     read_examples,
 )
-from router.paths import CLASSIFIER_TRAINING
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "classify"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from router.classify import DEFAULT_DATA
-from router.classify_cache import cache_key, load_or_train
+from router.routing.classifier import DEFAULT_DATA
+from router.routing.classifier_cache import cache_key, load_or_train
 
 REQUESTS = [
     [{"role": "user", "content": "tl;dr: the quarterly report shows revenue grew 12%."}],
@@ -45,8 +45,12 @@ def test_other_examples_or_a_broken_cache_retrain(tmp_path: Path) -> None:
 def test_a_loaded_classifier_still_learns_user_tasks(tmp_path: Path) -> None:
     load_or_train(DEFAULT_DATA, tmp_path)
     loaded = load_or_train(DEFAULT_DATA, tmp_path)
-    recipes = ["How do I bake sourdough bread?", "A recipe for miso soup, please",
-               "What can I cook with eggs and rice?", "カレーの作り方を教えて"]  # fmt: skip
+    recipes = [
+        "How do I bake sourdough bread?",
+        "A recipe for miso soup, please",
+        "What can I cook with eggs and rice?",
+        "カレーの作り方を教えて",
+    ]
     extended = loaded.train(extra_tasks={"recipe": recipes})
     assert "recipe" in extended.tasks
     messages = [{"role": "user", "content": "Give me a recipe for pancakes"}]

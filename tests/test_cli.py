@@ -65,8 +65,10 @@ def test_port_in_use_is_one_line(tmp_path: Path, fake: FakeUpstream) -> None:
         port = str(taken.getsockname()[1])
         result = run("serve", "--config", str(config), "--port", port)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        f"router: cannot listen on 127.0.0.1:{port}:"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"router: cannot listen on 127.0.0.1:{port}:")
     )
 
 
@@ -76,8 +78,11 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path, fake: FakeUpstream) 
     port = free_port()
     process = subprocess.Popen(
         [*ROUTER, "serve", "--config", str(config), "--port", str(port), "--calibrate", "off"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
         answer = httpx.post(
@@ -95,26 +100,34 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path, fake: FakeUpstream) 
     assert "Traceback" not in output
 
 
-
 def test_zero_config_serves_the_embedded_model(tmp_path: Path, embedded_model_path: Path) -> None:
     """No config file: the embedded model answers, through the openai SDK, as `make serve`."""
     import openai
 
     port = free_port()
-    env = {**os.environ, "ROUTER_CONFIG": "",
-           "ROUTER_CACHE_DIR": str(embedded_model_path.parent.parent)}  # fmt: skip
+    env = {
+        **os.environ,
+        "ROUTER_CONFIG": "",
+        "ROUTER_CACHE_DIR": str(embedded_model_path.parent.parent),
+    }
     process = subprocess.Popen(
-        [*ROUTER, "serve", "--port", str(port), "--calibrate", "off"], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [*ROUTER, "serve", "--port", str(port), "--calibrate", "off"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", seconds=90)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x")
         assert "smollm2-135m-instruct" in [m.id for m in client.models.list()]
         raw = client.chat.completions.with_raw_response.create(
-            model="auto", temperature=0, max_tokens=12,
+            model="auto",
+            temperature=0,
+            max_tokens=12,
             messages=[{"role": "user", "content": "What is the capital of France?"}],
-        )  # fmt: skip
+        )
         assert "Paris" in (raw.parse().choices[0].message.content or "")
         assert raw.headers["x-router-model"] == "smollm2-135m-instruct"
         assert raw.headers["x-router-backend"] == "local"

@@ -9,7 +9,7 @@ import pytest
 from router.config import Config, find_config_file, load_config, parse_config
 from router.errors import ConfigError
 
-SMALLEST = b'''
+SMALLEST = b"""
 [[backends]]
 name = "lmstudio"                      # any OpenAI-compatible server
 kind = "openai"
@@ -18,7 +18,7 @@ base_url = "http://127.0.0.1:1234/v1"
 [[backends]]
 name = "local"                          # in-process models
 kind = "mlx"
-'''
+"""
 
 
 def test_the_spec_smallest_config_keeps_working() -> None:
@@ -49,21 +49,33 @@ def test_models_may_be_ids_or_tables() -> None:
         (b"[server]\nport = 'x'\n", "my.toml: server.port: expected `int`, got `str`"),
         (b"[server]\nport = 70000\n", "my.toml: server.port: expected `int` <= 65535"),
         (b"[server]\nprot = 1\n", "my.toml: server: unknown key `prot`"),
-        (b'[[backends]]\nname = "a"\nkind = "openai"\n',
-         "my.toml: backends[0]: an openai backend needs base_url"),
-        (b'[[backends]]\nname = "a"\nkind = "openai"\nbase_url = "127.0.0.1:1234"\n',
-         "my.toml: backends[0]: base_url must start with http:// or https://"),
-        (b'[[backends]]\nname = "a"\nkind = "ollama"\n',
-         "my.toml: backends[0].kind: invalid enum value 'ollama'; expected one of openai, mlx"),
-        (b'[[backends]]\nname = "a b"\nkind = "mlx"\n',
-         "my.toml: backends[0]: name may hold only letters"),
-        (b'[[backends]]\nname = "a"\nkind = "mlx"\n[[backends]]\nname = "a"\nkind = "mlx"\n',
-         "my.toml: backend names must be unique: a"),
+        (
+            b'[[backends]]\nname = "a"\nkind = "openai"\n',
+            "my.toml: backends[0]: an openai backend needs base_url",
+        ),
+        (
+            b'[[backends]]\nname = "a"\nkind = "openai"\nbase_url = "127.0.0.1:1234"\n',
+            "my.toml: backends[0]: base_url must start with http:// or https://",
+        ),
+        (
+            b'[[backends]]\nname = "a"\nkind = "ollama"\n',
+            "my.toml: backends[0].kind: invalid enum value 'ollama'; expected one of openai, mlx",
+        ),
+        (
+            b'[[backends]]\nname = "a b"\nkind = "mlx"\n',
+            "my.toml: backends[0]: name may hold only letters",
+        ),
+        (
+            b'[[backends]]\nname = "a"\nkind = "mlx"\n[[backends]]\nname = "a"\nkind = "mlx"\n',
+            "my.toml: backend names must be unique: a",
+        ),
         (b"[[backends]\n", "my.toml: not valid TOML"),
-        (b'[routing]\npolicy = "fastest"\n',
-         "my.toml: routing.policy: invalid enum value 'fastest'; expected one of quality"),
+        (
+            b'[routing]\npolicy = "fastest"\n',
+            "my.toml: routing.policy: invalid enum value 'fastest'; expected one of quality",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_configs_name_file_key_and_problem(text: bytes, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "my.toml")
@@ -72,9 +84,7 @@ def test_bad_configs_name_file_key_and_problem(text: bytes, expected: str) -> No
     assert "\n" not in message
 
 
-def test_config_file_is_found_in_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_config_file_is_found_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ROUTER_CONFIG", raising=False)
     assert find_config_file(None) is None

@@ -69,6 +69,7 @@ def test_a_client_error_is_not_retried_elsewhere(
     one.model("gemma").failure = "400"
     with pytest.raises(openai.BadRequestError):
         _client(replicated).chat.completions.create(model="gemma", messages=MESSAGES)
+
     def chats(fake: FakeUpstream) -> int:
         return sum(r.path == "/v1/chat/completions" for r in fake.requests)
 
@@ -86,9 +87,9 @@ def test_requests_spread_over_idle_replicas_and_skip_a_down_one(
     )
     client = _client(router)
     backends = {
-        client.chat.completions.with_raw_response.create(
-            model="gemma", messages=MESSAGES
-        ).headers["x-router-backend"]
+        client.chat.completions.with_raw_response.create(model="gemma", messages=MESSAGES).headers[
+            "x-router-backend"
+        ]
         for _ in range(4)
     }
     assert "dead" not in backends and backends <= {"mac1", "mac2"}

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from router import embedded
 from router.errors import ModelFileError
+from router.modelfiles import embedded
 
 
 def test_cache_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -27,8 +27,9 @@ def test_cache_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert embedded.default_model_dir(tmp_path) == tmp_path / "models" / "smollm2-135m-instruct"
 
 
-def test_prepared_model_is_ready_and_reused(embedded_model_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepared_model_is_ready_and_reused(
+    embedded_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert embedded_model_path.name == embedded.DEFAULT_MODEL_ID
     assert embedded.is_ready(embedded_model_path)
 
@@ -45,8 +46,9 @@ def test_incomplete_folder_is_not_ready(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     assert not embedded.is_ready(folder)  # no marker: the import never finished
-    (folder / embedded.MARKER).write_text('{"model_id": "x", "wheel": "y", '
-                                          '"wheel_sha256": "old", "prepared_at": 0}')
+    (folder / embedded.MARKER).write_text(
+        '{"model_id": "x", "wheel": "y", "wheel_sha256": "old", "prepared_at": 0}'
+    )
     assert not embedded.is_ready(folder)  # marker from another pinned wheel
 
 

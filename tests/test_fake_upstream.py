@@ -167,8 +167,11 @@ def test_errors_and_recording(up: FakeUpstream, client: httpx.Client) -> None:
     assert client.get("/nowhere").status_code == 404
     assert client.get("/models/nope").status_code == 404
     assert [r.path for r in up.requests] == [
-        "/v1/chat/completions", "/v1/chat/completions", "/v1/nowhere", "/v1/models/nope"
-    ]  # fmt: skip
+        "/v1/chat/completions",
+        "/v1/chat/completions",
+        "/v1/nowhere",
+        "/v1/models/nope",
+    ]
     first = up.requests[0]
     assert first.method == "POST" and first.body == b"{nope" and first.json is None
     assert first.headers["x-trace"] == "1"

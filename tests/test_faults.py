@@ -153,8 +153,9 @@ def test_a_fault_before_the_first_token_falls_back_and_leaves_nothing_behind(
     pair: tuple[FakeUpstream, FakeUpstream], start_router: StartRouter, fault: str, stream: bool
 ) -> None:
     one, two = pair
-    router = start_router(backend_toml("mac1", one.base_url, TIMEOUT)
-                          + backend_toml("mac2", two.base_url))  # fmt: skip
+    router = start_router(
+        backend_toml("mac1", one.base_url, TIMEOUT) + backend_toml("mac2", two.base_url)
+    )
     inject(one, fault)
     response = chat(router, stream)
     assert answer_text(response, stream) == "from mac two"
@@ -214,8 +215,9 @@ def test_a_fault_mid_stream_ends_it_with_an_error_event_and_no_fallback(
     code: str,
 ) -> None:
     one, two = pair
-    router = start_router(backend_toml("mac1", one.base_url, TIMEOUT)
-                          + backend_toml("mac2", two.base_url, TIMEOUT))  # fmt: skip
+    router = start_router(
+        backend_toml("mac1", one.base_url, TIMEOUT) + backend_toml("mac2", two.base_url, TIMEOUT)
+    )
     one.model("gemma").__dict__.update(script, answer=ANSWER)
     response = chat(router, True)
     assert response.status_code == 200 and response.headers["x-router-backend"] == "mac1"
@@ -277,15 +279,18 @@ class EndlessUpstream:
             head = _read_request(conn)
             if head.startswith(b"GET"):
                 body = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
-                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                             b"content-length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
+                )
                 return
             self._answer(conn)
 
     def _answer(self, conn: socket.socket) -> None:
         kind = b"text/event-stream" if self.stream else b"application/json"
-        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: " + kind
-                     + b"\r\ntransfer-encoding: chunked\r\n\r\n")  # fmt: skip
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: " + kind + b"\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
         start = b'data: {"choices": [{"delta": {"content": "' if self.stream else b'{"x": "'
         conn.sendall(b"%x\r\n%s\r\n" % (len(start), start))
         piece = b"a" * 65536
@@ -440,8 +445,10 @@ def test_a_client_that_goes_away_while_sending_its_body_leaves_nothing_behind(
         router = start_router(backend_toml("mac1", fake.base_url))
         before = loop_tasks(router)
         with socket.create_connection(("127.0.0.1", router.port), timeout=5) as sock:
-            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: router\r\n"
-                         b"content-length: 1000\r\n\r\n{\"model\": \"gem")  # fmt: skip
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nhost: router\r\n"
+                b'content-length: 1000\r\n\r\n{"model": "gem'
+            )
             time.sleep(0.1)
         assert eventually(lambda: loop_tasks(router) == before), "a task was left behind"
         assert_settled(router, fake)
@@ -516,10 +523,22 @@ def test_sigterm_lets_a_running_stream_finish_and_refuses_new_connections(
         config.write_text(backend_toml("lm", fake.base_url) + '[server]\nlog_level = "warning"\n')
         port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "router", "serve", "--config", str(config), "--port",
-             str(port), "--calibrate", "off"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "router",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+                "--calibrate",
+                "off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             _wait_ready(port, process)
             received: list[bytes] = []

@@ -45,12 +45,15 @@ StartRouter = Callable[[str], RunningRouter]
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """A router (no default model: `auto` goes through the policy) before a fake upstream."""
-    models = [FakeModel("fast-model", answer="Paris is the capital."),
-              FakeModel("vision-model", answer="A cat.", capabilities=["vision"])]  # fmt: skip
+    models = [
+        FakeModel("fast-model", answer="Paris is the capital."),
+        FakeModel("vision-model", answer="A cat.", capabilities=["vision"]),
+    ]
     with FakeUpstream(models) as fake:
         path = tmp_path_factory.mktemp("fuzz") / "router.toml"
-        path.write_text(f"[server]\nmax_body_bytes = {MAX_BODY}\n"
-                        + backend_toml("lmstudio", fake.base_url))  # fmt: skip
+        path.write_text(
+            f"[server]\nmax_body_bytes = {MAX_BODY}\n" + backend_toml("lmstudio", fake.base_url)
+        )
         router = RunningRouter(path).start()
         try:
             with httpx.Client(base_url=router.root, timeout=30) as client:
@@ -64,7 +67,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
 
 def assert_openai_error(response: httpx.Response) -> dict[str, Any]:
     assert response.headers.get("content-type", "").startswith("application/json"), (
-        response.status_code, response.headers, response.content[:300])  # fmt: skip
+        response.status_code,
+        response.headers,
+        response.content[:300],
+    )
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}, error
     assert isinstance(error["message"], str) and error["message"]
@@ -89,8 +95,13 @@ def assert_well_formed(response: httpx.Response, method: str = "POST") -> None:
 
 # ---------------------------------------------------------------- random bodies
 
-LEAF = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30))  # fmt: skip
+LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+)
 JUNK = st.recursive(
     LEAF,
     lambda kids: (
@@ -98,11 +109,29 @@ JUNK = st.recursive(
     ),
     max_leaves=10,
 )
-MODELS = st.sampled_from([
-    "fast-model", "vision-model", "auto", "router/qa", "router/summarize", "router/translate",
-    "router/code", "router/", "router/nope", "", " fast-model", "FAST-MODEL",
-    "http://127.0.0.1:9/v1", "../fast-model", "fast-model\x00",
-]) | st.text(max_size=40) | JUNK  # fmt: skip
+MODELS = (
+    st.sampled_from(
+        [
+            "fast-model",
+            "vision-model",
+            "auto",
+            "router/qa",
+            "router/summarize",
+            "router/translate",
+            "router/code",
+            "router/",
+            "router/nope",
+            "",
+            " fast-model",
+            "FAST-MODEL",
+            "http://127.0.0.1:9/v1",
+            "../fast-model",
+            "fast-model\x00",
+        ]
+    )
+    | st.text(max_size=40)
+    | JUNK
+)
 ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool", "function"])
 PART = st.fixed_dictionaries(
     {"type": st.sampled_from(["text", "image_url", "input_image", "input_audio"]) | JUNK},
@@ -118,26 +147,32 @@ MESSAGE = (
 )
 COUNT = st.integers(-10, 5000) | st.integers(-(2**80), 2**80) | JUNK
 TEXTS = st.text(max_size=200) | st.lists(st.text(max_size=30), max_size=3)
-BODY = st.fixed_dictionaries({}, optional={
-    "model": MODELS,
-    "messages": st.lists(MESSAGE, max_size=4) | JUNK,
-    "prompt": TEXTS | st.lists(st.integers(0, 50000), max_size=4) | JUNK,
-    "input": TEXTS | st.lists(st.lists(st.integers(-5, 50000), max_size=4), max_size=3) | JUNK,
-    "stream": st.booleans() | JUNK,
-    "stream_options": st.fixed_dictionaries({}, optional={"include_usage": st.booleans()}) | JUNK,
-    "max_tokens": COUNT,
-    "max_completion_tokens": COUNT,
-    "temperature": st.floats(-3, 5) | JUNK,
-    "top_p": st.floats(-1, 2) | JUNK,
-    "seed": COUNT,
-    "stop": TEXTS | JUNK,
-    "tools": st.lists(JUNK, max_size=2) | JUNK,
-    "response_format": st.fixed_dictionaries(
-        {"type": st.sampled_from(["text", "json_object", "json_schema"]) | JUNK}) | JUNK,
-    "n": COUNT,
-    "encoding_format": st.sampled_from(["float", "base64"]) | JUNK,
-    "x-extra": JUNK,
-})  # fmt: skip
+BODY = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": MODELS,
+        "messages": st.lists(MESSAGE, max_size=4) | JUNK,
+        "prompt": TEXTS | st.lists(st.integers(0, 50000), max_size=4) | JUNK,
+        "input": TEXTS | st.lists(st.lists(st.integers(-5, 50000), max_size=4), max_size=3) | JUNK,
+        "stream": st.booleans() | JUNK,
+        "stream_options": st.fixed_dictionaries({}, optional={"include_usage": st.booleans()})
+        | JUNK,
+        "max_tokens": COUNT,
+        "max_completion_tokens": COUNT,
+        "temperature": st.floats(-3, 5) | JUNK,
+        "top_p": st.floats(-1, 2) | JUNK,
+        "seed": COUNT,
+        "stop": TEXTS | JUNK,
+        "tools": st.lists(JUNK, max_size=2) | JUNK,
+        "response_format": st.fixed_dictionaries(
+            {"type": st.sampled_from(["text", "json_object", "json_schema"]) | JUNK}
+        )
+        | JUNK,
+        "n": COUNT,
+        "encoding_format": st.sampled_from(["float", "base64"]) | JUNK,
+        "x-extra": JUNK,
+    },
+)
 
 
 @st.composite
@@ -176,15 +211,35 @@ def test_any_body_gets_an_answer_or_an_openai_error(
     assert_well_formed(fuzzed.post(endpoint, content=body))
 
 
-PATH_PREFIXES = ["/", "/v1/", "/v1/models/", "/v1/chat/", "/v1/chat/completions", "/metrics",
-                 "/healthz", "/readyz", "/v1/embeddings/", "/v2/", "//"]  # fmt: skip
+PATH_PREFIXES = [
+    "/",
+    "/v1/",
+    "/v1/models/",
+    "/v1/chat/",
+    "/v1/chat/completions",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/v1/embeddings/",
+    "/v2/",
+    "//",
+]
 SEGMENT = st.text(alphabet="abcxyz019-._~%:@!$&'()*+,;=/ ?#éあ", max_size=12)
-HEADER_NAMES = st.sampled_from(["x-router-task", "x-router-policy", "authorization",
-                                "content-type", "accept", "x-router-model", "user-agent",
-                                "openai-organization"]) | st.from_regex(r"x-[a-z0-9-]{1,16}",
-                                                                        fullmatch=True)  # fmt: skip
-HEADER_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0xFF,
-                                      exclude_characters="\x7f"), max_size=40)  # fmt: skip
+HEADER_NAMES = st.sampled_from(
+    [
+        "x-router-task",
+        "x-router-policy",
+        "authorization",
+        "content-type",
+        "accept",
+        "x-router-model",
+        "user-agent",
+        "openai-organization",
+    ]
+) | st.from_regex(r"x-[a-z0-9-]{1,16}", fullmatch=True)
+HEADER_VALUES = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40
+)
 HEADER_VALUES |= st.sampled_from(["summarize", "qa", "quality", "latency", "Bearer x", ""])
 
 
@@ -218,8 +273,14 @@ def test_a_body_over_max_body_bytes_is_413(
     size = MAX_BODY + extra
     if valid:
         text = "x" * (size - 60)
-        body = json.dumps({"model": "fast-model", "messages": [{"role": "user", "content": text}],
-                           "prompt": "", "input": ""}).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "model": "fast-model",
+                "messages": [{"role": "user", "content": text}],
+                "prompt": "",
+                "input": "",
+            }
+        ).encode()
     else:
         body = b"\xff" * size
     content: bytes | Iterator[bytes] = body
@@ -283,14 +344,25 @@ def test_a_model_name_that_is_a_url_is_404_and_never_connected_to(
 ) -> None:
     with socket.create_server(("127.0.0.1", 0)) as trap:
         port = trap.getsockname()[1]
-        names = [f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}", f"127.0.0.1:{port}",
-                 f"//127.0.0.1:{port}/v1", f"http://localhost:{port}/v1/chat/completions",
-                 f"router/http://127.0.0.1:{port}/v1"]  # fmt: skip
+        names = [
+            f"http://127.0.0.1:{port}/v1",
+            f"http://127.0.0.1:{port}",
+            f"127.0.0.1:{port}",
+            f"//127.0.0.1:{port}/v1",
+            f"http://localhost:{port}/v1/chat/completions",
+            f"router/http://127.0.0.1:{port}/v1",
+        ]
         for name in names:
             for endpoint in ENDPOINTS:
                 for stream in (False, True):
-                    body = {"model": name, "messages": MESSAGES, "prompt": "x", "input": "x",
-                            "stream": stream, "base_url": names[0]}  # fmt: skip
+                    body = {
+                        "model": name,
+                        "messages": MESSAGES,
+                        "prompt": "x",
+                        "input": "x",
+                        "stream": stream,
+                        "base_url": names[0],
+                    }
                     response = fuzzed.post(endpoint, json=body)
                     assert response.status_code == 404, (name, response.text)
                     assert assert_openai_error(response)["code"] == "model_not_found"
@@ -308,10 +380,11 @@ def two_upstreams(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeUpstrea
     """`locked` wants the key in $LOCKED_KEY; `open` wants none and must never see it."""
     monkeypatch.setenv("LOCKED_KEY", "sk-upstream-secret-1234")
     with (
-        FakeUpstream([FakeModel("locked-model", answer="from locked")],
-                     api_key="sk-upstream-secret-1234") as locked,
+        FakeUpstream(
+            [FakeModel("locked-model", answer="from locked")], api_key="sk-upstream-secret-1234"
+        ) as locked,
         FakeUpstream([FakeModel("open-model", answer="from open")]) as opened,
-    ):  # fmt: skip
+    ):
         yield locked, opened
 
 
@@ -326,8 +399,11 @@ def _use_every_endpoint(root: str, key: str, prompt: str) -> None:
     auth = {"authorization": f"Bearer {key}"}
     for model in ("locked-model", "open-model"):
         for stream in (False, True):
-            body = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                    "stream": stream}  # fmt: skip
+            body = {
+                "model": model,
+                "messages": [{"role": "user", "content": prompt}],
+                "stream": stream,
+            }
             response = httpx.post(root + "/v1/chat/completions", json=body, headers=auth)
             assert response.status_code == 200, response.text
         body = {"model": model, "prompt": prompt, "input": prompt}
@@ -354,9 +430,18 @@ def test_upstream_keys_go_to_their_own_upstream_only_and_client_keys_to_none(
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "", "Bearer", "Bearer sk-client-secret-567", "Basic c2stY2xpZW50", "bearer",
-     "sk-client-secret-5678", "Bearer sk-client-secret-5678x", "Bearer  sk-wrong"],
-)  # fmt: skip
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer sk-client-secret-567",
+        "Basic c2stY2xpZW50",
+        "bearer",
+        "sk-client-secret-5678",
+        "Bearer sk-client-secret-5678x",
+        "Bearer  sk-wrong",
+    ],
+)
 def test_without_the_right_bearer_key_every_v1_path_is_401(
     two_upstreams: tuple[FakeUpstream, FakeUpstream],
     start_router: StartRouter,
@@ -366,8 +451,9 @@ def test_without_the_right_bearer_key_every_v1_path_is_401(
     headers = {} if authorization is None else {"authorization": authorization}
     body = {"model": "open-model", "messages": MESSAGES, "prompt": "x", "input": "x"}
     responses = [httpx.post(root + e, json=body, headers=headers) for e in ENDPOINTS]
-    responses += [httpx.get(root + p, headers=headers)
-                  for p in ("/v1/models", "/v1/models/open-model")]  # fmt: skip
+    responses += [
+        httpx.get(root + p, headers=headers) for p in ("/v1/models", "/v1/models/open-model")
+    ]
     for response in responses:
         assert response.status_code == 401, response.text
         assert assert_openai_error(response)["code"] == "invalid_api_key"
@@ -387,18 +473,31 @@ def test_the_log_never_holds_a_key_or_the_prompt(
     root = _keyed_router(start_router, locked, opened)
     prompt = "PROMPT-CANARY-9f3b the secret plan"
     _use_every_endpoint(root, "sk-client-secret-5678", prompt)
-    httpx.post(root + "/v1/chat/completions", json={"model": "open-model", "messages": MESSAGES},
-               headers={"authorization": "Bearer sk-client-wrong-0000"})  # fmt: skip
+    httpx.post(
+        root + "/v1/chat/completions",
+        json={"model": "open-model", "messages": MESSAGES},
+        headers={"authorization": "Bearer sk-client-wrong-0000"},
+    )
     for failure in ("500", "drop", "malformed"):  # error paths log too
         opened.model("open-model").failure = failure
         for stream in (False, True):
-            body = {"model": "open-model", "stream": stream,
-                    "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
-            httpx.post(root + "/v1/chat/completions", json=body,
-                       headers={"authorization": "Bearer sk-client-secret-5678"})  # fmt: skip
+            body = {
+                "model": "open-model",
+                "stream": stream,
+                "messages": [{"role": "user", "content": prompt}],
+            }
+            httpx.post(
+                root + "/v1/chat/completions",
+                json=body,
+                headers={"authorization": "Bearer sk-client-secret-5678"},
+            )
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
-    for secret in ("sk-client-secret-5678", "sk-client-wrong-0000", "sk-upstream-secret-1234",
-                   "PROMPT-CANARY-9f3b"):  # fmt: skip
+    for secret in (
+        "sk-client-secret-5678",
+        "sk-client-wrong-0000",
+        "sk-upstream-secret-1234",
+        "PROMPT-CANARY-9f3b",
+    ):
         assert secret not in logged
 
 
@@ -410,8 +509,13 @@ def test_credentials_in_an_upstream_url_reach_neither_the_client_nor_the_log(
     root = start_router(backend_toml("remote", url, 'models = ["m"]')).root
     response = httpx.post(root + "/v1/chat/completions", json={"model": "m", "messages": MESSAGES})
     assert response.status_code == 502
-    shown = [response.text, caplog.text, httpx.get(root + "/readyz").text,
-             httpx.get(root + "/metrics").text, httpx.get(root + "/v1/models").text]  # fmt: skip
+    shown = [
+        response.text,
+        caplog.text,
+        httpx.get(root + "/readyz").text,
+        httpx.get(root + "/metrics").text,
+        httpx.get(root + "/v1/models").text,
+    ]
     for text in shown:
         assert "url-secret-4321" not in text
 
@@ -423,10 +527,23 @@ def test_credentials_in_an_upstream_url_reach_neither_the_client_nor_the_log(
 def test_listening_on_every_interface_without_keys_warns(tmp_path: Path, keys: bool) -> None:
     config = tmp_path / "router.toml"
     server = '[server]\napi_keys = ["sk-some-key"]\n' if keys else ""
-    config.write_text(server + backend_toml("gone", f"http://127.0.0.1:{free_port()}/v1",
-                                            'models = ["m"]'))  # fmt: skip
-    command = [sys.executable, "-m", "router", "serve", "--config", str(config),
-               "--host", "0.0.0.0", "--port", str(free_port()), "--calibrate", "off"]  # fmt: skip
+    config.write_text(
+        server + backend_toml("gone", f"http://127.0.0.1:{free_port()}/v1", 'models = ["m"]')
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "router",
+        "serve",
+        "--config",
+        str(config),
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        "--calibrate",
+        "off",
+    ]
     env = {**os.environ, "ROUTER_CONFIG": ""}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     lines: list[str] = []

@@ -21,8 +21,8 @@ import pytest
 from tokenizers import pre_tokenizers
 
 from router.errors import ModelFileError
-from router.gguf import IMPORT_RECORD, import_gguf, read_header, unpermute_rows
-from router.gguf_tokenizer import build_tokenizer
+from router.modelfiles.gguf import IMPORT_RECORD, import_gguf, read_header, unpermute_rows
+from router.modelfiles.gguf_tokenizer import build_tokenizer
 
 F32, F16, Q4_0, Q4_1, Q8_0, Q5_K = 0, 1, 2, 3, 8, 13
 
@@ -51,8 +51,9 @@ def _value(v: Any) -> bytes:
     return struct.pack("<IIQ", 9, 5, len(v)) + struct.pack(f"<{len(v)}i", *v)
 
 
-def write_gguf(path: Path, meta: dict[str, Any], tensors: dict[str, tuple[int, tuple, bytes]]
-               ) -> Path:
+def write_gguf(
+    path: Path, meta: dict[str, Any], tensors: dict[str, tuple[int, tuple, bytes]]
+) -> Path:
     """Write a GGUF v3 file; each tensor is (ggml type, row-major shape, raw block bytes)."""
     out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta)))
     for key, value in meta.items():
@@ -83,8 +84,14 @@ def q4_1(x: np.ndarray) -> tuple[bytes, np.ndarray]:
     blocks = x.reshape(-1, 32).astype(np.float32)
     lo = blocks.min(axis=1).astype(np.float16)
     d = ((blocks.max(axis=1) - lo.astype(np.float32)) / 15).astype(np.float16)
-    q = np.clip(np.round((blocks - lo.astype(np.float32)[:, None])
-                         / np.maximum(d.astype(np.float32), 1e-8)[:, None]), 0, 15).astype(np.uint8)
+    q = np.clip(
+        np.round(
+            (blocks - lo.astype(np.float32)[:, None])
+            / np.maximum(d.astype(np.float32), 1e-8)[:, None]
+        ),
+        0,
+        15,
+    ).astype(np.uint8)
     packed = q[:, :16] | (q[:, 16:] << 4)
     raw = b"".join(d[i].tobytes() + lo[i].tobytes() + packed[i].tobytes() for i in range(len(q)))
     decoded = q * d.astype(np.float32)[:, None] + lo.astype(np.float32)[:, None]
@@ -93,8 +100,11 @@ def q4_1(x: np.ndarray) -> tuple[bytes, np.ndarray]:
 
 def llamacpp_permute(w: np.ndarray, n_heads: int) -> np.ndarray:
     """llama.cpp's conversion: interleave each head's two rotary halves (rows)."""
-    return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2
-                                                                                 ).reshape(w.shape)
+    return (
+        w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(w.shape)
+    )
 
 
 # --- a tiny llama -------------------------------------------------------------------------
@@ -107,37 +117,52 @@ def _vocab_meta() -> dict[str, Any]:
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     tokens = ["<s>", "</s>", *alphabet, "ab", "abc"]
     return {
-        "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "default",
-        "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.token_type": [3, 3] + [1] * 258,
-        "tokenizer.ggml.merges": ["a b", "ab c"], "tokenizer.ggml.bos_token_id": 0,
-        "tokenizer.ggml.eos_token_id": 1, "tokenizer.ggml.add_bos_token": True,
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": "default",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.token_type": [3, 3] + [1] * 258,
+        "tokenizer.ggml.merges": ["a b", "ab c"],
+        "tokenizer.ggml.bos_token_id": 0,
+        "tokenizer.ggml.eos_token_id": 1,
+        "tokenizer.ggml.add_bos_token": True,
         "tokenizer.chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}",
     }
 
 
 def tiny_llama_meta(arch: str = "llama") -> dict[str, Any]:
     return {
-        "general.architecture": arch, "general.name": "tiny", "general.alignment": 32,
-        f"{arch}.block_count": 1, f"{arch}.context_length": 256,
-        f"{arch}.embedding_length": HIDDEN, f"{arch}.feed_forward_length": FFN,
-        f"{arch}.attention.head_count": HEADS, f"{arch}.attention.head_count_kv": KV_HEADS,
-        f"{arch}.rope.freq_base": THETA, f"{arch}.attention.layer_norm_rms_epsilon": 1e-5,
+        "general.architecture": arch,
+        "general.name": "tiny",
+        "general.alignment": 32,
+        f"{arch}.block_count": 1,
+        f"{arch}.context_length": 256,
+        f"{arch}.embedding_length": HIDDEN,
+        f"{arch}.feed_forward_length": FFN,
+        f"{arch}.attention.head_count": HEADS,
+        f"{arch}.attention.head_count_kv": KV_HEADS,
+        f"{arch}.rope.freq_base": THETA,
+        f"{arch}.attention.layer_norm_rms_epsilon": 1e-5,
         **_vocab_meta(),
     }
 
 
-def tiny_llama(path: Path, rng: np.random.Generator,
-               extra: dict[str, tuple[int, tuple, bytes]] | None = None
-               ) -> tuple[Path, dict[str, np.ndarray]]:
+def tiny_llama(
+    path: Path, rng: np.random.Generator, extra: dict[str, tuple[int, tuple, bytes]] | None = None
+) -> tuple[Path, dict[str, np.ndarray]]:
     """Write a one-layer llama GGUF mixing F32, F16, Q8_0 and Q4_1; return the HF-order
     weights it decodes to (q/k as the model must see them, not as stored)."""
     vocab = len(_vocab_meta()["tokenizer.ggml.tokens"])
-    shapes = {"token_embd": (vocab, HIDDEN), "blk.0.attn_q": (HIDDEN, HIDDEN),
-              "blk.0.attn_k": (KV_HEADS * HEAD_DIM, HIDDEN),
-              "blk.0.attn_v": (KV_HEADS * HEAD_DIM, HIDDEN),
-              "blk.0.attn_output": (HIDDEN, HIDDEN), "blk.0.ffn_gate": (FFN, HIDDEN),
-              "blk.0.ffn_up": (FFN, HIDDEN), "blk.0.ffn_down": (HIDDEN, FFN),
-              "output": (vocab, HIDDEN)}
+    shapes = {
+        "token_embd": (vocab, HIDDEN),
+        "blk.0.attn_q": (HIDDEN, HIDDEN),
+        "blk.0.attn_k": (KV_HEADS * HEAD_DIM, HIDDEN),
+        "blk.0.attn_v": (KV_HEADS * HEAD_DIM, HIDDEN),
+        "blk.0.attn_output": (HIDDEN, HIDDEN),
+        "blk.0.ffn_gate": (FFN, HIDDEN),
+        "blk.0.ffn_up": (FFN, HIDDEN),
+        "blk.0.ffn_down": (HIDDEN, FFN),
+        "output": (vocab, HIDDEN),
+    }
     kinds = {"token_embd": Q8_0, "blk.0.ffn_up": Q8_0, "blk.0.ffn_gate": F16, "output": F32}
     tensors: dict[str, tuple[int, tuple, bytes]] = {}
     expected: dict[str, np.ndarray] = {}
@@ -152,7 +177,7 @@ def tiny_llama(path: Path, rng: np.random.Generator,
             raw, decoded = stored.astype(np.float16).tobytes(), stored.astype(np.float16)
         else:
             raw, decoded = (q8_0 if kind == Q8_0 else q4_1)(stored)
-        if heads:  # undo the permutation by index, independently of router.gguf
+        if heads:  # undo the permutation by index, independently of router.modelfiles.gguf
             order = llamacpp_permute(np.arange(shape[0]), heads)
             decoded = decoded[np.argsort(order)]
         tensors[f"{name}.weight"] = (kind, shape, raw)
@@ -179,7 +204,10 @@ def test_embedded_model_folder(embedded_model_path: Path) -> None:
     assert (config["num_hidden_layers"], config["num_attention_heads"]) == (30, 9)
     assert config["num_key_value_heads"] == 3 and config["tie_word_embeddings"] is True
     assert config["quantization"] == {
-        "group_size": 32, "bits": 4, "model.embed_tokens": {"group_size": 32, "bits": 8}}
+        "group_size": 32,
+        "bits": 4,
+        "model.embed_tokens": {"group_size": 32, "bits": 8},
+    }
     tok_config = json.loads((embedded_model_path / "tokenizer_config.json").read_text())
     assert tok_config["eos_token"] == "<|im_end|>" and "<|im_start|>" in tok_config["chat_template"]
     weights = mx.load(str(embedded_model_path / "model.safetensors"))
@@ -203,14 +231,23 @@ def test_tiny_llama_imports_with_qk_rows_restored(tmp_path: Path) -> None:
     config = json.loads((out / "config.json").read_text())
     assert config["tie_word_embeddings"] is False and config["head_dim"] == HEAD_DIM
     assert config["quantization"] == {
-        "group_size": 32, "bits": 4, "model.embed_tokens": {"group_size": 32, "bits": 8},
-        "model.layers.0.mlp.up_proj": {"group_size": 32, "bits": 8}}
+        "group_size": 32,
+        "bits": 4,
+        "model.embed_tokens": {"group_size": 32, "bits": 8},
+        "model.layers.0.mlp.up_proj": {"group_size": 32, "bits": 8},
+    }
     model, tokenizer = mlx_lm.load(str(out))
     layer = model.model.layers[0]
-    modules = {"blk.0.attn_q": layer.self_attn.q_proj, "blk.0.attn_k": layer.self_attn.k_proj,
-               "blk.0.attn_v": layer.self_attn.v_proj, "blk.0.ffn_up": layer.mlp.up_proj,
-               "blk.0.ffn_gate": layer.mlp.gate_proj, "blk.0.ffn_down": layer.mlp.down_proj,
-               "token_embd": model.model.embed_tokens, "output": model.lm_head}
+    modules = {
+        "blk.0.attn_q": layer.self_attn.q_proj,
+        "blk.0.attn_k": layer.self_attn.k_proj,
+        "blk.0.attn_v": layer.self_attn.v_proj,
+        "blk.0.ffn_up": layer.mlp.up_proj,
+        "blk.0.ffn_gate": layer.mlp.gate_proj,
+        "blk.0.ffn_down": layer.mlp.down_proj,
+        "token_embd": model.model.embed_tokens,
+        "output": model.lm_head,
+    }
     for name, module in modules.items():
         np.testing.assert_allclose(_dequantized(module), expected[name], atol=2e-3, err_msg=name)
     assert tokenizer.encode("abc") == [0, 259]
@@ -245,10 +282,14 @@ def test_llama3_rope_freqs_become_rope_scaling(tmp_path: Path) -> None:
 
 def test_sentencepiece_vocabulary() -> None:
     tokens = ["<unk>", "<s>", "</s>", "<0x0A>", "▁", "h", "i", "▁h", "▁hi"]
-    meta = {"tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": tokens,
-            "tokenizer.ggml.token_type": [2, 3, 3, 6, 1, 1, 1, 1, 1],
-            "tokenizer.ggml.scores": [0.0, 0.0, 0.0, 0.0, -1.0, -2.0, -3.0, -0.5, -0.1],
-            "tokenizer.ggml.bos_token_id": 1, "tokenizer.ggml.eos_token_id": 2}
+    meta = {
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.token_type": [2, 3, 3, 6, 1, 1, 1, 1, 1],
+        "tokenizer.ggml.scores": [0.0, 0.0, 0.0, 0.0, -1.0, -2.0, -3.0, -0.5, -0.1],
+        "tokenizer.ggml.bos_token_id": 1,
+        "tokenizer.ggml.eos_token_id": 2,
+    }
     tok, config = build_tokenizer(meta, Path("spm.gguf"), 64)
     encoded = tok.encode("hi\n")
     assert encoded.tokens == ["<s>", "▁hi", "<0x0A>"]
@@ -294,15 +335,21 @@ def test_truncated_file(tmp_path: Path) -> None:
 
 def test_unsupported_architecture(tmp_path: Path) -> None:
     meta = {**tiny_llama_meta("mamba")}
-    src = write_gguf(tmp_path / "mamba.gguf", meta,
-                     {"token_embd.weight": (F32, (4, 32), np.zeros((4, 32), np.float32).tobytes())})
+    src = write_gguf(
+        tmp_path / "mamba.gguf",
+        meta,
+        {"token_embd.weight": (F32, (4, 32), np.zeros((4, 32), np.float32).tobytes())},
+    )
     message = _import_error(src, tmp_path)
     assert "unsupported architecture 'mamba'" in message
 
 
 def test_unsupported_tensor_type(tmp_path: Path) -> None:
-    src = write_gguf(tmp_path / "q5k.gguf", tiny_llama_meta(),
-                     {"token_embd.weight": (Q5_K, (4, 256), b"\0" * 176 * 4)})
+    src = write_gguf(
+        tmp_path / "q5k.gguf",
+        tiny_llama_meta(),
+        {"token_embd.weight": (Q5_K, (4, 256), b"\0" * 176 * 4)},
+    )
     message = _import_error(src, tmp_path)
     assert "unsupported tensor type Q5_K" in message and "token_embd.weight" in message
 
@@ -313,8 +360,11 @@ def test_missing_tensor(tmp_path: Path) -> None:
     blob = src.read_bytes()
     start = len(blob) - sum(-(-t.nbytes // 32) * 32 for t in header.tensors.values())
     kinds = {"F32": F32, "F16": F16, "Q4_1": Q4_1, "Q8_0": Q8_0}
-    tensors = {name: (kinds[t.type_name], t.shape, blob[start + t.offset:][:t.nbytes])
-               for name, t in header.tensors.items() if name != "blk.0.ffn_down.weight"}
+    tensors = {
+        name: (kinds[t.type_name], t.shape, blob[start + t.offset :][: t.nbytes])
+        for name, t in header.tensors.items()
+        if name != "blk.0.ffn_down.weight"
+    }
     partial = write_gguf(tmp_path / "partial.gguf", tiny_llama_meta(), tensors)
     assert "do not fit a llama model" in _import_error(partial, tmp_path)
 

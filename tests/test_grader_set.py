@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from router.calibration.suites import Prompt, Suite, grade_prompt, load_suites
 from router.profiles import Profile, load_profile
-from router.suites import Prompt, Suite, grade_prompt, load_suites
 from tests.conftest import backend_toml
 from tests.fakes.answers import BAD, GOOD, answer, by_last_user_message, first_sentence
 from tests.fakes.upstream import FakeModel, FakeUpstream

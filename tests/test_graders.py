@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router import graders as g
-from router.coderun import extract_python, run_python
-from router.textscan import code_blocks, contains, loop_detected, normalize, reasoning_leak
+from router.grading import graders as g
+from router.grading.coderun import extract_python, run_python
+from router.grading.textscan import code_blocks, contains, loop_detected, normalize, reasoning_leak
 
 JA_GOOD = "パスワードは「ハッシュ」という特別な方法で変換してから保存されます。元には戻せません。"
 EN_GOOD = "Passwords are stored as hashes, which cannot be turned back into the password."

@@ -1,4 +1,5 @@
-"""The answer checks (`router.guards.answer_problem`): what they find, and that their cost is
+"""The answer checks (`router.routing.guards.answer_problem`): what they find, and that their cost
+is
 bounded by what they read (an answer's head and tail), whatever the answer's size or shape."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 import msgspec
 import pytest
 
-from router.guards import EDGE_BYTES, answer_problem, excerpt
+from router.routing.guards import EDGE_BYTES, answer_problem, excerpt
 from router.wire import ChatRequest
 
 ASK = b'{"model": "m", "messages": [{"role": "user", "content": "Sum it up."}]}'
@@ -97,10 +98,17 @@ def test_the_cost_does_not_grow_with_the_answer() -> None:
 
 @pytest.mark.parametrize(
     "shape",
-    ["`" * 64_000, "!" * 64_000, "ok" + " " * 64_000 + "x", "~" * 64_000 + "\n", "[" * 64_000,
-     "".join(f"```{i}`\n" for i in range(8_000)), "".join(f"ユーザーは{i}" for i in range(8_000))],
+    [
+        "`" * 64_000,
+        "!" * 64_000,
+        "ok" + " " * 64_000 + "x",
+        "~" * 64_000 + "\n",
+        "[" * 64_000,
+        "".join(f"```{i}`\n" for i in range(8_000)),
+        "".join(f"ユーザーは{i}" for i in range(8_000)),
+    ],
     ids=["backticks", "punctuation", "spaces", "tildes", "nesting", "bad fences", "preambles"],
-)  # fmt: skip
+)
 def test_hostile_shapes_are_checked_quickly(shape: str) -> None:
     start = time.perf_counter()
     answer_problem("qa", _body(shape * 8), _parsed(ASK_JSON))

@@ -152,10 +152,13 @@ def test_route_reasons_stay_bounded(router: RunningRouter, client: httpx.Client)
     """A label value names a task, a model or a kind of reason, never a score or a prompt:
     questions that `auto` routes to the same task and model add no series."""
     questions = [
-        "What is the capital of France?", "What is the boiling point of water?",
-        "Who wrote Hamlet?", "How tall is Mount Everest?", "When did the Second World War end?",
+        "What is the capital of France?",
+        "What is the boiling point of water?",
+        "Who wrote Hamlet?",
+        "How tall is Mount Everest?",
+        "When did the Second World War end?",
         "What is the speed of light?",
-    ]  # fmt: skip
+    ]
     routes = set()
     for question in questions:
         body = {"model": "auto", "messages": [{"role": "user", "content": question}]}
@@ -233,8 +236,12 @@ def test_promtool_finds_no_problem_in_the_metrics(
     settle(router, 4)
     proc = subprocess.run(
         [tool("promtool"), "check", "metrics"],
-        input=scrape(router), capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        input=scrape(router),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     output = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 0 and not output, f"promtool check metrics:\n{output}"
 
@@ -250,12 +257,19 @@ class Prometheus:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = directory / "prometheus.log"
         config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
-                       "evaluation_interval": "1s"},
+            "global": {
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "evaluation_interval": "1s",
+            },
             "rule_files": [str(ALERTS)],
-            "scrape_configs": [{"job_name": "router",
-                                "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}]}],
-        }  # fmt: skip
+            "scrape_configs": [
+                {
+                    "job_name": "router",
+                    "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}],
+                }
+            ],
+        }
         path = directory / "prometheus.yml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.args = [
@@ -407,10 +421,23 @@ def test_the_active_profile_is_exported_as_calibration_gauges() -> None:
     example = Path(__file__).parent.parent / "profiles" / "examples" / "m4-mac-mini-24gb.toml"
     export_profile(metrics, load_profile(example))
     sample = metrics.registry.get_sample_value
-    assert sample("router_calibration_quality",
-                  {"model": "google/gemma-3-12b", "task": "business_mail"}) == 0.9  # fmt: skip
-    assert sample("router_calibration_tokens_per_second",
-                  {"model": "qwen/qwen3-vl-8b", "backend": "lmstudio"}) == 19.9  # fmt: skip
+    assert (
+        sample(
+            "router_calibration_quality", {"model": "google/gemma-3-12b", "task": "business_mail"}
+        )
+        == 0.9
+    )
+    assert (
+        sample(
+            "router_calibration_tokens_per_second",
+            {"model": "qwen/qwen3-vl-8b", "backend": "lmstudio"},
+        )
+        == 19.9
+    )
     export_profile(metrics, None)
-    assert sample("router_calibration_quality",
-                  {"model": "google/gemma-3-12b", "task": "business_mail"}) is None  # fmt: skip
+    assert (
+        sample(
+            "router_calibration_quality", {"model": "google/gemma-3-12b", "task": "business_mail"}
+        )
+        is None
+    )

@@ -19,9 +19,9 @@ import mlx.core as mx
 import openai
 import pytest
 
-from router.backends.mlx import MLXBackend
+from router.backends.mlx.backend import MLXBackend
+from router.backends.mlx.generation import JobStats
 from router.cli import main as cli_main
-from router.generation import JobStats
 from tests.conftest import RunningRouter
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
@@ -38,7 +38,7 @@ def weights_bytes(model_path: Path) -> int:
 
 
 def backend_of(router: RunningRouter) -> MLXBackend:
-    backend = router.service.backends[0]
+    backend = router.serving.service.backends[0]
     assert isinstance(backend, MLXBackend)
     return backend
 
@@ -78,10 +78,13 @@ def broken_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def config_file(tmp_path_factory: pytest.TempPathFactory, embedded_model_path: Path,
-                broken_model: Path) -> Path:  # fmt: skip
-    models = (f'{{ id = "smollm2", path = "{embedded_model_path}" }}, '
-              f'{{ id = "broken", path = "{broken_model}" }}')  # fmt: skip
+def config_file(
+    tmp_path_factory: pytest.TempPathFactory, embedded_model_path: Path, broken_model: Path
+) -> Path:
+    models = (
+        f'{{ id = "smollm2", path = "{embedded_model_path}" }}, '
+        f'{{ id = "broken", path = "{broken_model}" }}'
+    )
     path = tmp_path_factory.mktemp("mlx-router") / "router.toml"
     path.write_text(mlx_toml(embedded_model_path, models=models, max_queue=1, idle_ttl=0))
     return path
@@ -114,7 +117,8 @@ def test_chat_answers_and_the_model_is_then_loaded(
     shared: RunningRouter, client: openai.OpenAI
 ) -> None:
     raw = client.chat.completions.with_raw_response.create(
-        model="smollm2", messages=FRANCE, temperature=0, max_tokens=12)  # fmt: skip
+        model="smollm2", messages=FRANCE, temperature=0, max_tokens=12
+    )
     answer = raw.parse()
     assert "Paris" in (answer.choices[0].message.content or "")
     assert answer.choices[0].finish_reason == "stop" and answer.object == "chat.completion"
@@ -135,9 +139,16 @@ def test_chat_answers_and_the_model_is_then_loaded(
 
 
 def test_chat_stream_with_usage(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="smollm2", messages=FRANCE, temperature=0, max_tokens=12, stream=True,
-        stream_options={"include_usage": True}))  # fmt: skip
+    chunks = list(
+        client.chat.completions.create(
+            model="smollm2",
+            messages=FRANCE,
+            temperature=0,
+            max_tokens=12,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     content = [c for c in chunks if c.choices and c.choices[0].delta.content]
     text = "".join(c.choices[0].delta.content or "" for c in content)
     assert "Paris" in text
@@ -150,9 +161,16 @@ def test_chat_stream_with_usage(client: openai.OpenAI) -> None:
 
 
 def test_stop_string_cuts_the_stream(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="smollm2", messages=FRANCE, temperature=0, max_tokens=12, stream=True,
-        stop=[" Paris"]))  # fmt: skip
+    chunks = list(
+        client.chat.completions.create(
+            model="smollm2",
+            messages=FRANCE,
+            temperature=0,
+            max_tokens=12,
+            stream=True,
+            stop=[" Paris"],
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("The capital of France") and "Paris" not in text
     assert chunks[-1].choices[0].finish_reason == "stop"
@@ -184,9 +202,12 @@ def test_a_broken_model_folder_is_a_one_line_502(client: openai.OpenAI) -> None:
 
 def test_disconnect_stops_generation(shared: RunningRouter, client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="smollm2", stream=True, max_tokens=200, temperature=0,
+        model="smollm2",
+        stream=True,
+        max_tokens=200,
+        temperature=0,
         messages=[{"role": "user", "content": "Count from 1 to 100, one number per line."}],
-    )  # fmt: skip
+    )
     received = 0
     for chunk in stream:
         received += bool(chunk.choices and chunk.choices[0].delta.content)
@@ -206,12 +227,14 @@ def test_a_request_queues_behind_another_and_the_queue_is_bounded(
     shared: RunningRouter, client: openai.OpenAI
 ) -> None:
     slot = backend_of(shared).residency.slots["smollm2"]
-    first = client.completions.create(model="smollm2", prompt="One, two, three,", max_tokens=8,
-                                      temperature=0, stream=True)  # fmt: skip
+    first = client.completions.create(
+        model="smollm2", prompt="One, two, three,", max_tokens=8, temperature=0, stream=True
+    )
     head = next(iter(first))
     assert head.choices[0].text
-    thread, second = in_thread(lambda: client.completions.create(
-        model="smollm2", prompt="Hi", max_tokens=2))  # fmt: skip
+    thread, second = in_thread(
+        lambda: client.completions.create(model="smollm2", prompt="Hi", max_tokens=2)
+    )
     wait_for(lambda: slot.pending == 2)
     assert shared.metric("router_queue_depth", model="smollm2") == 1
     with pytest.raises(openai.RateLimitError, match="max_queue = 1"):
@@ -259,11 +282,13 @@ def test_a_generating_model_is_never_evicted_the_other_waits(
     router = start_router(two_models(embedded_model_path, idle_ttl=0, load_wait=60))
     client = client_of(router)
     slot_b = backend_of(router).residency.slots["b"]
-    stream = client.completions.create(model="a", prompt="One, two, three,", max_tokens=8,
-                                       temperature=0, stream=True)  # fmt: skip
+    stream = client.completions.create(
+        model="a", prompt="One, two, three,", max_tokens=8, temperature=0, stream=True
+    )
     next(iter(stream))
-    thread, second = in_thread(lambda: client.completions.create(
-        model="b", prompt="Hi", max_tokens=1))  # fmt: skip
+    thread, second = in_thread(
+        lambda: client.completions.create(model="b", prompt="Hi", max_tokens=1)
+    )
     wait_for(lambda: slot_b.pending == 1)
     time.sleep(0.3)
     assert (loaded(router, "a"), loaded(router, "b")) == (1, 0)  # b waits, a keeps generating
@@ -279,8 +304,9 @@ def test_a_load_that_cannot_wait_fails_with_503_then_idle_ttl_unloads(
 ) -> None:
     router = start_router(two_models(embedded_model_path, idle_ttl=1, load_wait=0.3))
     client = client_of(router)
-    stream = client.completions.create(model="a", prompt="One, two, three,", max_tokens=6,
-                                       temperature=0, stream=True)  # fmt: skip
+    stream = client.completions.create(
+        model="a", prompt="One, two, three,", max_tokens=6, temperature=0, stream=True
+    )
     next(iter(stream))
     with pytest.raises(openai.APIStatusError, match="does not fit the memory budget") as err:
         client.completions.create(model="b", prompt="Hi", max_tokens=1)
@@ -332,13 +358,14 @@ def fake_backend(tmp_path: Path, **settings: Any) -> MLXBackend:
     folder.mkdir(exist_ok=True)
     (folder / "config.json").write_text('{"max_position_embeddings": 2048}')
     (folder / "model.safetensors").write_bytes(b"x" * 1000)
-    config = BackendConfig(name="local", kind="mlx", models=[ModelEntry("fake", path=str(folder))],
-                           **settings)  # fmt: skip
+    config = BackendConfig(
+        name="local", kind="mlx", models=[ModelEntry("fake", path=str(folder))], **settings
+    )
     return MLXBackend(config, loader=lambda path: ("model", FakeTokenizer()))
 
 
 def chat_request(text: str, **fields: Any) -> Any:
-    from router.backends import BackendRequest
+    from router.backends.protocol import BackendRequest
     from router.wire import decode_chat, encode
 
     body = encode({"model": "fake", "messages": [{"role": "user", "content": text}], **fields})
@@ -375,7 +402,7 @@ async def test_a_stop_string_split_across_tokens_is_never_sent(
 async def test_a_failure_before_the_first_token_raises_from_the_first_event(
     tmp_path: Path, script: Callable[[list[str | Exception]], None]
 ) -> None:
-    from router.backends.mlx import GenerationFailed
+    from router.backends.mlx.backend import GenerationFailed
 
     script(["never"])
     backend = fake_backend(tmp_path)
@@ -389,7 +416,7 @@ async def test_a_failure_before_the_first_token_raises_from_the_first_event(
 async def test_a_failure_after_the_first_token_ends_the_stream_with_an_error(
     tmp_path: Path, script: Callable[[list[str | Exception]], None]
 ) -> None:
-    from router.backends.mlx import GenerationFailed
+    from router.backends.mlx.backend import GenerationFailed
 
     script(["One", RuntimeError("out of memory"), "never"])
     backend = fake_backend(tmp_path)
@@ -406,8 +433,11 @@ async def test_a_failure_after_the_first_token_ends_the_stream_with_an_error(
 async def test_model_dirs_are_scanned_for_model_folders(tmp_path: Path) -> None:
     from router.config import BackendConfig
 
-    for name, files in [("tiny", ["config.json", "model.safetensors"]),
-                        ("no-weights", ["config.json"]), ("stray", [])]:  # fmt: skip
+    for name, files in [
+        ("tiny", ["config.json", "model.safetensors"]),
+        ("no-weights", ["config.json"]),
+        ("stray", []),
+    ]:
         (tmp_path / "models" / name).mkdir(parents=True)
         for file in files:
             (tmp_path / "models" / name / file).write_text('{"max_position_embeddings": 4096}')
@@ -421,7 +451,7 @@ async def test_model_dirs_are_scanned_for_model_folders(tmp_path: Path) -> None:
 
 
 def test_hugging_face_cache_and_lm_studio_layouts_are_found(tmp_path: Path) -> None:
-    from router.backends.mlx import _scan
+    from router.backends.mlx.backend import _scan
 
     def model_at(folder: Path) -> None:
         folder.mkdir(parents=True)
@@ -435,11 +465,13 @@ def test_hugging_face_cache_and_lm_studio_layouts_are_found(tmp_path: Path) -> N
     model_at(lmstudio / "plain-model")
     found = _scan([hub, lmstudio, tmp_path / "missing"])
     assert found == {
-        "mlx-community/SmolLM2-135M-Instruct":
-            hub / "models--mlx-community--SmolLM2-135M-Instruct" / "snapshots" / "abc123",
+        "mlx-community/SmolLM2-135M-Instruct": hub
+        / "models--mlx-community--SmolLM2-135M-Instruct"
+        / "snapshots"
+        / "abc123",
         "google/gemma-3-12b": lmstudio / "google" / "gemma-3-12b",
         "plain-model": lmstudio / "plain-model",
-    }  # fmt: skip
+    }
 
 
 STOP_CASES = [
@@ -454,9 +486,10 @@ STOP_CASES = [
 
 
 @pytest.mark.parametrize(("stops", "pieces", "sent", "stopped_at"), STOP_CASES)
-def test_stop_scanner(stops: list[str], pieces: list[str], sent: list[str],
-                      stopped_at: int | None) -> None:  # fmt: skip
-    from router.generation import StopScanner
+def test_stop_scanner(
+    stops: list[str], pieces: list[str], sent: list[str], stopped_at: int | None
+) -> None:
+    from router.backends.mlx.generation import StopScanner
 
     scanner = StopScanner(stops)
     results = [scanner.feed(piece) for piece in pieces]

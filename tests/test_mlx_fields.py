@@ -18,11 +18,11 @@ import msgspec
 import openai
 import pytest
 
-from router.backends.mlx import BadOutput, MLXBackend
-from router.backends.mlx_sampling import Sampling
-from router.backends.mlx_wire import Fields
+from router.backends.mlx.backend import BadOutput, MLXBackend
+from router.backends.mlx.sampling import Sampling
+from router.backends.mlx.wire import Fields
 from router.config import BackendConfig, ModelEntry, SamplingDefaults
-from router.routing import _prior_speed
+from router.routing.decide import _prior_speed
 from router.tasks import ANSWER_TOKENS
 from router.wire import ModelCard
 from tests.conftest import RunningRouter
@@ -67,7 +67,7 @@ def test_the_readme_example_is_greedy_capped_and_its_latency_counts_those_tokens
     assert task == "qa"
     stats = backend_of(router).recent[answer.id]
     assert stats.max_tokens == ANSWER_TOKENS["qa"]  # the task's cap, not the backend's 512
-    card = next(c for c in router.service.catalog.cards() if c.id == "smollm2")
+    card = next(c for c in router.serving.service.catalog.cards() if c.id == "smollm2")
     first, per_token = _prior_speed(ModelCard("smollm2", size_bytes=card.size_bytes))
     promised = re.search(r"~(\d+\.\d)s", raw.headers["x-router-reason"])
     assert promised and float(promised[1]) == round(first + stats.max_tokens * per_token, 1)
@@ -80,21 +80,31 @@ def test_sampling_defaults_come_from_request_config_then_generation_config(
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"x")
-    generation = {"do_sample": True, "temperature": 0.6, "top_p": 0.9, "top_k": 20,
-                  "repetition_penalty": 1.05, "eos_token_id": [2, 7]}  # fmt: skip
+    generation = {
+        "do_sample": True,
+        "temperature": 0.6,
+        "top_p": 0.9,
+        "top_k": 20,
+        "repetition_penalty": 1.05,
+        "eos_token_id": [2, 7],
+    }
     (folder / "generation_config.json").write_text(json.dumps(generation))
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "config.json").write_text("{}")
-    entries = [ModelEntry("own", path=str(folder)),
-               ModelEntry("mine", path=str(folder), defaults=SamplingDefaults(temperature=0.2)),
-               ModelEntry("plain", path=str(plain))]  # fmt: skip
-    config = BackendConfig(name="local", kind="mlx", models=entries,
-                           defaults=SamplingDefaults(top_k=5))  # fmt: skip
+    entries = [
+        ModelEntry("own", path=str(folder)),
+        ModelEntry("mine", path=str(folder), defaults=SamplingDefaults(temperature=0.2)),
+        ModelEntry("plain", path=str(plain)),
+    ]
+    config = BackendConfig(
+        name="local", kind="mlx", models=entries, defaults=SamplingDefaults(top_k=5)
+    )
     backend = MLXBackend(config, loader=lambda path: ("model", None))
     asked = Fields(temperature=1.3)
     assert backend.sampling("own", Fields()) == Sampling(
-        temperature=0.6, top_p=0.9, top_k=5, repetition_penalty=1.05)  # fmt: skip
+        temperature=0.6, top_p=0.9, top_k=5, repetition_penalty=1.05
+    )
     assert backend.sampling("mine", Fields()).temperature == 0.2
     assert backend.sampling("mine", asked).temperature == 1.3
     assert backend.sampling("plain", Fields()) == Sampling(top_k=5)  # else greedy
@@ -104,8 +114,9 @@ def test_sampling_defaults_come_from_request_config_then_generation_config(
 
 
 def test_n_and_logprobs(client: openai.OpenAI) -> None:
-    answer = client.chat.completions.create(model="smollm2", messages=FRANCE, max_tokens=2,
-                                            n=2, logprobs=True, top_logprobs=2)  # fmt: skip
+    answer = client.chat.completions.create(
+        model="smollm2", messages=FRANCE, max_tokens=2, n=2, logprobs=True, top_logprobs=2
+    )
     assert [c.index for c in answer.choices] == [0, 1]
     assert answer.usage is not None and answer.usage.completion_tokens == 4
     for choice in answer.choices:
@@ -123,16 +134,16 @@ def test_a_stream_of_two_choices(client: openai.OpenAI) -> None:
     chunks = list(stream)
     ended = {c.choices[0].index for c in chunks if c.choices and c.choices[0].finish_reason}
     assert ended == {0, 1}
-    assert any(c.choices[0].logprobs and c.choices[0].logprobs.content for c in chunks
-               if c.choices)  # fmt: skip
+    assert any(c.choices[0].logprobs and c.choices[0].logprobs.content for c in chunks if c.choices)
 
 
 def test_text_logprobs_and_logit_bias(client: openai.OpenAI, embedded_model_path: Path) -> None:
     from transformers import AutoTokenizer
 
     def next_token(**fields: Any) -> Any:
-        return client.completions.create(model="smollm2", prompt="The capital of France is",
-                                         max_tokens=1, **fields).choices[0]  # fmt: skip
+        return client.completions.create(
+            model="smollm2", prompt="The capital of France is", max_tokens=1, **fields
+        ).choices[0]
 
     choice = next_token(logprobs=3)
     first = choice.text
@@ -162,8 +173,9 @@ def test_fields_it_cannot_honour_are_a_400_naming_them(
     client: openai.OpenAI, extra: dict[str, Any], param: str
 ) -> None:
     with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="smollm2", messages=FRANCE, max_tokens=1,
-                                       extra_body=extra)  # fmt: skip
+        client.chat.completions.create(
+            model="smollm2", messages=FRANCE, max_tokens=1, extra_body=extra
+        )
     body: Any = err.value.body
     assert body["param"] == param and param in body["message"]
 
@@ -180,9 +192,14 @@ def test_a_japanese_answer_cut_mid_character_ends_clean(client: openai.OpenAI) -
     # greedy SmolLM2 answers "、" then the first byte of a katakana: cut there
     text = client.completions.create(model="smollm2", prompt="日本の首都は", max_tokens=2)
     assert text.choices[0].text == "、" and text.choices[0].finish_reason == "length"
-    chunks = list(client.chat.completions.create(
-        model="smollm2", max_tokens=4, stream=True,
-        messages=[{"role": "user", "content": "日本の首都は"}]))  # fmt: skip
+    chunks = list(
+        client.chat.completions.create(
+            model="smollm2",
+            max_tokens=4,
+            stream=True,
+            messages=[{"role": "user", "content": "日本の首都は"}],
+        )
+    )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == "この" and "\ufffd" not in streamed
 
@@ -238,16 +255,28 @@ def tool_backend(tmp_path: Path) -> tuple[MLXBackend, ToolTokenizer]:
     return MLXBackend(config, loader=lambda path: ("model", tokenizer)), tokenizer
 
 
-WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}}}}  # fmt: skip
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
 
 
 async def test_tool_calls_go_through_the_template_and_mlx_lms_parser(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend, tokenizer = tool_backend(tmp_path)
-    answers(monkeypatch, ["Let me look.", "<tool_", 'call>\n{"name": "weather", "arguments": ',
-                          '{"city": "Paris"}}\n</tool_call>'])  # fmt: skip
+    answers(
+        monkeypatch,
+        [
+            "Let me look.",
+            "<tool_",
+            'call>\n{"name": "weather", "arguments": ',
+            '{"city": "Paris"}}\n</tool_call>',
+        ],
+    )
     reply = await backend.complete(chat_request("Weather in Paris?", tools=[WEATHER]))
     choice = msgspec.json.decode(reply.body)["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
@@ -265,8 +294,9 @@ async def test_a_json_answer_is_checked_and_asked_again_once(
     schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
     fmt = {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}}
     answers(monkeypatch, ['{"town": "Paris"}'], ["```json\n", '{"city": "Paris"}', "\n```"])
-    events = await collect(backend, chat_request("Capital of France?", stream=True,
-                                                 response_format=fmt))  # fmt: skip
+    events = await collect(
+        backend, chat_request("Capital of France?", stream=True, response_format=fmt)
+    )
     assert "".join(e.text() for e in events if e) == '{"city": "Paris"}'
     retry = tokenizer.templated[-1][0]
     assert "missing 'city'" in retry[-1]["content"] and "JSON Schema" in retry[0]["content"]

@@ -69,9 +69,9 @@ def test_installed_wheel_classifies_routes_and_finds_its_data(
 ) -> None:
     code = """
 import json, router
-from router.classify import load_default_classifier
+from router.routing.classifier import load_default_classifier
 from router.paths import example_profiles
-from router.suites import load_suites
+from router.calibration.suites import load_suites
 c = load_default_classifier().classify([{"role": "user", "content": "Translate into French: hi"}])
 print(json.dumps({"file": router.__file__, "task": c.task,
                   "suites": sorted(s.task for s in load_suites()),

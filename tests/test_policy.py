@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from router.policy import Candidate, Needs, Settings, filter_capable, rank
 from router.profiles import load_profile
+from router.routing.policy import Candidate, Needs, Settings, filter_capable, rank
 from router.tasks import TASKS
 
 SETTINGS = Settings()
@@ -35,13 +35,15 @@ FLAKY = cand("flaky", 0.8, 3.0, failure_rate=0.7)
         ("quality", [SMALL, BAD, FLAKY], ["small"]),
         ("latency", [BAD, FLAKY, BIG], ["big"]),
         # a cold model pays its load time; a busy one the wait behind its queue
-        ("latency", [cand("cold", 0.7, 1.0, resident=False, load_seconds=10), SMALL],
-         ["small", "cold"]),
-        ("latency", [cand("busy", 0.7, 1.0, queued=3), cand("idle", 0.7, 3.0)],
-         ["idle", "busy"]),
+        (
+            "latency",
+            [cand("cold", 0.7, 1.0, resident=False, load_seconds=10), SMALL],
+            ["small", "cold"],
+        ),
+        ("latency", [cand("busy", 0.7, 1.0, queued=3), cand("idle", 0.7, 3.0)], ["idle", "busy"]),
         ("quality", [cand("a", 0.8, 5.0), cand("b", 0.8, 4.0)], ["b", "a"]),
     ],
-)  # fmt: skip
+)
 def test_rank_orders_by_policy(
     policy: str, candidates: list[Candidate], expected: list[str]
 ) -> None:
@@ -61,22 +63,27 @@ def test_latency_target_puts_models_within_it_first() -> None:
         (Needs(vision=True), cand("text", 0.9, 1), "cannot read images"),
         (Needs(tools=True), cand("plain", 0.9, 1), "has no tool calls"),
         (Needs(json=True), cand("loose", 0.9, 1), "does not honour response_format"),
-        (Needs(tokens=9000), cand("short", 0.9, 1, context_length=8192),
-         "context 8192 < 9000 tokens"),
+        (
+            Needs(tokens=9000),
+            cand("short", 0.9, 1, context_length=8192),
+            "context 8192 < 9000 tokens",
+        ),
         (Needs(), BAD, "quality 0.20 under the floor 0.30"),
         (Needs(), FLAKY, "fails 70% of the time"),
     ],
-)  # fmt: skip
+)
 def test_filters_say_why(needs: Needs, candidate: Candidate, why: str) -> None:
     kept, rejected = filter_capable([candidate], needs, SETTINGS)
     assert kept == [] and [r.why for r in rejected] == [why]
 
 
 def test_capable_models_pass_the_filters() -> None:
-    able = cand("vl", 0.8, 1, capabilities=frozenset({"vision", "tools", "json"}),
-                context_length=32768)  # fmt: skip
-    kept, _ = filter_capable([able], Needs(vision=True, tools=True, json=True, tokens=9000),
-                             SETTINGS)  # fmt: skip
+    able = cand(
+        "vl", 0.8, 1, capabilities=frozenset({"vision", "tools", "json"}), context_length=32768
+    )
+    kept, _ = filter_capable(
+        [able], Needs(vision=True, tools=True, json=True, tokens=9000), SETTINGS
+    )
     assert kept == [able]
 
 
@@ -87,8 +94,15 @@ def _m4_candidates(task: str) -> list[Candidate]:
         model = profile.model(score.model)
         assert model is not None
         caps = frozenset({"vision"}) if model.capabilities.vision else frozenset()
-        out.append(cand(score.model, score.quality, score.latency_seconds or 0.0,
-                        failure_rate=score.failure_rate, capabilities=caps))  # fmt: skip
+        out.append(
+            cand(
+                score.model,
+                score.quality,
+                score.latency_seconds or 0.0,
+                failure_rate=score.failure_rate,
+                capabilities=caps,
+            )
+        )
     return out
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from router import chart
+from router.calibration import chart
+from router.calibration.report import Progress, describe, markdown, summary, write_report
 from router.paths import example_profiles
 from router.profiles import (
     Capabilities,
@@ -27,7 +28,6 @@ from router.profiles import (
     TaskScore,
     load_profile,
 )
-from router.report import Progress, describe, markdown, summary, write_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 EXAMPLE = example_profiles() / "m4-mac-mini-24gb.toml"
@@ -35,23 +35,38 @@ EXAMPLE = example_profiles() / "m4-mac-mini-24gb.toml"
 
 def small_profile() -> Profile:
     return Profile(
-        schema_version=1, created="2026-03-01T10:00:00Z", source="router calibrate (test)",
-        machine=Machine("Apple M4", 24 * 2**30, "macOS 15"), router_version="0.1.0",
-        backend_versions={"lm": "openai-compatible 127.0.0.1:1234"}, suite_hash="ab" * 32,
+        schema_version=1,
+        created="2026-03-01T10:00:00Z",
+        source="router calibrate (test)",
+        machine=Machine("Apple M4", 24 * 2**30, "macOS 15"),
+        router_version="0.1.0",
+        backend_versions={"lm": "openai-compatible 127.0.0.1:1234"},
+        suite_hash="ab" * 32,
         models=[
-            ModelProfile("org/good|model", backend="lm", ttft_seconds=0.8,
-                         decode_tokens_per_s=21.5, e2e_p50_seconds=4.2, e2e_p95_seconds=9.0,
-                         load_seconds=3.1, requests=16,
-                         capabilities=Capabilities(json_schema=True, tools=False)),
+            ModelProfile(
+                "org/good|model",
+                backend="lm",
+                ttft_seconds=0.8,
+                decode_tokens_per_s=21.5,
+                e2e_p50_seconds=4.2,
+                e2e_p95_seconds=9.0,
+                load_seconds=3.1,
+                requests=16,
+                capabilities=Capabilities(json_schema=True, tools=False),
+            ),
             ModelProfile("looper", backend="lm", requests=16, failures=Failures(loop=16)),
         ],
         tasks={
-            "qa": [TaskScore("org/good|model", 0.9, 2.0, 0.0, 2),
-                   TaskScore("looper", 0.0, None, 1.0, 2)],
-            "translate": [TaskScore("org/good|model", 0.75, 3.5, 0.5, 2),
-                          TaskScore("looper", 0.0, None, 1.0, 2)],
+            "qa": [
+                TaskScore("org/good|model", 0.9, 2.0, 0.0, 2),
+                TaskScore("looper", 0.0, None, 1.0, 2),
+            ],
+            "translate": [
+                TaskScore("org/good|model", 0.75, 3.5, 0.5, 2),
+                TaskScore("looper", 0.0, None, 1.0, 2),
+            ],
         },
-    )  # fmt: skip
+    )
 
 
 def _texts(root: ET.Element) -> list[ET.Element]:
@@ -95,7 +110,7 @@ def test_labels_stay_in_the_picture_and_apart() -> None:
     width = float(root.get("width"))
     boxes = _label_boxes(root)[3:]  # past the header lines
     assert all(b[0] >= 0 and b[2] <= width for b in boxes)
-    overlaps = sum(chart._overlap(a, b) > 20 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    overlaps = sum(chart._overlap(a, b) > 20 for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     assert overlaps == 0
 
 
@@ -148,8 +163,11 @@ def test_summary_and_describe() -> None:
         "machine: Apple M4, 24 GB, macOS 15",
         f"made: 2026-03-01T10:00:00Z (measured, router 0.1.0, suite {'ab' * 6})",
     ]
-    assert re.search(r"^  1\.\s+org/good\|model\s+quality 0\.90\s+latency 2\.00 s\s+failures 0%",
-                     shown, re.MULTILINE)  # fmt: skip
+    assert re.search(
+        r"^  1\.\s+org/good\|model\s+quality 0\.90\s+latency 2\.00 s\s+failures 0%",
+        shown,
+        re.MULTILINE,
+    )
 
 
 class _Terminal(io.StringIO):

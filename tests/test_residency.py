@@ -16,17 +16,18 @@ from typing import Any
 
 import pytest
 
+from router.backends.mlx.residency import ModelLoadFailed, Residency, ResidentInfo, choose_evictions
 from router.errors import NoModelAvailable, Overloaded
 from router.metrics import Metrics
-from router.residency import ModelLoadFailed, Residency, ResidentInfo, choose_evictions
 from router.wire import ModelCard
 
 MB = 1_000_000
 NOW = 1_000.0
 
 
-def info(model_id: str, size_mb: int, last_used: float, busy: bool = False,
-         ttl: float = 0.0) -> ResidentInfo:  # fmt: skip
+def info(
+    model_id: str, size_mb: int, last_used: float, busy: bool = False, ttl: float = 0.0
+) -> ResidentInfo:
     return ResidentInfo(model_id, size_mb * MB, last_used, busy, ttl)
 
 
@@ -36,35 +37,70 @@ CASES = [
     ("fits already", [info("a", 300, 10)], 100, 1000, []),
     ("fits exactly", [info("a", 900, 10)], 100, 1000, []),
     ("one idle model makes room", [info("a", 600, 10)], 500, 1000, ["a"]),
-    ("least recently used goes first",
-     [info("b", 400, 20), info("a", 400, 10)], 300, 1000, ["a"]),
-    ("as many as needed, oldest first",
-     [info("c", 300, 30), info("a", 300, 10), info("b", 300, 20)], 700, 1000, ["a", "b"]),
-    ("a busy model is never chosen, however old",
-     [info("a", 400, 1, busy=True), info("b", 400, 50)], 300, 1000, ["b"]),
-    ("every model busy: nothing to evict",
-     [info("a", 500, 1, busy=True), info("b", 400, 2, busy=True)], 300, 1000, []),
-    ("evicting every idle model would not be enough: keep them",
-     [info("a", 700, 1, busy=True), info("b", 200, 2)], 400, 1000, []),
-    ("bigger than the budget: evict nothing",
-     [info("a", 100, 1)], 1200, 1000, []),
-    ("expired models go even when there is room",
-     [info("a", 100, NOW - 61, ttl=60), info("b", 100, NOW - 59, ttl=60)], 0, 1000, ["a"]),
-    ("expired first, then least recently used",
-     [info("x", 300, NOW - 10, ttl=60), info("y", 300, NOW - 20, ttl=60),
-      info("z", 300, NOW - 100, ttl=60)], 500, 1000, ["z", "y"]),
-    ("expired but busy stays",
-     [info("a", 100, NOW - 1000, busy=True, ttl=60)], 0, 1000, []),
-    ("expired ones go even when no room can be made",
-     [info("a", 100, NOW - 100, ttl=60), info("b", 800, 1, busy=True)], 500, 1000, ["a"]),
-    ("no ttl: idle forever is fine",
-     [info("a", 100, 0.0)], 0, 1000, []),
+    ("least recently used goes first", [info("b", 400, 20), info("a", 400, 10)], 300, 1000, ["a"]),
+    (
+        "as many as needed, oldest first",
+        [info("c", 300, 30), info("a", 300, 10), info("b", 300, 20)],
+        700,
+        1000,
+        ["a", "b"],
+    ),
+    (
+        "a busy model is never chosen, however old",
+        [info("a", 400, 1, busy=True), info("b", 400, 50)],
+        300,
+        1000,
+        ["b"],
+    ),
+    (
+        "every model busy: nothing to evict",
+        [info("a", 500, 1, busy=True), info("b", 400, 2, busy=True)],
+        300,
+        1000,
+        [],
+    ),
+    (
+        "evicting every idle model would not be enough: keep them",
+        [info("a", 700, 1, busy=True), info("b", 200, 2)],
+        400,
+        1000,
+        [],
+    ),
+    ("bigger than the budget: evict nothing", [info("a", 100, 1)], 1200, 1000, []),
+    (
+        "expired models go even when there is room",
+        [info("a", 100, NOW - 61, ttl=60), info("b", 100, NOW - 59, ttl=60)],
+        0,
+        1000,
+        ["a"],
+    ),
+    (
+        "expired first, then least recently used",
+        [
+            info("x", 300, NOW - 10, ttl=60),
+            info("y", 300, NOW - 20, ttl=60),
+            info("z", 300, NOW - 100, ttl=60),
+        ],
+        500,
+        1000,
+        ["z", "y"],
+    ),
+    ("expired but busy stays", [info("a", 100, NOW - 1000, busy=True, ttl=60)], 0, 1000, []),
+    (
+        "expired ones go even when no room can be made",
+        [info("a", 100, NOW - 100, ttl=60), info("b", 800, 1, busy=True)],
+        500,
+        1000,
+        ["a"],
+    ),
+    ("no ttl: idle forever is fine", [info("a", 100, 0.0)], 0, 1000, []),
     ("ties go by id", [info("b", 500, 5), info("a", 500, 5)], 500, 1000, ["a"]),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("models", "need", "budget", "expected"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("models", "need", "budget", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_choose_evictions(
     models: list[ResidentInfo], need: int, budget: int, expected: list[str]
 ) -> None:
@@ -82,7 +118,7 @@ def test_choose_evictions_leaves_its_input_alone() -> None:
 
 
 class FakeWorker:
-    """Stands in for `router.generation.Worker`: loads after `delay`, or fails."""
+    """Stands in for `router.backends.mlx.generation.Worker`: loads after `delay`, or fails."""
 
     created: list[str]
     delay = 0.0
@@ -117,10 +153,12 @@ def worker() -> type[FakeWorker]:
     return Fake
 
 
-def residency(factory: Any, *, budget_mb: int = 1000, sizes: dict[str, int] | None = None,
-              **options: Any) -> Residency:  # fmt: skip
-    r = Residency("local", budget_bytes=budget_mb * MB, factory=factory, metrics=Metrics(),
-                  **options)  # fmt: skip
+def residency(
+    factory: Any, *, budget_mb: int = 1000, sizes: dict[str, int] | None = None, **options: Any
+) -> Residency:
+    r = Residency(
+        "local", budget_bytes=budget_mb * MB, factory=factory, metrics=Metrics(), **options
+    )
     for model_id, size in (sizes or {"a": 400, "b": 400}).items():
         r.add(model_id, Path(f"/models/{model_id}"), size * MB, ModelCard(model_id))
     return r
@@ -205,8 +243,9 @@ async def test_the_queue_is_bounded(worker: type[FakeWorker]) -> None:
 async def test_a_failed_load_is_reported_and_retried(worker: type[FakeWorker]) -> None:
     worker.fail = True
     r = residency(worker)
-    with pytest.raises(ModelLoadFailed, match="cannot load a from /models/a: OSError: no such"
-                       ) as err:  # fmt: skip
+    with pytest.raises(
+        ModelLoadFailed, match="cannot load a from /models/a: OSError: no such"
+    ) as err:
         await use(r, "a")
     assert "\n" not in err.value.message and err.value.retryable
     assert r.slots["a"].state == "on disk"

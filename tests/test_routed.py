@@ -48,6 +48,8 @@ def _in_kind(request: dict) -> str:
     """Answer in the language asked: "big" is a good model."""
     text = str(request["messages"][-1]["content"])
     return JAPANESE if any("\u3040" <= ch <= "\u30ff" for ch in text) else ENGLISH
+
+
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
 
 
@@ -70,8 +72,7 @@ def routed(
     profile = tmp_path / "household.toml"
     profile.write_text(PROFILE)
     return start_router(
-        backend_toml("lmstudio", household.base_url)
-        + f'[routing]\nprofile = "{profile}"\n'
+        backend_toml("lmstudio", household.base_url) + f'[routing]\nprofile = "{profile}"\n'
     )
 
 
@@ -82,7 +83,8 @@ def _client(router: RunningRouter) -> openai.OpenAI:
 def _ask(router: RunningRouter, text: object, **options: object) -> openai.APIResponse:
     messages = [{"role": "user", "content": text}]
     return _client(router).chat.completions.with_raw_response.create(
-        messages=messages, **{"model": "auto", **options}  # type: ignore[arg-type]
+        messages=messages,
+        **{"model": "auto", **options},  # type: ignore[arg-type]
     )
 
 
@@ -98,9 +100,7 @@ def test_auto_reaches_the_model_the_profile_points_to_and_says_why(routed: Runni
     assert "quality: quality 0.90" in mail.headers["x-router-reason"]
 
 
-def test_images_only_go_to_a_vision_model(
-    routed: RunningRouter, household: FakeUpstream
-) -> None:
+def test_images_only_go_to_a_vision_model(routed: RunningRouter, household: FakeUpstream) -> None:
     reply = _ask(routed, [{"type": "text", "text": "What is in this picture?"}, IMAGE])
     assert reply.headers["x-router-model"] == "seeing"
     chats = [r.json["model"] for r in household.requests if r.path == "/v1/chat/completions"]
@@ -112,8 +112,12 @@ def test_a_failing_model_gives_way_to_the_next_candidate(
 ) -> None:
     household.model("small").failure = "500"
     for stream in (False, True):
-        reply = _ask(routed, "Summarize this in one line: the office moves in May.",
-                     model="router/summarize", stream=stream)  # fmt: skip
+        reply = _ask(
+            routed,
+            "Summarize this in one line: the office moves in May.",
+            model="router/summarize",
+            stream=stream,
+        )
         assert reply.headers["x-router-model"] != "small"
         assert "fell back from small (upstream_error)" in reply.headers["x-router-reason"]
     assert routed.metric("router_fallbacks_total", from_model="small") == 2
@@ -129,9 +133,11 @@ def test_a_wrong_language_answer_is_asked_again_of_the_next_model(routed: Runnin
 
 def test_the_loop_guard_cuts_a_repeating_stream(routed: RunningRouter) -> None:
     stream = _client(routed).chat.completions.create(
-        model="looper", stream=True, max_tokens=400,
+        model="looper",
+        stream=True,
+        max_tokens=400,
         messages=[{"role": "user", "content": "Write the mail subject."}],
-    )  # fmt: skip
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert chunks[-1].choices[0].finish_reason == "content_filter"

@@ -8,9 +8,8 @@ import msgspec
 import pytest
 
 from router.errors import InvalidRequest, ModelNotFound, NoCapableModel, NoModelAvailable
-from router.policy import Needs, Settings
 from router.profiles import load_profile
-from router.routing import (
+from router.routing.decide import (
     Hints,
     Live,
     Route,
@@ -21,6 +20,7 @@ from router.routing import (
     resolve,
     virtual_ids,
 )
+from router.routing.policy import Needs, Settings
 from router.wire import ModelCard, decode_chat, decode_completion
 
 KNOWN = ["gemma", "lfm"]
@@ -78,15 +78,28 @@ IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}
     ("body", "expected"),
     [
         (_chat(messages=[{"role": "user", "content": "hi"}]), Needs(tokens=256)),
-        (_chat(messages=[{"role": "user", "content": [{"type": "text", "text": "what?"}, IMAGE]}],
-               max_tokens=10), Needs(vision=True, tokens=11)),
-        (_chat(messages=[{"role": "user", "content": "x" * 3000}], tools=[{"type": "function"}],
-               response_format={"type": "json_object"}, max_tokens=100),
-         Needs(tools=True, json=True, tokens=1100)),
-        (_chat(messages=[{"role": "user", "content": "x"}], response_format={"type": "text"}),
-         Needs(tokens=256)),
+        (
+            _chat(
+                messages=[{"role": "user", "content": [{"type": "text", "text": "what?"}, IMAGE]}],
+                max_tokens=10,
+            ),
+            Needs(vision=True, tokens=11),
+        ),
+        (
+            _chat(
+                messages=[{"role": "user", "content": "x" * 3000}],
+                tools=[{"type": "function"}],
+                response_format={"type": "json_object"},
+                max_tokens=100,
+            ),
+            Needs(tools=True, json=True, tokens=1100),
+        ),
+        (
+            _chat(messages=[{"role": "user", "content": "x"}], response_format={"type": "text"}),
+            Needs(tokens=256),
+        ),
     ],
-)  # fmt: skip
+)
 def test_needs_of_chat(body: bytes, expected: Needs) -> None:
     assert needs_of(decode_chat(body)) == expected
 
@@ -121,8 +134,15 @@ def test_live_state_enters_the_candidates() -> None:
 
 def test_choose_makes_a_route_with_a_reason() -> None:
     found = candidates(M4_CARDS, "business_mail", load_profile(M4), {})
-    route, _ = choose("business_mail", "classified business_mail 0.91", found, Needs(),
-                   "quality", Settings(), limit=2)  # fmt: skip
+    route, _ = choose(
+        "business_mail",
+        "classified business_mail 0.91",
+        found,
+        Needs(),
+        "quality",
+        Settings(),
+        limit=2,
+    )
     assert route.candidates == ["google/gemma-3-12b", "new-model"]
     assert route.reason.startswith("classified business_mail 0.91; quality: quality 0.90")
 
@@ -136,7 +156,7 @@ def test_choose_explains_when_no_model_can_answer() -> None:
 
 
 def test_the_shortlist_bounds_what_a_request_weighs() -> None:
-    from router.routing import SHORTLIST, shortlist
+    from router.routing.decide import SHORTLIST, shortlist
 
     many = M4_CARDS + [ModelCard(f"extra-{i}", size_bytes=(i + 1) * 10**8) for i in range(30)]
     picked = shortlist(many, "business_mail", load_profile(M4), "quality", Settings())

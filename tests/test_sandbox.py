@@ -23,9 +23,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from router import graders as g
-from router import sandbox as sb
-from router.coderun import NoSandbox, run_python
+from router.grading import graders as g
+from router.grading import sandbox as sb
+from router.grading.coderun import NoSandbox, run_python
 
 CHECKS = "assert double(21) == 42\nassert ESCAPES == [], ESCAPES\n"
 LIMITS = sb.Limits()
@@ -331,8 +331,8 @@ NONE = sb.Sandbox("none", reason="test: no sandbox")
 def test_without_a_sandbox_code_is_never_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("router.graders.detect", lambda: NONE)
-    monkeypatch.setattr("router.coderun.detect", lambda: NONE)
+    monkeypatch.setattr("router.grading.graders.detect", lambda: NONE)
+    monkeypatch.setattr("router.grading.coderun.detect", lambda: NONE)
     marker = tmp_path / "ran"
     answer = hostile(f"open({str(marker)!r}, 'w').write('ran')\n")
     specs: list[g.GraderSpec] = [g.CodeBlockSpec(lang="python"), g.Code(checks=CHECKS)]
@@ -351,15 +351,17 @@ def test_detection_says_why_there_is_none(monkeypatch: pytest.MonkeyPatch) -> No
     assert sb.detect().describe() == f"sandboxed: {sb.detect().kind}"
     assert sb.detect().warning() is None
     assert sb.find_sandbox("win32").reason == "no sandbox is known for win32"
-    monkeypatch.setattr("router.sandbox.probe", lambda box: "No permissions to create a userns")
+    monkeypatch.setattr(
+        "router.grading.sandbox.probe", lambda box: "No permissions to create a userns"
+    )
     broken = sb.find_sandbox("linux")
     assert broken.kind == "none" and broken.describe() == "skipped: no sandbox"
     assert "does not work here (No permissions to create a userns)" in broken.reason
-    monkeypatch.setattr("router.sandbox.shutil.which", lambda name: None)
-    monkeypatch.setattr("router.sandbox.os.access", lambda path, mode: False)
+    monkeypatch.setattr("router.grading.sandbox.shutil.which", lambda name: None)
+    monkeypatch.setattr("router.grading.sandbox.os.access", lambda path, mode: False)
     missing = sb.find_sandbox("linux")
     assert missing.reason == "bwrap is not installed"
-    monkeypatch.setattr("router.sandbox.sys.platform", "linux")
+    monkeypatch.setattr("router.grading.sandbox.sys.platform", "linux")
     warning = missing.warning()
     assert warning is not None and "apt-get install bubblewrap" in warning
     assert "\n" not in warning

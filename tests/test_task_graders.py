@@ -1,12 +1,13 @@
-"""The per-task evidence graders (`router.task_graders`), the refusal gate and the copy measure
-(`router.textscan`), each on answers whose verdict is known."""
+"""The per-task evidence graders (`router.grading.task_graders`), the refusal gate and the copy
+measure
+(`router.grading.textscan`), each on answers whose verdict is known."""
 
 from __future__ import annotations
 
 import pytest
 
-from router import graders as g
-from router.task_graders import (
+from router.grading import graders as g
+from router.grading.task_graders import (
     Chrf,
     Narrative,
     Novelty,
@@ -16,8 +17,8 @@ from router.task_graders import (
     check_novelty,
     check_simple,
 )
-from router.textscan import copied_share, refusal
-from router.verdict import Context, ramp_down, ramp_up
+from router.grading.textscan import copied_share, refusal
+from router.grading.verdict import Context, ramp_down, ramp_up
 
 SOURCE = (
     "Brightway is recalling its K-200 kettle sold between January and June. The lid latch can "

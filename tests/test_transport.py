@@ -1,4 +1,5 @@
-"""`router.transport`: the HTTP/1.1 client under the openai backend, against the fake upstream,
+"""`router.backends.http.pool`: the HTTP/1.1 client under the openai backend, against the fake
+upstream,
 against raw scripted servers (for what the fake cannot do: drop a kept-alive connection, send
 garbage, end a body by closing), and side by side with httpx's own transport."""
 
@@ -12,8 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import httpx
 import pytest
 
-from router.backends import BackendRequest
+from router.backends.http.pool import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
 from router.backends.openai import OpenAIBackend
+from router.backends.protocol import BackendRequest
 from router.config import BackendConfig
 from router.errors import (
     BackendError,
@@ -22,7 +24,6 @@ from router.errors import (
     BackendTimeout,
     BackendUnavailable,
 )
-from router.transport import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
 from router.wire import decode_chat
 from tests.conftest import free_port
 from tests.fakes.upstream import FakeModel, FakeUpstream
@@ -74,8 +75,10 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 
 
 def ok(body: bytes = b'{"ok": true}', extra: bytes = b"") -> bytes:
-    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s\r\n%s"
-            % (len(body), extra, body))  # fmt: skip
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s\r\n%s"
+        % (len(body), extra, body)
+    )
 
 
 class RawServer:
@@ -138,8 +141,9 @@ async def test_a_whole_answer_is_what_httpx_reads(fake: FakeUpstream) -> None:
 
 async def test_a_chunked_stream_comes_as_its_bytes(fake: FakeUpstream) -> None:
     pool = pool_for(fake)
-    streamed = await pool.stream("POST", "/v1/chat/completions", chat(stream=True),
-                                 pool.header_block(HEADERS))  # fmt: skip
+    streamed = await pool.stream(
+        "POST", "/v1/chat/completions", chat(stream=True), pool.header_block(HEADERS)
+    )
     assert streamed.status == 200
     assert (b"transfer-encoding", b"chunked") in streamed.headers
     body = await streamed.aread()
@@ -194,8 +198,9 @@ async def test_connections_are_kept_and_reused_most_recent_first(fake: FakeUpstr
     fake.model("m").ttft = 0.05
     pool = pool_for(fake)
     head = pool.header_block(HEADERS)
-    await asyncio.gather(*(pool.request("POST", "/v1/chat/completions", chat(), head)
-                           for _ in range(3)))  # fmt: skip
+    await asyncio.gather(
+        *(pool.request("POST", "/v1/chat/completions", chat(), head) for _ in range(3))
+    )
     assert pool.open_connections == pool.idle_connections == 3
     warmest = pool._idle[-1]
     fake.model("m").ttft = 0.0
@@ -234,8 +239,9 @@ async def test_a_connection_the_server_closes_while_idle_is_forgotten() -> None:
 
 
 async def test_a_kept_connection_dropped_before_any_byte_is_retried_once_on_another() -> None:
-    async def reply(_: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: int, n: int
-                    ) -> bool:  # fmt: skip
+    async def reply(
+        _: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: int, n: int
+    ) -> bool:
         if n == 2:
             return False  # the second request on a connection: closed unanswered
         writer.write(ok(b'{"connection": %d}' % conn))
@@ -261,8 +267,9 @@ async def test_a_new_connection_dropped_is_an_error_not_a_retry() -> None:
 
 
 async def test_a_drop_after_some_bytes_is_never_retried() -> None:
-    async def reply(_: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: int, n: int
-                    ) -> bool:  # fmt: skip
+    async def reply(
+        _: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: int, n: int
+    ) -> bool:
         if n == 1:
             writer.write(ok())
             return True
@@ -283,8 +290,9 @@ async def test_connections_are_capped_and_callers_wait_their_turn(fake: FakeUpst
     fake.model("m").ttft = 0.05
     pool = pool_for(fake, max_connections=2)
     head = pool.header_block(HEADERS)
-    answers = await asyncio.gather(*(pool.request("POST", "/v1/chat/completions", chat(), head)
-                                     for _ in range(6)))  # fmt: skip
+    answers = await asyncio.gather(
+        *(pool.request("POST", "/v1/chat/completions", chat(), head) for _ in range(6))
+    )
     assert all(a.status == 200 for a in answers)
     assert fake.peak_in_flight == 2 and pool.open_connections == 2
 
@@ -326,8 +334,9 @@ async def test_a_cancelled_request_closes_its_connection_and_the_upstream_sees_i
 async def test_closing_a_stream_early_closes_the_connection(fake: FakeUpstream) -> None:
     fake.model("m").tokens_per_s = 50.0
     pool = pool_for(fake)
-    streamed = await pool.stream("POST", "/v1/chat/completions", chat(stream=True),
-                                 pool.header_block(HEADERS))  # fmt: skip
+    streamed = await pool.stream(
+        "POST", "/v1/chat/completions", chat(stream=True), pool.header_block(HEADERS)
+    )
     assert (await streamed.read()).startswith(b"data: ")
     await streamed.aclose()
     assert pool.open_connections == 0
@@ -348,8 +357,9 @@ async def test_no_first_byte_in_time_is_a_read_timeout(fake: FakeUpstream) -> No
 async def test_a_stream_that_stalls_between_chunks_is_a_read_timeout(fake: FakeUpstream) -> None:
     fake.model("m").tokens_per_s = 2.0  # a chunk every 0.5 s
     pool = pool_for(fake, read_timeout=0.2)
-    streamed = await pool.stream("POST", "/v1/chat/completions", chat(stream=True),
-                                 pool.header_block(HEADERS))  # fmt: skip
+    streamed = await pool.stream(
+        "POST", "/v1/chat/completions", chat(stream=True), pool.header_block(HEADERS)
+    )
     assert (await streamed.read()).startswith(b"data: ")
     with pytest.raises(httpx.ReadTimeout):
         while await streamed.read():
@@ -421,15 +431,17 @@ async def test_under_httpx_it_answers_as_httpx_does(fake: FakeUpstream) -> None:
     async with (
         httpx.AsyncClient(transport=HTTPTransport()) as mine,
         httpx.AsyncClient() as theirs,
-    ):  # fmt: skip
+    ):
         for client in (mine, theirs):
             listed = await client.get(fake.base_url + "/models")
             assert listed.status_code == 200 and listed.json()["data"][0]["id"] == "m"
-            missing = await client.post(fake.base_url + "/chat/completions",
-                                        json={**CHAT, "model": "nope"})  # fmt: skip
+            missing = await client.post(
+                fake.base_url + "/chat/completions", json={**CHAT, "model": "nope"}
+            )
             assert missing.status_code == 404 and missing.json()["error"]["code"]
-            async with client.stream("POST", fake.base_url + "/chat/completions",
-                                     json={**CHAT, "stream": True}) as response:  # fmt: skip
+            async with client.stream(
+                "POST", fake.base_url + "/chat/completions", json={**CHAT, "stream": True}
+            ) as response:
                 lines = [line async for line in response.aiter_lines() if line]
             assert lines[-1] == "data: [DONE]" and len(lines) == 7
 
@@ -485,9 +497,14 @@ async def outcome(make: Callable[[], Awaitable[object]]) -> type[BaseException] 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 @pytest.mark.parametrize(
     ("failure", "expected"),
-    [(None, "ok"), ("hang", BackendTimeout), ("drop", BackendUnavailable),
-     ("500", BackendStatusError), ("malformed", BackendProtocolError)],
-)  # fmt: skip
+    [
+        (None, "ok"),
+        ("hang", BackendTimeout),
+        ("drop", BackendUnavailable),
+        ("500", BackendStatusError),
+        ("malformed", BackendProtocolError),
+    ],
+)
 async def test_the_backend_fails_alike_on_both_paths(
     fake: FakeUpstream, failure: str | None, expected: object, stream: bool
 ) -> None:
@@ -520,8 +537,12 @@ async def test_the_backend_streams_the_same_events_on_both_paths(fake: FakeUpstr
     got = []
     for fast in (True, False):
         async with backend(fake.base_url, fast) as made:
-            got.append([e.chunk.text() if e.chunk else None
-                        async for e in made.stream(request(stream=True))])  # fmt: skip
+            got.append(
+                [
+                    e.chunk.text() if e.chunk else None
+                    async for e in made.stream(request(stream=True))
+                ]
+            )
     assert got[0] == got[1] and "".join(t or "" for t in got[0]) == ANSWER
 
 
@@ -531,8 +552,9 @@ def test_it_runs_on_uvloop(fake: FakeUpstream) -> None:
     async def twice() -> list[int]:
         pool = pool_for(fake)
         head = pool.header_block(HEADERS)
-        answers = [await pool.request("POST", "/v1/chat/completions", chat(), head)
-                   for _ in range(2)]  # fmt: skip
+        answers = [
+            await pool.request("POST", "/v1/chat/completions", chat(), head) for _ in range(2)
+        ]
         await pool.aclose()
         return [a.status for a in answers]
 

@@ -21,10 +21,24 @@ def test_two_workers_share_the_port_and_the_metrics_add_up(
     config.write_text(backend_toml("lmstudio", fake.base_url))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "router", "serve", "--config", str(config), "--port", str(port),
-         "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env={**os.environ, "ROUTER_CONFIG": ""},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "ROUTER_CONFIG": ""},
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz")
         assert len(psutil.Process(process.pid).children()) >= 2
@@ -47,9 +61,13 @@ def test_workers_refuse_in_process_models(tmp_path: Path) -> None:
     config.write_text('[[backends]]\nname = "local"\nkind = "mlx"\n')
     result = subprocess.run(
         [sys.executable, "-m", "router", "serve", "--config", str(config), "--workers", "2"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "router: --workers above 1 needs a config whose backends are all kind"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("router: --workers above 1 needs a config whose backends are all kind")
     )

@@ -475,8 +475,9 @@ def router_own_view(root: str) -> dict[str, float]:
     for family in text_string_to_metric_families(text):
         if family.name not in ("router_overhead_seconds", "router_classification_seconds"):
             continue
-        buckets = [(float(s.labels["le"]), s.value) for s in family.samples
-                   if s.name.endswith("_bucket")]  # fmt: skip
+        buckets = [
+            (float(s.labels["le"]), s.value) for s in family.samples if s.name.endswith("_bucket")
+        ]
         short = family.name.removeprefix("router_").removesuffix("_seconds")
         for q in (0.5, 0.99):
             found[f"{short}_p{round(q * 100)}"] = round(histogram_quantile(q, buckets) * 1e3, 4)

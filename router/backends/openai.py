@@ -6,7 +6,8 @@ and decoded into typed chunks here so that the router can count and time tokens,
 bytes of each event pass through unchanged.
 
 Generation requests to an http:// upstream (every local server) go straight through
-`router.transport.Pool` (the hot path: no httpx Request/Response objects); https:// upstreams
+`router.backends.http.pool.Pool` (the hot path: no httpx Request/Response objects); https://
+upstreams
 and the model lists go through an `httpx.AsyncClient` whose transport is the same pool for
 http:// and httpx's own for the rest. Both raise httpx's exceptions, translated into the
 router's error tree in `_translate`, and nowhere else.
@@ -23,8 +24,9 @@ import httpx
 import msgspec
 
 from router import __version__
-from router.backends import DONE, BackendRequest, Reply, StreamEvent
-from router.backends.whole import answer_usage, error_message, read_whole
+from router.backends.http.pool import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
+from router.backends.openai_whole import answer_usage, error_message, read_whole
+from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
 from router.config import BackendConfig, ModelEntry
 from router.errors import (
     AnswerTooLarge,
@@ -36,7 +38,6 @@ from router.errors import (
     BackendUnreachable,
     QueueTimeout,
 )
-from router.transport import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
 from router.wire import (
     ModelCard,
     UpstreamModel,
@@ -314,7 +315,8 @@ def _unix_newlines(piece: bytes, cr: bool) -> tuple[bytes, bool]:
 
 
 class _Streaming(Protocol):
-    """What `stream` reads a response through (a `router.transport.Streamed`, or httpx's)."""
+    """What `stream` reads a response through (a `router.backends.http.pool.Streamed`, or
+    httpx's)."""
 
     status: int
 
@@ -324,7 +326,7 @@ class _Streaming(Protocol):
 
 
 class _HttpxStream:
-    """An httpx streamed response with `router.transport.Streamed`'s methods (https)."""
+    """An httpx streamed response with `router.backends.http.pool.Streamed`'s methods (https)."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from router.graders import Language
-from router.suites import Prompt, Suite
+from router.calibration.suites import Prompt, Suite
+from router.grading.graders import Language
 
 GOOD = "reference"
 BAD = ("off_topic", "echo", "wrong_language", "loop", "empty", "refusal")

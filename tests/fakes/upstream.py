@@ -260,9 +260,11 @@ class _App:
     def __init__(self, upstream: FakeUpstream) -> None:
         self.up = upstream
         self.ids = itertools.count(1)
-        self.routes = {"/v1/chat/completions": partial(self.generate, chat=True),
-                       "/v1/completions": partial(self.generate, chat=False),
-                       "/v1/embeddings": self.embeddings}  # fmt: skip
+        self.routes = {
+            "/v1/chat/completions": partial(self.generate, chat=True),
+            "/v1/completions": partial(self.generate, chat=False),
+            "/v1/embeddings": self.embeddings,
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -347,12 +349,18 @@ class _App:
         text = model.answer(body) if callable(model.answer) else model.answer
         pieces, finish = plan_tokens(model, text, body)
         prompt = count_words(body.get("messages") if chat else body.get("prompt"))
-        usage = {"prompt_tokens": prompt, "completion_tokens": len(pieces),
-                 "total_tokens": prompt + len(pieces)}  # fmt: skip
-        head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-fake{next(self.ids)}",
-                "object": "chat.completion" if chat else "text_completion",
-                "created": int(time.time()), "model": model.id,
-                "system_fingerprint": "fake"}  # fmt: skip
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(pieces),
+            "total_tokens": prompt + len(pieces),
+        }
+        head = {
+            "id": f"{'chatcmpl' if chat else 'cmpl'}-fake{next(self.ids)}",
+            "object": "chat.completion" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": model.id,
+            "system_fingerprint": "fake",
+        }
         if ctx.stream:
             return await self.stream(ctx, failure, head, pieces, finish, usage, chat)
         loop = asyncio.get_running_loop()
@@ -383,8 +391,16 @@ class _App:
     def _gap(model: FakeModel) -> float:
         return 1.0 / model.tokens_per_s if model.tokens_per_s else 0.0
 
-    async def stream(self, ctx: _Ctx, failure: str | None, head: dict, pieces: list[str],
-                     finish: str, usage: dict, chat: bool) -> None:  # fmt: skip
+    async def stream(
+        self,
+        ctx: _Ctx,
+        failure: str | None,
+        head: dict,
+        pieces: list[str],
+        finish: str,
+        usage: dict,
+        chat: bool,
+    ) -> None:
         """Send SSE chunks, paced, then the ending (or the scripted failure)."""
         head["object"] = "chat.completion.chunk" if chat else "text_completion"
         with_usage = bool((ctx.body.get("stream_options") or {}).get("include_usage"))
@@ -444,8 +460,14 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 class FakeUpstream:
     """An OpenAI-compatible server on loopback playing `models`; also a context manager."""
 
-    def __init__(self, models: list[FakeModel], *, api_key: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        models: list[FakeModel],
+        *,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self._models = {m.id: m for m in models}
         self.api_key, self.host, self.port = api_key, host, port
         self.requests: list[RecordedRequest] = []

@@ -1,0 +1,343 @@
+"""Residency of in-process models: which are in memory, loading them on demand, evicting them.
+
+Three concerns, one type each (llama-swap's split):
+- the machinery: `router.backends.mlx.generation.Worker`, one thread per resident model, which
+loads the
+  weights, generates, and returns the memory when stopped;
+- the scheduling: `Residency`, on the event loop, which owns every `Slot` (no lock needed for
+  its bookkeeping: it only changes between awaits) plus one `asyncio.Lock` per model so a model
+  is never loaded twice at once;
+- the eviction choice: `choose_evictions`, a pure function (no I/O, no clock, no logging).
+
+A request holds a lease on its model from before the load until its answer ends:
+
+    lease(id) ── pending += 1 ── state? ── loaded ───────────────────────────▶ Worker
+                 (> 1 + max_queue: 429)   on disk ─ lock ─ reserve ─ load task ─┘
+                                          loading / unloading ─ await that task, look again
+
+`reserve` asks `choose_evictions` for idle models to unload so the new one fits the budget
+(weights' size on disk); models with a lease (generating, queued or waiting for their load)
+are never chosen. When the busy models hold too much of the budget, the load waits for one of
+them to become idle, up to `load_wait` seconds, then fails with a 503 naming them (retryable:
+the router falls back to its next candidate). A model larger than the whole budget fails at
+once. The memory of evicted models is back (thread ended, `mx.clear_cache()`) before the new
+load starts. A reaper task unloads models idle for longer than `idle_ttl`, by the same choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from router.backends.mlx.generation import Worker, one_line
+from router.errors import BackendError, NoModelAvailable, Overloaded
+from router.metrics import Metrics
+from router.wire import ModelCard
+
+log = logging.getLogger("router")
+MB = 1_000_000
+
+State = Literal["on disk", "loading", "loaded", "unloading"]
+WorkerFactory = Callable[[str, Path], Worker]
+
+
+class ModelLoadFailed(BackendError):
+    """A model folder could not be loaded; retryable, so the router may try another model."""
+
+    code = "model_load_failed"
+
+
+class ResidentInfo(msgspec.Struct, frozen=True):
+    """What the eviction choice knows about one model that holds memory."""
+
+    id: str
+    size_bytes: int
+    last_used: float  # monotonic time its last request ended (or its load did)
+    busy: bool  # generating, queued, loading or unloading: never chosen
+    idle_ttl: float = 0.0  # seconds idle before it expires; 0: never
+
+
+def choose_evictions(
+    models: list[ResidentInfo], need_bytes: int, budget_bytes: int, now: float
+) -> list[str]:
+    """The models to unload so that `need_bytes` more fit in `budget_bytes`. Pure: must not log.
+
+    Idle models past their TTL are always chosen (they are due anyway). Then idle models go,
+    least recently used first, until the new one fits. If even every idle model would not make
+    room, no further model is chosen: unloading a model that is still useful gains nothing
+    while the busy ones hold the budget (the caller waits for them instead). Ties in
+    `last_used` go by id, so the choice is deterministic.
+    """
+    idle = sorted((m for m in models if not m.busy), key=lambda m: (m.last_used, m.id))
+    expired = [m for m in idle if m.idle_ttl > 0 and now - m.last_used >= m.idle_ttl]
+    free = budget_bytes - sum(m.size_bytes for m in models) + sum(m.size_bytes for m in expired)
+    chosen = list(expired)
+    for model in idle:
+        if free >= need_bytes:
+            break
+        if model in expired:
+            continue
+        chosen.append(model)
+        free += model.size_bytes
+    return [m.id for m in chosen] if free >= need_bytes else [m.id for m in expired]
+
+
+class Slot:
+    """One model this backend can run, and where it stands. Changed only on the event loop."""
+
+    __slots__ = (
+        "card",
+        "id",
+        "last_used",
+        "lock",
+        "path",
+        "pending",
+        "size_bytes",
+        "state",
+        "transition",
+        "worker",
+    )
+
+    def __init__(self, model_id: str, path: Path, size_bytes: int, card: ModelCard) -> None:
+        self.id = model_id
+        self.path = path
+        self.size_bytes = size_bytes
+        self.card = card  # the catalogue holds this object: its state is live
+        self.state: State = "on disk"
+        self.worker: Worker | None = None
+        self.pending = 0  # leases held: generating, queued, or waiting for the load
+        self.last_used = 0.0
+        self.lock = asyncio.Lock()  # held while deciding on and starting a load
+        self.transition: asyncio.Future[None] | None = None  # the load or unload under way
+
+
+class Residency:
+    """The models of one mlx backend, their memory budget, and their generation threads."""
+
+    def __init__(
+        self,
+        backend: str,
+        *,
+        budget_bytes: int,
+        idle_ttl: float = 0.0,
+        load_wait: float = 120.0,
+        max_queue: int = 16,
+        metrics: Metrics | None = None,
+        factory: WorkerFactory = Worker,
+    ) -> None:
+        self.backend = backend
+        self.budget_bytes = budget_bytes
+        self.idle_ttl = idle_ttl
+        self.load_wait = load_wait
+        self.max_queue = max_queue
+        self.metrics = metrics
+        self.slots: dict[str, Slot] = {}
+        self._factory = factory
+        self._changed = asyncio.Event()
+        self._reaper: asyncio.Task[None] | None = None
+
+    def add(self, model_id: str, path: Path, size_bytes: int, card: ModelCard) -> Slot:
+        """Register a model (on disk); a known id keeps its slot and its state."""
+        if (slot := self.slots.get(model_id)) is None:
+            slot = self.slots[model_id] = Slot(model_id, path, size_bytes, card)
+            card.state = card.state or "on disk"
+        return slot
+
+    def start(self) -> None:
+        """Start the idle-TTL reaper (when a TTL is set). Needs a running loop."""
+        if self.idle_ttl > 0 and self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def close(self) -> None:
+        """Stop the reaper and every thread, cancelling their jobs; wait for the memory."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        closing = []
+        for slot in self.slots.values():
+            if slot.transition is not None and not slot.transition.done():
+                slot.transition.cancel()
+            if slot.worker is not None:
+                slot.worker.stop(cancel=True)
+                closing.append(asyncio.wrap_future(slot.worker.closed))
+        if closing:
+            await asyncio.wait(closing, timeout=30)
+        for slot in self.slots.values():
+            if slot.worker is not None:
+                self._mark_unloaded(slot)
+
+    @contextlib.asynccontextmanager
+    async def lease(self, model_id: str) -> AsyncIterator[Worker]:
+        """The model's worker, loaded, for the length of one request.
+
+        Raises `Overloaded` (429) when `max_queue` requests already wait behind the one
+        generating, `NoModelAvailable` (503) when busy models keep the budget past `load_wait`,
+        `ModelLoadFailed` when the folder does not load. While the lease is held the model is
+        never evicted.
+        """
+        slot = self.slots[model_id]
+        if slot.pending > self.max_queue:
+            raise Overloaded(
+                f"{model_id}: {slot.pending} requests are already running or waiting "
+                f"(max_queue = {self.max_queue}); try again shortly."
+            )
+        slot.pending += 1
+        self._gauge_queue(slot)
+        try:
+            yield await self._ready(slot)
+        finally:
+            slot.pending -= 1
+            slot.last_used = time.monotonic()
+            self._gauge_queue(slot)
+            self._wake()
+
+    def warm(self, model_id: str) -> None:
+        """Start loading a model that is on disk, without waiting (the router has just chosen
+        it); a failure here is only a hint: the request's own lease reports it."""
+        slot = self.slots.get(model_id)
+        if slot is not None and slot.state == "on disk":
+            asyncio.ensure_future(self._ready(slot)).add_done_callback(_retrieve)
+
+    def infos(self, now: float) -> list[ResidentInfo]:
+        """What the eviction choice sees: every model that holds (or is taking) memory."""
+        return [
+            ResidentInfo(
+                s.id,
+                s.size_bytes,
+                s.last_used,
+                busy=s.pending > 0 or s.state != "loaded",
+                idle_ttl=self.idle_ttl,
+            )
+            for s in self.slots.values()
+            if s.state != "on disk"
+        ]
+
+    async def unload(self, model_id: str) -> None:
+        """Unload an idle model now (a no-op when it is not resident or is busy)."""
+        slot = self.slots[model_id]
+        if slot.state == "loaded" and slot.pending == 0:
+            self._begin_unload(slot)
+        if slot.state == "unloading" and slot.transition is not None:
+            await asyncio.shield(slot.transition)
+
+    async def _ready(self, slot: Slot) -> Worker:
+        while True:
+            if slot.state == "loaded" and slot.worker is not None:
+                return slot.worker
+            if slot.state in ("loading", "unloading") and slot.transition is not None:
+                await asyncio.shield(slot.transition)  # a failed load raises here
+                continue
+            async with slot.lock:
+                if slot.state != "on disk":
+                    continue
+                victims = await self._reserve(slot)
+                slot.state = "loading"
+                slot.transition = asyncio.ensure_future(self._load(slot, victims))
+                slot.transition.add_done_callback(_retrieve)
+
+    async def _reserve(self, slot: Slot) -> list[asyncio.Future[None]]:
+        """Wait until `slot` fits the budget, starting the unloads that make room; returns
+        them. The caller marks the slot as loading before its next await (the reservation)."""
+        if slot.size_bytes > self.budget_bytes:
+            raise NoModelAvailable(
+                f"{slot.id} needs {slot.size_bytes // MB} MB, more than the whole memory budget "
+                f"of backend {self.backend} ({self.budget_bytes // MB} MB; memory_budget_bytes)."
+            )
+        deadline = time.monotonic() + self.load_wait
+        while True:
+            now = time.monotonic()
+            infos = self.infos(now)
+            victims = [
+                self.slots[v]
+                for v in choose_evictions(infos, slot.size_bytes, self.budget_bytes, now)
+            ]
+            unloads = [self._begin_unload(v) for v in victims]
+            used = sum(i.size_bytes for i in infos) - sum(v.size_bytes for v in victims)
+            if used + slot.size_bytes <= self.budget_bytes:
+                return unloads
+            if now >= deadline:
+                raise NoModelAvailable(self._no_room(slot, infos))
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), deadline - now)
+
+    def _no_room(self, slot: Slot, infos: list[ResidentInfo]) -> str:
+        busy = ", ".join(f"{i.id} ({i.size_bytes // MB} MB)" for i in infos if i.busy)
+        return (
+            f"{slot.id} ({slot.size_bytes // MB} MB) does not fit the memory budget of backend "
+            f"{self.backend} ({self.budget_bytes // MB} MB) while busy models hold it: {busy}; "
+            f"waited {self.load_wait:g} s (load_wait)."
+        )
+
+    async def _load(self, slot: Slot, unloads: list[asyncio.Future[None]]) -> None:
+        if unloads:
+            await asyncio.gather(*unloads, return_exceptions=True)
+        worker = slot.worker = self._factory(slot.id, slot.path)
+        worker.start()
+        try:
+            seconds = await asyncio.wrap_future(worker.ready)
+        except Exception as err:
+            await asyncio.wrap_future(worker.closed)
+            slot.worker, slot.state = None, "on disk"
+            self._wake()
+            message = f"{self.backend}: cannot load {slot.id} from {slot.path}: {one_line(err)}"
+            raise ModelLoadFailed(message) from None
+        slot.state, slot.last_used = "loaded", time.monotonic()
+        slot.card.state, slot.card.load_seconds = "loaded", round(seconds, 3)
+        log.info(
+            "%s: loaded %s in %.2f s (%d MB)", self.backend, slot.id, seconds, slot.size_bytes // MB
+        )
+        if self.metrics is not None:
+            self.metrics.model_loaded.labels(slot.id, self.backend).set(1)
+            self.metrics.model_load.labels(slot.id, self.backend).observe(seconds)
+
+    def _begin_unload(self, slot: Slot) -> asyncio.Future[None]:
+        """Start unloading an idle, loaded model; its memory counts until the thread ends."""
+        assert slot.worker is not None and slot.state == "loaded"
+        slot.state = "unloading"
+        slot.transition = asyncio.ensure_future(self._unload(slot, slot.worker))
+        return slot.transition
+
+    async def _unload(self, slot: Slot, worker: Worker) -> None:
+        worker.stop()
+        await asyncio.wrap_future(worker.closed)
+        self._mark_unloaded(slot)
+        log.info("%s: unloaded %s", self.backend, slot.id)
+
+    def _mark_unloaded(self, slot: Slot) -> None:
+        slot.worker, slot.state, slot.card.state = None, "on disk", "on disk"
+        if self.metrics is not None:
+            self.metrics.model_loaded.labels(slot.id, self.backend).set(0)
+        self._wake()
+
+    async def _reap_forever(self) -> None:
+        interval = min(max(self.idle_ttl / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for model_id in choose_evictions(self.infos(now), 0, self.budget_bytes, now):
+                self._begin_unload(self.slots[model_id])
+
+    def _wake(self) -> None:
+        """Tell loads waiting for room that something changed."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _gauge_queue(self, slot: Slot) -> None:
+        if self.metrics is not None:
+            depth = max(slot.pending - 1, 0)
+            self.metrics.queue_depth.labels(slot.id, self.backend).set(depth)
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Mark a load's failure as seen: the requests that awaited it have reported it."""
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,72 @@
+"""The trained classifier, kept on disk: start-up loads it instead of training it.
+
+Training on the shipped examples takes a second or more and a transient 100 MB; the weights
+are the same every time for the same examples and code. So the first start trains and writes
+`<cache>/classifier/<key>.npy` (the weights in half precision, memory-mapped on later starts:
+shared, paged in as used) and `<key>.json` (tasks, bias, threshold; written last, so that its
+presence means complete). The key hashes the examples and the classifier's own source, so a
+change to either retrains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from router.routing import classifier as classify
+from router.routing.classifier import Classifier
+
+
+class _Meta(msgspec.Struct):
+    tasks: list[str]
+    bias: list[float]
+    threshold: float
+
+
+def cache_key(data: Path) -> str:
+    digest = hashlib.sha256(data.read_bytes())
+    digest.update(Path(classify.__file__).read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def load_or_train(data: Path, cache_dir: Path) -> Classifier:
+    """The classifier for `data`, from the cache when it is there, else trained and cached."""
+    key = cache_key(data)
+    weights_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
+    try:
+        meta = msgspec.json.decode(meta_path.read_bytes(), type=_Meta)
+        weights = np.load(weights_path, mmap_mode="r")
+    except (OSError, ValueError, msgspec.DecodeError):
+        trained = Classifier.from_examples(data)
+        _save(trained, weights_path, meta_path)
+        return trained
+    bias = np.asarray(meta.bias, dtype=np.float32)
+    return Classifier(meta.tasks, weights, bias, (), meta.threshold, source=data)
+
+
+def _save(trained: Classifier, weights_path: Path, meta_path: Path) -> None:
+    """Write the weights, then the meta file that marks them complete; never half a file."""
+    try:
+        weights_path.parent.mkdir(parents=True, exist_ok=True)
+        # half precision: half the pages to map, and the scores move by well under 1e-3
+        _atomic(weights_path, lambda f: np.save(f, trained.weights.astype(np.float16)))
+        meta = _Meta(list(trained.tasks), trained.bias.tolist(), trained.threshold)
+        _atomic(meta_path, lambda f: f.write(msgspec.json.encode(meta)))
+    except OSError:
+        return  # a read-only cache only costs the training on the next start
+
+
+def _atomic(path: Path, write: object) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)  # type: ignore[operator]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,281 @@
+"""Where a request goes: from the model name a client sent to an ordered list of candidates.
+
+Pure: no I/O, no clock, no logging; the service hands in the catalogue's cards, the profile
+and the live state as values. Three steps:
+
+1. `resolve`: a concrete model id (or an alias of one) is a one-candidate `Route`; `auto` and
+   `router/<task>` are `Virtual` and need a decision (the task may still be unknown).
+2. `candidates`: every model as the policy sees it for the task: quality and latency from the
+   profile (or a prior from the model's size), residency, queue, capabilities.
+3. `choose`: the policy's ranking becomes the route: the best few, and a short reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+
+import msgspec
+
+from router.errors import InvalidRequest, ModelNotFound, NoCapableModel, NoModelAvailable
+from router.profiles import ModelProfile, Profile, TaskScore
+from router.routing.classifier import Classification
+from router.routing.policy import Candidate, Decision, Needs, Settings, rank
+from router.tasks import DIRECT, POLICIES, TASKS, Policy, answer_tokens
+from router.wire import ChatRequest, CompletionRequest, Message, ModelCard
+
+AUTO = "auto"
+TASK_PREFIX = "router/"
+JSON_FORMATS = ("json_object", "json_schema")
+
+
+class Hints(msgspec.Struct, frozen=True):
+    """What the client asked for beyond the model name (the `x-router-*` request headers)."""
+
+    task: str | None = None
+    policy: str | None = None
+
+
+class Route(msgspec.Struct, frozen=True):
+    task: str  # a task name, or `none` for a concrete model id
+    candidates: list[str]  # model ids, best first
+    reason: str  # short, human-readable: goes out as `x-router-reason`
+    basis: str = "direct"  # bounded, for metrics: direct, alias, default, or the policy
+    max_tokens: int | None = None  # the router's cap on the answer, when the client set none
+
+
+class Virtual(msgspec.Struct, frozen=True):
+    """A virtual model id: the task if the request named it, else None (to classify)."""
+
+    task: str | None
+    how: str  # "x-router-task", "model"
+
+
+class Explanation(msgspec.Struct, frozen=True):
+    """A route with everything that led to it (for `router route` and the logs)."""
+
+    route: Route
+    classification: Classification | None = None
+    decision: Decision | None = None
+
+
+class Live(msgspec.Struct, frozen=True):
+    """A model's state now: requests on it, and how its speed compares with its profile."""
+
+    outstanding: int = 0
+    drift: float = 1.0  # live latency over profiled latency
+
+
+def check_hints(hints: Hints, tasks: Collection[str] = TASKS) -> None:
+    if hints.task is not None and hints.task not in tasks:
+        raise InvalidRequest(
+            f"x-router-task: unknown task '{hints.task}'; known: {', '.join(tasks)}",
+            param="x-router-task",
+        )
+    if hints.policy is not None and hints.policy not in POLICIES:
+        raise InvalidRequest(
+            f"x-router-policy: must be one of {', '.join(POLICIES)}", param="x-router-policy"
+        )
+
+
+def virtual_ids(tasks: Collection[str] = TASKS) -> list[str]:
+    """The model ids that route rather than name a model, as /v1/models lists them."""
+    return [AUTO, *(TASK_PREFIX + t for t in tasks)]
+
+
+def is_router_name(name: str, tasks: Collection[str], aliases: Mapping[str, str]) -> bool:
+    """Whether `name` is one of the router's own: `auto`, `router/<task>` or an alias. No
+    backend's model may take one (the catalogue lists such a model as `<backend>/<id>`)."""
+    if name == AUTO or name in aliases:
+        return True
+    return name.startswith(TASK_PREFIX) and name[len(TASK_PREFIX) :] in tasks
+
+
+def resolve(
+    name: str,
+    hints: Hints,
+    *,
+    known: Collection[str],
+    aliases: Mapping[str, str],
+    tasks: Collection[str] = TASKS,
+) -> Route | Virtual:
+    """A concrete route, or the virtual id's task to decide; ModelNotFound for unknown names."""
+    check_hints(hints, tasks)
+    target = aliases.get(name, name)
+    if target in known:
+        if target == name:
+            return Route(hints.task or DIRECT, [target], "direct", "direct")
+        return Route(hints.task or DIRECT, [target], f"alias of {target}", "alias")
+    if target == AUTO:
+        return Virtual(hints.task, "x-router-task") if hints.task else Virtual(None, "")
+    if target.startswith(TASK_PREFIX):
+        task = target[len(TASK_PREFIX) :]
+        if task not in tasks:
+            raise ModelNotFound(
+                f"The model '{name}' names no task; known: {', '.join(tasks)}", param="model"
+            )
+        return Virtual(hints.task, "x-router-task") if hints.task else Virtual(task, "model")
+    raise ModelNotFound(
+        f"The model '{name}' does not exist here; GET /v1/models lists those that do.",
+        param="model",
+    )
+
+
+def needs_of(parsed: ChatRequest | CompletionRequest, task: str | None = None) -> Needs:
+    """What a request asks of a model: images, tools, JSON, and about how many tokens. With
+    the task known, the answer's tokens are capped: the client's max_tokens, else the task's
+    (`tasks.ANSWER_TOKENS`), which the router then asks of in-process models."""
+    if isinstance(parsed, ChatRequest):
+        chars = sum(len(m.text()) for m in parsed.messages)
+        vision = any(m.has_image() for m in parsed.messages)
+        fmt = parsed.response_format.type if parsed.response_format else None
+        tools, json = bool(parsed.tools), fmt in JSON_FORMATS
+    else:
+        prompt = parsed.prompt
+        chars = len(prompt) if isinstance(prompt, str) else sum(map(len, prompt))
+        vision = tools = json = False
+    # ~3 characters a token between English (~4) and Japanese (~1-2)
+    limit = parsed.token_limit()
+    answer = (limit or answer_tokens(task)) if task else None
+    tokens = chars // 3 + (answer or limit or 256)
+    return Needs(
+        vision=vision,
+        tools=tools,
+        json=json,
+        tokens=tokens,
+        answer_tokens=answer,
+        capped=task is not None and limit is None,
+    )
+
+
+def messages_of(parsed: ChatRequest | CompletionRequest) -> list[Message]:
+    if isinstance(parsed, ChatRequest):
+        return parsed.messages
+    prompt = parsed.prompt if isinstance(parsed.prompt, str) else "\n".join(parsed.prompt)
+    return [Message("user", prompt)]
+
+
+def candidates(
+    cards: list[ModelCard],
+    task: str,
+    profile: Profile | None,
+    live: Mapping[str, Live],
+    answer_tokens: int | None = None,
+) -> list[Candidate]:
+    """Every model as the policy sees it for `task`; its latency for an answer of at most
+    `answer_tokens` tokens when given (else the task's profiled latency, or a prior)."""
+    scores = {s.model: s for s in profile.tasks.get(task, ())} if profile else {}
+    out = []
+    for card in cards:
+        state = live.get(card.id, Live())
+        measured = profile.model(card.id) if profile else None
+        score = scores.get(card.id)
+        if score is not None:
+            quality, failure_rate, is_measured = score.quality, score.failure_rate, True
+        else:
+            quality, failure_rate, is_measured = _prior_quality(card), 0.0, False
+        latency = _latency(card, score, measured, answer_tokens)
+        caps = set(card.capabilities)
+        if measured is not None:
+            caps |= _measured_capabilities(measured.capabilities)
+        load = card.load_seconds or (measured.load_seconds if measured else None)
+        out.append(
+            Candidate(
+                model=card.id,
+                quality=quality,
+                latency_seconds=latency * state.drift,
+                failure_rate=failure_rate,
+                load_seconds=load or _prior_load(card),
+                resident=card.state != "on disk",
+                queued=state.outstanding,
+                capabilities=frozenset(caps),
+                context_length=card.context_length,
+                measured=is_measured,
+            )
+        )
+    return out
+
+
+def _measured_capabilities(caps: object) -> set[str]:
+    seen = msgspec.structs.asdict(caps)  # type: ignore[arg-type]
+    names = {"json_schema": "json", "tools": "tools", "vision": "vision"}
+    return {names[k] for k, v in seen.items() if v and k in names}
+
+
+def _size_gb(card: ModelCard) -> float:
+    return (card.size_bytes or 4e9) / 1e9  # unknown size: a typical 7B at 4 bits
+
+
+def _prior_quality(card: ModelCard) -> float:
+    """Bigger is better, a little: a guess until calibration measures it."""
+    return round(min(0.8, 0.4 + 0.1 * math.log2(1 + _size_gb(card))), 3)
+
+
+def _latency(
+    card: ModelCard, score: TaskScore | None, measured: ModelProfile | None, tokens: int | None
+) -> float:
+    """Expected seconds for an answer: with a token cap, time to the first token plus the
+    cap's tokens at the model's speed (measured, else a prior from its size), or the task's
+    profiled latency when that is less (most answers end before the cap)."""
+    typical = score.latency_seconds if score is not None else None
+    if tokens is None:
+        return typical or _prior_latency(card)
+    first, per_token = _prior_speed(card)
+    if measured is not None and measured.decode_tokens_per_s:
+        first, per_token = measured.ttft_seconds or first, 1 / measured.decode_tokens_per_s
+    bound = round(first + tokens * per_token, 2)
+    return min(typical, bound) if typical else bound
+
+
+def _prior_speed(card: ModelCard) -> tuple[float, float]:
+    """A guess at (time to first token, seconds per token): memory-bound decoding on Apple
+    silicon, ~60 GB/s of weights read per second, 150 tokens/s at most."""
+    gb = _size_gb(card)
+    return round(0.2 + 0.3 * gb, 2), 1 / min(150.0, 60.0 / gb)
+
+
+def _prior_latency(card: ModelCard) -> float:
+    return round(2.0 + 3.0 * _size_gb(card), 2)
+
+
+def _prior_load(card: ModelCard) -> float:
+    return round(1.0 + 1.5 * _size_gb(card), 2)
+
+
+SHORTLIST = 8  # models the policy weighs per request, so its cost does not grow with the catalogue
+
+
+def shortlist(
+    cards: list[ModelCard], task: str, profile: Profile | None, policy: Policy, settings: Settings
+) -> list[ModelCard]:
+    """The `SHORTLIST` models that rank best for `task` on what does not change between
+    requests (profile figures, size priors), ranked once and kept until the catalogue or the
+    profile changes; a request then weighs only these with its live state."""
+    if len(cards) <= SHORTLIST:
+        return cards
+    decision = rank(task, candidates(cards, task, profile, {}), Needs(), policy, settings)
+    by_id = {c.id: c for c in cards}
+    return [by_id[r.model] for r in decision.ranked[:SHORTLIST]]
+
+
+def choose(
+    task: str,
+    how: str,
+    found: list[Candidate],
+    needs: Needs,
+    policy: Policy,
+    settings: Settings,
+    limit: int,
+) -> tuple[Route, Decision]:
+    """The route the policy picks among `found`, with a reason a person can read."""
+    if not found:
+        raise NoModelAvailable("No model is available: no backend answered with any model.")
+    decision = rank(task, found, needs, policy, settings)
+    if not decision.ranked:
+        why = "; ".join(f"{r.model}: {r.why}" for r in decision.rejected)
+        raise NoCapableModel(f"No model can take this {task} request ({why}).")
+    best = decision.ranked[0]
+    reason = f"{how}; {policy}: {best.why}" if how else f"{policy}: {best.why}"
+    cap = needs.answer_tokens if needs.capped else None
+    route = Route(task, [r.model for r in decision.ranked[:limit]], reason, policy, cap)
+    return route, decision
