@@ -20,7 +20,8 @@ from pathlib import Path
 import msgspec
 
 from router.profiles import Profile, load_profile
-from router.routing.classifier import Example, load_default_classifier, read_examples
+from router.routing.classifier import Example, read_examples
+from router.routing.classifier_cache import load_default_classifier
 from router.routing.decide import candidates
 from router.routing.policy import Needs, Settings, rank
 from router.wire import ModelCard

@@ -7,6 +7,7 @@ The example profiles are the one exception in a source checkout: they stay in th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -19,3 +20,12 @@ def example_profiles() -> Path:
     """The example profiles: in the package when installed, else in the source checkout."""
     packaged = DATA / "profiles"
     return packaged if packaged.is_dir() else PACKAGE.parent / "profiles" / "examples"
+
+
+def default_cache_dir() -> Path:
+    """`$ROUTER_CACHE_DIR`, else `$XDG_CACHE_HOME/router`, else `~/.cache/router`."""
+    if explicit := os.environ.get("ROUTER_CACHE_DIR"):
+        return Path(explicit).expanduser()
+    if xdg := os.environ.get("XDG_CACHE_HOME"):
+        return Path(xdg).expanduser() / "router"
+    return Path.home() / ".cache" / "router"

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from router.modelfiles.embedded import default_cache_dir, ensure_default_model
+from router.modelfiles.embedded import ensure_default_model
+from router.paths import default_cache_dir
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ from router.routing.classifier import (
     Classification,
     Classifier,
     Example,
-    load_default_classifier,
     read_examples,
 )
+from router.routing.classifier_cache import load_default_classifier
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "classify"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from router.routing.classifier import DEFAULT_DATA
+from router.paths import CLASSIFIER_TRAINING as DEFAULT_DATA
 from router.routing.classifier_cache import cache_key, load_or_train
 
 REQUESTS = [

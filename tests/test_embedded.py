@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from router import paths
 from router.errors import ModelFileError
 from router.modelfiles import embedded
 
@@ -18,12 +19,12 @@ from router.modelfiles import embedded
 def test_cache_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ROUTER_CACHE_DIR", str(tmp_path / "explicit"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert embedded.default_cache_dir() == tmp_path / "explicit"
+    assert paths.default_cache_dir() == tmp_path / "explicit"
     monkeypatch.delenv("ROUTER_CACHE_DIR")
-    assert embedded.default_cache_dir() == tmp_path / "xdg" / "router"
+    assert paths.default_cache_dir() == tmp_path / "xdg" / "router"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert embedded.default_cache_dir() == tmp_path / "home" / ".cache" / "router"
+    assert paths.default_cache_dir() == tmp_path / "home" / ".cache" / "router"
     assert embedded.default_model_dir(tmp_path) == tmp_path / "models" / "smollm2-135m-instruct"
 
 

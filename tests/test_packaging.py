@@ -69,7 +69,7 @@ def test_installed_wheel_classifies_routes_and_finds_its_data(
 ) -> None:
     code = """
 import json, router
-from router.routing.classifier import load_default_classifier
+from router.routing.classifier_cache import load_default_classifier
 from router.paths import example_profiles
 from router.calibration.suites import load_suites
 c = load_default_classifier().classify([{"role": "user", "content": "Translate into French: hi"}])

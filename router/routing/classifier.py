@@ -26,7 +26,6 @@ returns a new classifier trained on the shipped examples plus theirs.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
@@ -37,8 +36,6 @@ from typing import Any
 
 import msgspec
 import numpy as np
-
-from router.paths import CLASSIFIER_TRAINING
 
 TASKS: tuple[str, ...] = (
     "summarize",
@@ -75,7 +72,6 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _OFF_BODY = 0x400000  # code-point offset that gives the body its own namespace
 _QUOTED = re.compile(r'「[^」]{2,300}」|"[^"]{2,300}"')
 
-DEFAULT_DATA = CLASSIFIER_TRAINING
 
 # Sure rules: a pasted stack trace / compiler error, or a fenced code block next to an error.
 # Cheap literal markers gate the one regex that confirms, so plain prose costs a few `in` tests.
@@ -466,14 +462,3 @@ class Classifier:
         if conf < self.threshold:
             return Classification(FALLBACK, conf, scores, "low_confidence")
         return Classification(self.tasks[probs.index(conf)], conf, scores, None)
-
-
-@functools.cache
-def load_default_classifier() -> Classifier:
-    """The classifier trained on the shipped examples (`$ROUTER_CLASSIFY_DATA` overrides),
-    from the on-disk cache when it is there (`router.routing.classifier_cache`)."""
-    from router.modelfiles.embedded import default_cache_dir
-    from router.routing.classifier_cache import load_or_train
-
-    data = Path(os.environ.get("ROUTER_CLASSIFY_DATA") or DEFAULT_DATA)
-    return load_or_train(data, default_cache_dir() / "classifier")

@@ -10,6 +10,7 @@ change to either retrains.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from router.paths import CLASSIFIER_TRAINING, default_cache_dir
 from router.routing import classifier as classify
 from router.routing.classifier import Classifier
 
@@ -70,3 +72,11 @@ def _atomic(path: Path, write: object) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def load_default_classifier() -> Classifier:
+    """The classifier trained on the shipped examples (`$ROUTER_CLASSIFY_DATA` overrides),
+    from the on-disk cache when it is there."""
+    data = Path(os.environ.get("ROUTER_CLASSIFY_DATA") or CLASSIFIER_TRAINING)
+    return load_or_train(data, default_cache_dir() / "classifier")

@@ -22,7 +22,8 @@ from router.profiles import (
     select_profile,
     this_machine,
 )
-from router.routing.classifier import Classification, Classifier, load_default_classifier
+from router.routing.classifier import Classification, Classifier
+from router.routing.classifier_cache import load_default_classifier
 from router.routing.decide import (
     Explanation,
     Hints,

@@ -16,13 +16,10 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httptools
 import httpx
-
-if TYPE_CHECKING:
-    from router.backends.http.pool import Pool
 
 _HIGH_WATER = 256 * 1024  # buffered body bytes at which a stream stops reading the socket
 FRAMING = (b"content-length", b"transfer-encoding")
@@ -53,10 +50,23 @@ class Retry(Exception):
     """A pooled connection was dead before any byte of the answer: try another one."""
 
 
+class Owner(Protocol):
+    """What a connection needs of the pool that holds it. The pool imports this module and
+    implements this; the connection never imports the pool."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def release(self, conn: Connection) -> None:
+        """A request on `conn` is over: keep it for the next one, or close it."""
+
+    def forget(self, conn: Connection) -> None:
+        """`conn` closed while idle: it no longer counts."""
+
+
 class Connection(asyncio.Protocol):
     """One keep-alive connection; it carries one request at a time."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Owner) -> None:
         self.pool = pool
         self.loop = pool.loop
         self.parser = httptools.HttpResponseParser(self)
@@ -109,7 +119,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         if not self.active:
-            self.pool._forget(self)
+            self.pool.forget(self)
             return
         if self.complete:
             return
@@ -286,7 +296,7 @@ class Streamed:
 
     __slots__ = ("_conn", "_done", "headers", "pool", "status")
 
-    def __init__(self, pool: Pool, conn: Connection) -> None:
+    def __init__(self, pool: Owner, conn: Connection) -> None:
         self.pool = pool
         self._conn = conn
         self._done = False
@@ -333,4 +343,4 @@ class Streamed:
     def _release(self) -> None:
         if not self._done:
             self._done = True
-            self.pool._release(self._conn)
+            self.pool.release(self._conn)

@@ -126,13 +126,13 @@ class Pool:
                 while not conn.complete:
                     await conn.wait()
             except Retry:
-                self._release(conn)
+                self.release(conn)
                 continue
             except BaseException:
-                self._release(conn)
+                self.release(conn)
                 raise
             answer = Answer(conn.status, conn.headers, conn.take())
-            self._release(conn)
+            self.release(conn)
             return answer
 
     async def stream(
@@ -154,10 +154,10 @@ class Pool:
                 while not conn.headed:
                     await conn.wait()
             except Retry:
-                self._release(conn)
+                self.release(conn)
                 continue
             except BaseException:
-                self._release(conn)
+                self.release(conn)
                 raise
             return Streamed(self, conn)
 
@@ -213,7 +213,7 @@ class Pool:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 handed = waiter.result()  # given just as this request went away: pass it on
                 if handed is not None:
-                    self._release(handed)
+                    self.release(handed)
                 else:
                     self._open -= 1
                     self._hand_on(None)
@@ -246,7 +246,7 @@ class Pool:
             raise httpx.ConnectError(str(err) or type(err).__name__) from None
         return conn
 
-    def _release(self, conn: Connection) -> None:
+    def release(self, conn: Connection) -> None:
         """A request is over: keep its connection when the answer was read to the end."""
         reusable = conn.complete and conn.keep_alive and not conn.lost and not conn.body
         conn.active = False
@@ -277,7 +277,7 @@ class Pool:
         self._open -= 1
         self._hand_on(None)
 
-    def _forget(self, conn: Connection) -> None:
+    def forget(self, conn: Connection) -> None:
         """An idle connection closed by the server: it no longer counts."""
         with contextlib.suppress(ValueError):
             self._idle.remove(conn)

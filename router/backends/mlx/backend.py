@@ -317,7 +317,7 @@ class MLXBackend:
 
 def _default_models() -> str:
     """The router's model cache, where the embedded default model is imported."""
-    from router.modelfiles.embedded import default_cache_dir
+    from router.paths import default_cache_dir
 
     return str(default_cache_dir() / "models")
 
