@@ -316,6 +316,7 @@ KEYS = {"name": "str", "height_m": "number", "completed_year": "int"}
         ('["東京タワー", 333, 1958]', True, "format"),
         ('{"name": "東京タワー", "height_m": 333,', True, "invalid_json"),
         ("東京タワーは333mです。", True, "invalid_json"),
+        ("[" * 100_000 + "]" * 100_000, True, "invalid_json"),  # past the decoder's depth
     ],
 )
 def test_json(answer: str, allow_fence: bool, kind: str) -> None:

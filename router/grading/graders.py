@@ -308,6 +308,8 @@ def check_json(answer: str, keys: dict[str, str], allow_fence: bool = True) -> V
         value: Any = _JSON_ANY.decode(_json_text(answer, allow_fence).encode())
     except msgspec.DecodeError as exc:
         return _fail("invalid_json", f"not JSON: {exc}")
+    except RecursionError:  # nested deeper than the decoder goes: no answer needs that
+        return _fail("invalid_json", "not JSON: nested too deeply")
     if not isinstance(value, dict):
         return _fail("format", f"JSON {type(value).__name__}, not an object")
     bad = [
