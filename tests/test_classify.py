@@ -13,13 +13,13 @@ import pytest
 
 from router.paths import CLASSIFIER_TRAINING
 from router.routing.classifier import (
-    TASKS,
     Classification,
     Classifier,
     Example,
     read_examples,
 )
 from router.routing.classifier_cache import load_default_classifier
+from router.tasks import TASKS
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "classify"
 

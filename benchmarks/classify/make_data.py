@@ -34,20 +34,14 @@ from pathlib import Path
 
 import msgspec
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+
+from router.tasks import TASKS
+
 SEED = 20260208
 HERE = Path(__file__).resolve().parent
 TRAIN_DIR = HERE.parent.parent / "router" / "data" / "classify"
 N_PER = {"train": 240, "dev": 30, "heldout": 30}  # per (task, language)
-TASKS = (
-    "summarize",
-    "business_mail",
-    "story",
-    "explain_simple",
-    "style_rewrite",
-    "translate",
-    "code",
-    "qa",
-)
 
 # ---------------------------------------------------------------------------------------------
 # Slot pools: SLOTS[slot][lang][split]. `mx` / `sx` / `notex` take the other language's pool.

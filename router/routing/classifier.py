@@ -37,17 +37,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-TASKS: tuple[str, ...] = (
-    "summarize",
-    "business_mail",
-    "story",
-    "explain_simple",
-    "style_rewrite",
-    "translate",
-    "code",
-    "qa",
-)
-FALLBACK = "qa"
+from router.tasks import FALLBACK_TASK, TASKS
+
 DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallback
 
 EDGE = 80  # characters at each end of the user turn in the edge view
@@ -455,10 +446,10 @@ class Classifier:
         probs, rule = self.scores(messages)
         scores = dict(zip(self.tasks, probs, strict=True))
         if rule == "no_user_text":
-            return Classification(FALLBACK, 0.0, scores, rule)
+            return Classification(FALLBACK_TASK, 0.0, scores, rule)
         if rule is not None:
             return Classification("code", 1.0, scores, rule)
         conf = max(probs)
         if conf < self.threshold:
-            return Classification(FALLBACK, conf, scores, "low_confidence")
+            return Classification(FALLBACK_TASK, conf, scores, "low_confidence")
         return Classification(self.tasks[probs.index(conf)], conf, scores, None)
