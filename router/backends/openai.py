@@ -9,8 +9,9 @@ Generation requests to an http:// upstream (every local server) go straight thro
 `router.backends.http.pool.Pool` (the hot path: no httpx Request/Response objects); https://
 upstreams
 and the model lists go through an `httpx.AsyncClient` whose transport is the same pool for
-http:// and httpx's own for the rest. Both raise httpx's exceptions, translated into the
-router's error tree in `_translate`, and nowhere else.
+http:// and httpx's own for the rest. Both raise httpx's exceptions; those and the
+decoders' errors are translated into the router's error tree by `with translated(...):` around
+each call (`router.backends.translate`), and nowhere else.
 """
 
 from __future__ import annotations
@@ -21,22 +22,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 import httpx
-import msgspec
 
 from router import __version__
-from router.backends.http.pool import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
+from router.backends.http.pool import HTTPTransport, Pool
 from router.backends.openai_whole import answer_usage, error_message, read_whole
 from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
+from router.backends.translate import translated
 from router.config import BackendConfig, ModelEntry
 from router.errors import (
-    AnswerTooLarge,
     BackendError,
     BackendProtocolError,
     BackendStatusError,
     BackendTimeout,
     BackendUnavailable,
-    BackendUnreachable,
-    QueueTimeout,
 )
 from router.wire import (
     ModelCard,
@@ -63,7 +61,8 @@ class OpenAIBackend:
         self.name = config.name
         self.base_url = config.base_url.rstrip("/")
         url = httpx.URL(self.base_url)
-        self._shown_url = str(url.copy_with(userinfo=b""))  # for messages: no user:password
+        shown_url = str(url.copy_with(userinfo=b""))  # for messages: no user:password
+        self._where = f"{self.name} ({shown_url})"
         self._configured = config.model_entries()
         self._max_answer = config.max_answer_bytes
         self._read_timeout = config.read_timeout
@@ -106,17 +105,12 @@ class OpenAIBackend:
         return None  # the upstream loads on demand (LM Studio's JIT, Ollama); nothing to ask
 
     async def models(self) -> list[ModelCard]:
-        try:
+        with translated(self._where, "model list"):
             async with self._client.stream("GET", "models") as response:
                 status = response.status_code
                 content = await read_whole(response, MAX_MODELS_BYTES, "model list")
-        except httpx.HTTPError as err:
-            raise self._translate(err) from None
-        self._raise_for_status(status, content)
-        try:
+            self._raise_for_status(status, content)
             found = {m.id: m for m in _decode_models(content).data}
-        except (msgspec.DecodeError, UnicodeDecodeError) as err:
-            raise BackendProtocolError(f"{self.name}: unreadable model list: {err}") from None
         if self._configured is None:
             return [_card(self.name, m.id, m, None) for m in found.values()]
         configured = self._configured
@@ -141,7 +135,7 @@ class OpenAIBackend:
 
     async def complete(self, request: BackendRequest) -> Reply:
         body = self._body(request)
-        try:
+        with translated(self._where, "answer", cap="max_answer_bytes"):
             if self._pool is not None:
                 target = self._targets[request.endpoint]
                 answer = await self._pool.request(
@@ -150,13 +144,8 @@ class OpenAIBackend:
                 status, headers, content = answer.status, answer.headers, answer.body
             else:
                 status, headers, content = await self._post_httpx(request.endpoint, body)
-        except ResponseTooLarge as err:
-            where = f"{self.name} ({self._shown_url})"
-            raise AnswerTooLarge(f"{where}: {err} (max_answer_bytes)") from None
-        except httpx.HTTPError as err:
-            raise self._translate(err) from None
-        self._raise_for_status(status, content, headers)
-        return Reply(content, answer_usage(self.name, content))
+            self._raise_for_status(status, content, headers)
+            return Reply(content, answer_usage(self.name, content))
 
     async def _post_httpx(
         self, endpoint: str, body: bytes
@@ -168,7 +157,7 @@ class OpenAIBackend:
 
     async def stream(self, request: BackendRequest) -> AsyncIterator[StreamEvent]:
         body = self._body(request)
-        try:
+        with translated(self._where, "event in the stream"):
             if self._pool is not None:
                 response: _Streaming = await self._pool.stream(
                     "POST", self._targets[request.endpoint], body, self._head
@@ -176,18 +165,14 @@ class OpenAIBackend:
             else:
                 outgoing = self._client.build_request("POST", request.endpoint, content=body)
                 response = _HttpxStream(await self._client.send(outgoing, stream=True))
-        except httpx.HTTPError as err:
-            raise self._translate(err) from None
-        try:
-            if response.status >= 400:
-                error = await response.aread(_ERROR_BODY_BYTES)
-                self._raise_for_status(response.status, error, response.headers)
-            async for event in self._events(response.read):
-                yield event
-        except httpx.HTTPError as err:
-            raise self._translate(err) from None
-        finally:
-            await response.aclose()
+            try:
+                if response.status >= 400:
+                    error = await response.aread(_ERROR_BODY_BYTES)
+                    self._raise_for_status(response.status, error, response.headers)
+                async for event in self._events(response.read):
+                    yield event
+            finally:
+                await response.aclose()
 
     async def _events(self, read: Callable[[], Awaitable[bytes]]) -> AsyncIterator[StreamEvent]:
         """The events of an SSE body (`read` gives its bytes as they come, b"" at the end).
@@ -250,10 +235,7 @@ class OpenAIBackend:
             return None  # a comment or keep-alive
         if payload == b"[DONE]":
             return DONE
-        try:
-            chunk = decode_chunk(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            raise BackendProtocolError(f"{self.name}: malformed event in the stream") from None
+        chunk = decode_chunk(payload)  # a malformed one raises, translated by `stream`
         if not chunk.choices and chunk.usage is None and b'"error"' in payload:
             raise BackendError(f"{self.name}: {error_message(payload)}")
         return StreamEvent(raw, chunk)
@@ -268,28 +250,6 @@ class OpenAIBackend:
             )
             message = f"{self.name}: {error_message(body) or status}"
             raise BackendStatusError(status, message, retry_after=retry_after)
-
-    def _translate(self, err: httpx.HTTPError) -> BackendError:
-        """httpx's errors as the router's: no connection at all (refused, reset or timed out
-        while connecting) is `BackendUnreachable`, the backend-wide breaker's business; what
-        went wrong once a request was sent (dropped, timed out, malformed) is the model's; a
-        wait for a free pooled connection is a queue's."""
-        where = f"{self.name} ({self._shown_url})"
-        if isinstance(err, httpx.PoolTimeout):
-            return QueueTimeout(f"{where}: no free connection: {err}")
-        if isinstance(err, httpx.ConnectTimeout):
-            return BackendUnreachable(f"{where}: cannot connect: {err or 'timed out'}")
-        if isinstance(err, httpx.TimeoutException):
-            return BackendTimeout(f"{where}: timed out ({type(err).__name__})")
-        if isinstance(err, httpx.ConnectError):
-            return BackendUnreachable(f"{where}: cannot connect: {err or 'refused'}")
-        if isinstance(err, ResponseTooLarge):
-            return AnswerTooLarge(f"{where}: {err}")
-        if isinstance(err, MalformedResponse):
-            return BackendProtocolError(f"{where}: {err}")
-        if isinstance(err, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-            return BackendUnavailable(f"{where}: connection dropped: {err or type(err).__name__}")
-        return BackendUnavailable(f"{where}: {type(err).__name__}: {err}")
 
 
 def _appended(rest: bytes | bytearray, piece: bytes) -> tuple[bytes | bytearray, int]:

@@ -18,35 +18,12 @@ import msgspec
 
 from router.backends.http.pool import ResponseTooLarge
 from router.errors import BackendError, BackendProtocolError
-from router.wire import Usage
+from router.wire import Usage, decode_reply_head, decode_upstream_error, decode_usage
 
 WHOLE_DECODE_BYTES = 2**20  # a larger answer is not decoded whole
 _OBJECT_START = re.compile(rb"\s*\{")
 _OBJECT_END = re.compile(rb"\}\s*\Z")
 _USAGE_KEY = re.compile(rb'[{,\s]"usage"\s*:\s*\{')  # a key: never inside a string
-
-
-class _UpstreamErrorDetail(msgspec.Struct):
-    message: str | None = None
-
-
-class _UpstreamError(msgspec.Struct):
-    error: _UpstreamErrorDetail | str | None = None
-    detail: str | None = None
-
-
-class _AnswerHead(msgspec.Struct):
-    """A whole answer as far as read here: usage, and whether it is an error object."""
-
-    usage: Usage | None = None
-    error: msgspec.Raw = msgspec.Raw()  # empty: absent
-    choices: msgspec.Raw = msgspec.Raw()
-    data: msgspec.Raw = msgspec.Raw()
-
-
-_decode_error = msgspec.json.Decoder(_UpstreamError).decode
-_decode_head = msgspec.json.Decoder(_AnswerHead).decode
-_decode_usage = msgspec.json.Decoder(Usage).decode
 
 
 async def read_whole(response: httpx.Response, cap: int, what: str) -> bytes:
@@ -66,15 +43,13 @@ async def read_whole(response: httpx.Response, cap: int, what: str) -> bytes:
 
 def answer_usage(name: str, content: bytes) -> Usage | None:
     """A whole answer's usage; an answer that is not JSON, or is an error object (a 200 some
-    servers send), is the upstream's (named `name`) failure."""
+    servers send), is the upstream's (named `name`) failure. Called within the caller's
+    `router.backends.translate.translated`, which turns a decoder's error into one."""
     if len(content) > WHOLE_DECODE_BYTES:
         if _OBJECT_START.match(content) and _OBJECT_END.search(content, len(content) - 64):
             return tail_usage(content)
         raise BackendProtocolError(f"{name}: the answer is not a JSON object")
-    try:
-        head = _decode_head(content)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        raise BackendProtocolError(f"{name}: the answer is not JSON") from None
+    head = decode_reply_head(content)
     if head.error and not head.choices and not head.data and bytes(head.error) != b"null":
         message = error_message(content) or "an error object"
         raise BackendError(f"{name}: answered 200 with an error: {message}")
@@ -94,7 +69,7 @@ def tail_usage(content: bytes) -> Usage | None:
         if end < 0:
             return None
         try:
-            return _decode_usage(tail[start : end + 1])
+            return decode_usage(tail[start : end + 1])
         except (msgspec.DecodeError, UnicodeDecodeError):
             continue
     return None
@@ -103,9 +78,7 @@ def tail_usage(content: bytes) -> Usage | None:
 def error_message(body: bytes) -> str:
     """The message an upstream put in its error body, whatever its shape."""
     try:
-        parsed = _decode_error(body)
+        parsed = decode_upstream_error(body)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return body[:200].decode("utf-8", "replace").strip()
-    if isinstance(parsed.error, _UpstreamErrorDetail):
-        return parsed.error.message or ""
-    return parsed.error or parsed.detail or ""
+    return parsed.message()

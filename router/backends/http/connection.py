@@ -7,8 +7,14 @@ grows in one `io.BytesIO` (no join of its pieces at the end: a 50 MB answer woul
 event loop), one declaring a length over the caller's cap is refused at its headers, and the
 buffers of a failed or closed answer are let go at once. It raises httpx's
 exception classes (see `router.backends.http.pool` for the tree); `Retry` tells the pool that a
-reused
-connection was closed by the server before any byte of the answer, so another may be tried.
+reused connection was closed by the server before any byte of the answer, so another may be
+tried.
+
+Its own two exceptions (`MalformedResponse`, `ResponseTooLarge`) live here, not in
+`router.errors`: they are httpx exceptions (subclasses of `httpx.RemoteProtocolError`), raised
+below the backend boundary as httpx's own are, and turned into the router's errors with them in
+one place (`router.backends.translate.translated`); no caller above the `openai` backend sees
+them.
 """
 
 from __future__ import annotations
