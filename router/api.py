@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import gc
 import logging
-import os
-import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -63,14 +59,21 @@ _encode = msgspec.json.Encoder().encode
 _SHUTDOWN = ShuttingDown("The router shut down before the answer was complete.")
 
 
-def create_app(service: Service, host: str | None = None) -> Litestar:
+def create_app(
+    service: Service,
+    host: str | None = None,
+    *,
+    on_startup: Sequence[Callable[[], Any]] = (),
+    on_shutdown: Sequence[Callable[[], Any]] = (),
+) -> Litestar:
     """The litestar application serving `service`, listening on `host` (default: the config's;
-    it decides which web pages may call the router, see `router.edges`)."""
+    it decides which web pages may call the router, see `router.edges`). Starting and stopping
+    the service is the caller's (`router.app`), through the two hooks."""
     generation = _generation_handlers(service)
     app = Litestar(
         route_handlers=[*generation, *_plain_handlers(service)],
-        on_startup=[service.start, _release_memory],
-        on_shutdown=[service.stop, gc.unfreeze],
+        on_startup=list(on_startup),
+        on_shutdown=list(on_shutdown),
         exception_handlers={
             RouterError: _router_error,
             HTTPException: _http_error,
@@ -83,37 +86,6 @@ def create_app(service: Service, host: str | None = None) -> Litestar:
     origins = allowed_origins(service.config.server, host)
     app.asgi_handler = CORS(app.asgi_handler, origins)  # around everything, unknown paths too
     return app
-
-
-def app_from_environment() -> Litestar:
-    """The application one worker of `router serve --workers N` builds for itself: the config
-    named by `$ROUTER_WORKER_CONFIG`, listening on `$ROUTER_WORKER_HOST`, no background
-    calibration (one worker alone could)."""
-    from router.config import load_config
-
-    service = Service(load_config(os.environ["ROUTER_WORKER_CONFIG"]), calibrate="off")
-    app = create_app(service, os.environ.get("ROUTER_WORKER_HOST"))
-    app.on_shutdown.append(_leave_multiprocess_metrics)
-    return app
-
-
-def _leave_multiprocess_metrics() -> None:
-    """Drop this worker's live gauges from the merged `/metrics` as it exits."""
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(os.getpid())
-
-
-def _release_memory() -> None:
-    """Give back to the OS what start-up used and freed (training the classifier takes ~80 MB
-    of temporaries that glibc's malloc would otherwise keep resident for good), and take what
-    start-up made out of the garbage collector's sight (a full collection walks every object:
-    milliseconds in the middle of some request otherwise)."""
-    gc.collect()
-    gc.freeze()
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _generation_handlers(service: Service) -> list[Any]:

@@ -296,12 +296,11 @@ def serve(
         os.environ["ROUTER_WORKER_HOST"] = host  # what the workers listen on (decides CORS)
         _serve_workers(loaded, workers, sock)
         return
-    from router.api import create_app
-    from router.serving.service import Service
+    from router.app import RouterApp
 
-    service = Service(loaded, calibrate=calibrate)
-    config = server_config(create_app(service, host), server)
-    RouterServer(config, on_exit=[service.stop_background]).run(sockets=[sock])
+    built = RouterApp(loaded, calibrate, host)
+    config = server_config(built.app, server)
+    RouterServer(config, on_exit=[built.stop_background]).run(sockets=[sock])
 
 
 def _check_workers(loaded: LoadedConfig) -> None:
@@ -321,7 +320,7 @@ def _serve_workers(loaded: LoadedConfig, workers: int, sock: socket.socket) -> N
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ["ROUTER_WORKER_CONFIG"] = str(Path(loaded.source).resolve())
     log.info("%d workers; background calibration is off (run `router calibrate`)", workers)
-    app = "router.api:app_from_environment"
+    app = "router.app:app_from_environment"
     config = server_config(app, loaded.config.server, factory=True, workers=workers)
     try:
         Multiprocess(config, sockets=[sock]).run()

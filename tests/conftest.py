@@ -19,10 +19,9 @@ import httpx
 import msgspec
 import pytest
 
-from router.api import create_app
+from router.app import RouterApp
 from router.config import LoadedConfig, load_config
 from router.server import RouterServer, server_config
-from router.serving.service import Service
 from tests.conftest_embedded import embedded_mlx_model, embedded_model_path  # noqa: F401
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
@@ -31,14 +30,15 @@ class RunningRouter:
     """A router serving on 127.0.0.1:<free port> until `stop`."""
 
     def __init__(self, config_path: Path) -> None:
-        self.service = Service(_hermetic(load_config(str(config_path)), config_path.parent))
+        self.app = RouterApp(_hermetic(load_config(str(config_path)), config_path.parent))
+        self.service = self.app.service
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         limits = self.service.config.server  # as `router serve` runs it, a shorter grace
         grace = min(2.0, limits.shutdown_grace)
-        config = server_config(create_app(self.service), limits, timeout_graceful_shutdown=grace)
-        self._server = RouterServer(config, on_exit=[self.service.stop_background])
+        config = server_config(self.app.app, limits, timeout_graceful_shutdown=grace)
+        self._server = RouterServer(config, on_exit=[self.app.stop_background])
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @property

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from router.app import RouterApp
 from router.calibration.measure import timed_stream
 from router.calibration.results import profile_filename
 from router.calibration.suites import load_suites
@@ -345,8 +346,9 @@ async def test_background_calibration_switches_the_profile(
             backend_toml("fake", fake.base_url, 'models = ["good", "english"]')
             + f'[routing]\nprofiles_dir = "{tmp_path / "profiles"}"\n'
         )
-        service = Service(load_config(str(config)), calibrate="quick")
-        await service.start()
+        app = RouterApp(load_config(str(config)), "quick")
+        service = app.service
+        await app.start()
         try:
             assert service.active.how != "measured"
             assert service.ready()[0]  # serving while it calibrates
@@ -358,7 +360,7 @@ async def test_background_calibration_switches_the_profile(
             assert service.active.profile is not None
             assert service.active.profile.tasks["translate"][0].model == "good"
         finally:
-            await service.stop()
+            await app.stop()
     messages = [r.getMessage() for r in caplog.records if r.name == "router"]
     assert any(m.startswith("calibrating 2 model(s) in the background (quick)") for m in messages)
     assert any(m.startswith("calibration done in ") for m in messages)
@@ -377,14 +379,14 @@ async def test_background_calibration_failure_is_one_line(
             backend_toml("fake", fake.base_url, 'models = ["m"]')
             + f'[routing]\nprofiles_dir = "{blocker / "profiles"}"\n'
         )
-        service = Service(load_config(str(config)), calibrate="quick")
-        await service.start()
+        app = RouterApp(load_config(str(config)), "quick")
+        await app.start()
         try:
-            assert service._calibration is not None
-            await asyncio.wait_for(service._calibration, 30)  # ends without raising
-            assert service.ready()[0]
+            assert app.calibration.task is not None
+            await asyncio.wait_for(app.calibration.task, 30)  # ends without raising
+            assert app.service.ready()[0]
         finally:
-            await service.stop()
+            await app.stop()
     failed = [r.getMessage() for r in caplog.records if "calibration failed" in r.getMessage()]
     assert len(failed) == 1 and "cannot write profiles" in failed[0]
 

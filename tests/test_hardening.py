@@ -31,7 +31,7 @@ def _stream(client: httpx.Client, model: str) -> httpx.Response:
 
 
 def _gate_active(router: RunningRouter, model: str) -> int:
-    (replica,) = router.serving.service.catalog.replicas(model)
+    (replica,) = router.service.catalog.replicas(model)
     assert replica.gate is not None
     return replica.gate.active
 
@@ -115,7 +115,7 @@ def test_a_hung_model_list_holds_up_neither_start_nor_the_others(
         fake.add_model(FakeModel("newcomer"))  # the refresh loop goes on past the hung one
         try:
             deadline = time.monotonic() + 5
-            while "newcomer" not in router.serving.service.catalog.ids():
+            while "newcomer" not in router.service.catalog.ids():
                 assert time.monotonic() < deadline, "the refresh loop is stuck"
                 time.sleep(0.1)
         finally:

@@ -38,7 +38,7 @@ def weights_bytes(model_path: Path) -> int:
 
 
 def backend_of(router: RunningRouter) -> MLXBackend:
-    backend = router.serving.service.backends[0]
+    backend = router.service.backends[0]
     assert isinstance(backend, MLXBackend)
     return backend
 

@@ -270,14 +270,14 @@ def test_shutting_down_stops_background_calibration_at_once(
 ) -> None:
     monkeypatch.setattr(calibrate, "BACKGROUND_DELAY", 0.0)
     router = _shutdown_config(fake, tmp_path, grace=5)
-    router.serving.service.calibrate_mode = "quick"
+    router.app.calibration.mode = "quick"
     router.start()
     try:
         deadline = time.monotonic() + 10
         while not fake.requests and time.monotonic() < deadline:
             time.sleep(0.05)  # calibration's first requests
         sock = _open_stream(router.port)
-        task = router.serving.service._calibration
+        task = router.app.calibration.task
         assert task is not None and not task.done()
         router._server.should_exit = True
         time.sleep(0.5)  # the stream is still running: its grace period lasts 5 s

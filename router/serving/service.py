@@ -9,12 +9,13 @@ import contextlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
+from router.backends import build_backend
 from router.backends.protocol import Backend, Parsed
 from router.config import BackendConfig, Config, LoadedConfig
-from router.errors import AuthenticationError, ConfigError, InvalidRequest
+from router.errors import AuthenticationError, InvalidRequest
 from router.metrics import Metrics, export_profile
 from router.profiles import (
     ActiveProfile,
@@ -47,19 +48,7 @@ from router.tasks import TASKS, Policy
 from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 
 log = logging.getLogger("router")
-
-
-def build_backend(config: BackendConfig, metrics: Metrics | None = None) -> Backend:
-    """The backend for one `[[backends]]` entry (in-process ones record their metrics)."""
-    if config.kind == "openai":
-        from router.backends.openai import OpenAIBackend
-
-        return OpenAIBackend(config)
-    if config.kind == "mlx":
-        from router.backends.mlx.backend import MLXBackend
-
-        return MLXBackend(config, metrics)
-    raise ConfigError(f"backend {config.name}: unknown kind {config.kind}")
+BackendFactory = Callable[[BackendConfig, Metrics], Backend]
 
 
 def _token_bytes(token: str) -> bytes:
@@ -79,21 +68,20 @@ class Service:
         self,
         loaded: LoadedConfig,
         metrics: Metrics | None = None,
-        calibrate: Literal["quick", "full", "off"] = "off",
         *,
         routes: bool = True,
+        build: BackendFactory = build_backend,
     ) -> None:
         self.loaded = loaded
         self.routes = routes  # False for commands that only list models: no classifier
-        self.calibrate_mode = calibrate
-        self._calibration: asyncio.Task[None] | None = None
+        self.build = build  # a `[[backends]]` entry -> its backend (tests hand in fakes)
         self.config: Config = loaded.config
         self.metrics = metrics or Metrics()
         routing = self.config.routing
         self.tasks: tuple[str, ...] = (*TASKS, *(t for t in routing.tasks if t not in TASKS))
         self.catalog = Catalog(lambda name: is_router_name(name, self.tasks, routing.aliases))
         for backend_config in self.config.backends:
-            self.catalog.add(build_backend(backend_config, self.metrics), backend_config)
+            self.catalog.add(build(backend_config, self.metrics), backend_config)
         self.backends: list[Backend] = self.catalog.backends
         self.dispatcher = Dispatcher(self.catalog, self.metrics)
         self._keys = [k.encode() for k in self.config.server.accepted_keys()]
@@ -112,7 +100,7 @@ class Service:
     async def start(self) -> None:
         if self.loaded.source is None:
             for found in await zero_config_backends():
-                self.catalog.add(build_backend(found, self.metrics), found)
+                self.catalog.add(self.build(found, self.metrics), found)
         for backend in self.backends:
             await backend.start()
         await self.refresh()
@@ -122,12 +110,6 @@ class Service:
         self._refresher = asyncio.create_task(self._refresh_forever())
         log.info("%s", self.describe())
         log.info("%s", self.active.describe())
-        if self.calibrate_mode != "off" and self.active.how not in ("measured", "configured"):
-            from router.calibration.calibrate import run_background_calibration
-
-            self._calibration = asyncio.create_task(
-                run_background_calibration(self, self.calibrate_mode)
-            )
 
     def _train_classifier(self) -> Classifier:
         base = load_default_classifier()
@@ -152,18 +134,11 @@ class Service:
         self.live.use_profile(active.profile)
         export_profile(self.metrics, active.profile)
 
-    def stop_background(self) -> None:
-        """The server is shutting down: stop calibrating now, not after the grace period."""
-        if self._calibration is not None and not self._calibration.done():
-            log.info("shutting down: background calibration stopped")
-            self._calibration.cancel()
-
     async def stop(self) -> None:
-        for task in (self._refresher, self._calibration):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
         for backend in self.backends:
             await backend.close()
 

@@ -1,0 +1,124 @@
+"""The composition root: what `router serve` runs, put together in one place.
+
+`RouterApp` builds the `Service` (its backends from `router.backends.build_backend`), the HTTP
+application over it (`router.api.create_app`) and the background calibration, and gives them
+one lifecycle: at start the service starts, start-up's garbage is handed back to the system,
+and calibration is scheduled; at shutdown calibration stops first (at once, before the grace
+period: `stop_background`), then the service.
+
+Nothing below imports this module: the serving layer never knows about calibration, while
+calibration builds on serving (it measures the replicas a `Service` holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import gc
+import logging
+import os
+import sys
+from typing import Literal
+
+from litestar import Litestar
+
+from router.api import create_app
+from router.calibration.calibrate import run_background_calibration
+from router.config import LoadedConfig, load_config
+from router.metrics import Metrics
+from router.serving.service import Service
+
+log = logging.getLogger("router")
+Mode = Literal["quick", "full", "off"]
+
+
+class RouterApp:
+    """The service, its HTTP application and its background calibration, started and stopped
+    together (the application's start-up and shutdown hooks call `start` and `stop`)."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        calibrate: Mode = "off",
+        host: str | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.service = Service(loaded, metrics)
+        self.calibration = BackgroundCalibration(self.service, calibrate)
+        self.app: Litestar = create_app(
+            self.service, host, on_startup=[self.start], on_shutdown=[self.stop]
+        )
+
+    async def start(self) -> None:
+        await self.service.start()
+        release_memory()
+        self.calibration.start()
+
+    async def stop(self) -> None:
+        await self.calibration.stop()
+        await self.service.stop()
+        gc.unfreeze()
+
+    def stop_background(self) -> None:
+        """The server is shutting down: stop background work now, not after the grace period."""
+        self.calibration.cancel()
+
+
+class BackgroundCalibration:
+    """`router serve --calibrate quick|full`: once the first discovery is over, calibrate the
+    models served unless a measured or configured profile already fits them."""
+
+    def __init__(self, service: Service, mode: Mode) -> None:
+        self.service = service
+        self.mode: Mode = mode
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.mode != "off":
+            self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        if self.service.active.how in ("measured", "configured"):
+            return
+        await run_background_calibration(self.service, self.mode)  # type: ignore[arg-type]
+
+    def cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            log.info("shutting down: background calibration stopped")
+            self.task.cancel()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+def release_memory() -> None:
+    """Give back to the OS what start-up used and freed (training the classifier takes ~80 MB
+    of temporaries that glibc's malloc would otherwise keep resident for good), and take what
+    start-up made out of the garbage collector's sight (a full collection walks every object:
+    milliseconds in the middle of some request otherwise)."""
+    gc.collect()
+    gc.freeze()
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def app_from_environment() -> Litestar:
+    """The application one worker of `router serve --workers N` builds for itself: the config
+    named by `$ROUTER_WORKER_CONFIG`, listening on `$ROUTER_WORKER_HOST`, no background
+    calibration (one worker alone could)."""
+    loaded = load_config(os.environ["ROUTER_WORKER_CONFIG"])
+    app = RouterApp(loaded, "off", os.environ.get("ROUTER_WORKER_HOST")).app
+    app.on_shutdown.append(_leave_multiprocess_metrics)
+    return app
+
+
+def _leave_multiprocess_metrics() -> None:
+    """Drop this worker's live gauges from the merged `/metrics` as it exits."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(os.getpid())
