@@ -30,13 +30,24 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
             ├── NoModelAvailable    503  no backend has a usable model
             ├── BackendProtocolError 502 the upstream answered something that is not OpenAI
             │   └── AnswerTooLarge   502  a whole answer over `max_answer_bytes`
-            └── BackendStatusError  the upstream answered with an error status of its own
+            ├── BackendStatusError  the upstream answered with an error status of its own
+            └── AllCandidatesFailed  every candidate tried failed: carries each `Failure`
+                                     (model, backend, error); status derived from them
 
 `BackendError.retryable` says whether another candidate may be tried: true for every failure
 of the backend itself, false for an upstream 4xx (the client's request is at fault there).
+
+Not in this tree: the HTTP client's own exceptions (`router.backends.http.connection`), which
+subclass httpx's so that one translation (`router.backends.translate.translated`) serves both
+the router's pool and httpx; they never leave the `openai` backend.
 """
 
 from __future__ import annotations
+
+import email.utils
+import math
+import time
+from typing import NamedTuple
 
 import msgspec
 
@@ -240,3 +251,66 @@ class BackendStatusError(BackendError):
 
     def headers(self) -> dict[str, str]:
         return {"retry-after": self.retry_after} if self.retry_after else {}
+
+
+class Failure(NamedTuple):
+    """One candidate's failed attempt: the model, the backend it was asked on, the error."""
+
+    model: str
+    backend: str
+    error: BackendError
+
+
+class AllCandidatesFailed(BackendError):
+    """Every candidate the dispatcher tried failed; `failures` holds each, in order.
+
+    One failure is reported as it is (its status, body and headers). Of several, the client
+    sees: a 5xx if any candidate failed with one (the last such: 502, 503 or 504), else 429 if
+    any was busy (with the shortest Retry-After among them: the soonest a retry may succeed),
+    else the last failure's status (e.g. a 404 from every upstream); the message names each
+    model and why it failed."""
+
+    def __init__(self, failures: list[Failure]) -> None:
+        assert failures, "at least one candidate failed"
+        self.failures = failures
+        shown = _representative(failures)
+        if len(failures) == 1:
+            message = shown.message
+        else:
+            tried = "; ".join(f"{f.model}: {f.error.message}" for f in failures)
+            message = f"Every candidate failed. {tried}"
+        super().__init__(message, param=shown.param)
+        self.status, self.type, self.code = shown.status, shown.type, shown.code
+        self.retryable = shown.retryable
+        self.model, self.backend = failures[-1].model, failures[-1].backend  # the metrics' labels
+        self._headers = shown.headers()
+
+    def headers(self) -> dict[str, str]:
+        return self._headers
+
+
+def _representative(failures: list[Failure]) -> BackendError:
+    """The failure whose status, type and code the client sees (see AllCandidatesFailed)."""
+    errors = [f.error for f in failures]
+    broken = [e for e in errors if e.status >= 500]
+    if broken:
+        return broken[-1]
+    busy = [e for e in errors if e.status == 429]
+    if busy:
+        return min(busy, key=lambda e: retry_after_seconds(e.headers().get("retry-after")))
+    return errors[-1]
+
+
+def retry_after_seconds(value: str | None, wall_now: float | None = None) -> float:
+    """A Retry-After header's wait in seconds (a number or an HTTP date); inf when absent or
+    unreadable."""
+    text = (value or "").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return math.inf
+        seconds = when - (time.time() if wall_now is None else wall_now)
+    return seconds if not math.isnan(seconds) else math.inf

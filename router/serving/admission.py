@@ -25,7 +25,6 @@ for its Retry-After (`busy_for`); a request refused by the router's own queue ne
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import math
 import time
 from collections import deque
@@ -38,6 +37,7 @@ from router.errors import (
     NoModelAvailable,
     Overloaded,
     QueueTimeout,
+    retry_after_seconds,
 )
 
 
@@ -220,17 +220,7 @@ def settle(
 
 def busy_for(retry_after: str | None, wall_now: float | None = None) -> float:
     """Seconds an upstream's 429 asks to wait (seconds or an HTTP date), within MAX_BUSY."""
-    seconds = DEFAULT_BUSY
-    value = (retry_after or "").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None:
-            seconds = when - (time.time() if wall_now is None else wall_now)
+    seconds = retry_after_seconds(retry_after, wall_now)
     if not math.isfinite(seconds):
         seconds = DEFAULT_BUSY
     return min(max(seconds, 0.0), MAX_BUSY)

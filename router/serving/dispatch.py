@@ -22,7 +22,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from router.backends.protocol import BackendRequest, Endpoint, Parsed, Reply, StreamEvent
-from router.errors import BackendError, BackendStatusError, NoModelAvailable, Overloaded
+from router.errors import (
+    AllCandidatesFailed,
+    BackendError,
+    BackendStatusError,
+    Failure,
+    NoModelAvailable,
+    Overloaded,
+)
 from router.metrics import Metrics
 from router.routing.decide import Route
 from router.serving.admission import Breaker, Ticket, admit, busy_for, outcome, settle
@@ -92,12 +99,12 @@ class Dispatcher:
                 name = replica.backend.name
                 self.metrics.backend_up.labels(name).set(int(self.catalog.backend_up(name)))
 
-    def _failed(self, failures: list[tuple[str, BackendError]], model: str, counted: int) -> int:
+    def _failed(self, failures: list[Failure], model: str, counted: int) -> int:
         """Count the fallback to `model` when the attempt before it failed; returns how many
         failures are counted now (an escalation after a fallback is not a second one)."""
         if len(failures) > counted:
-            last_model, err = failures[-1]
-            self.metrics.fallbacks.labels(last_model, model, err.code or "error").inc()
+            last = failures[-1]
+            self.metrics.fallbacks.labels(last.model, model, last.error.code or "error").inc()
         return len(failures)
 
     async def complete(
@@ -108,11 +115,12 @@ class Dispatcher:
         body: bytes,
         check: Check | None = None,
     ) -> tuple[Served, Reply]:
-        """The first whole answer any candidate gives; raises the last failure otherwise.
+        """The first whole answer any candidate gives; raises `AllCandidatesFailed` otherwise
+        (or a candidate's failure that another cannot mend: the client's 4xx).
 
         With `check`, an answer that fails it is asked again of the next candidate (checked
         escalation); when every candidate's answer fails, the last one is returned."""
-        failures: list[tuple[str, BackendError]] = []
+        failures: list[Failure] = []
         rejected: list[tuple[str, str]] = []
         skipped: list[Replica] = []
         kept: tuple[Served, Reply] | None = None
@@ -140,7 +148,7 @@ class Dispatcher:
         replica: Replica,
         ticket: Ticket,
         request: BackendRequest,
-        failures: list[tuple[str, BackendError]],
+        failures: list[Failure],
     ) -> Reply | None:
         """One attempt: the answer, or None with the retryable failure noted in `failures`."""
         try:
@@ -149,7 +157,7 @@ class Dispatcher:
             self._settle(replica, ticket, err)
             if not isinstance(err, BackendError):
                 raise
-            failures.append((model, _blame(err, model, replica)))
+            failures.append(Failure(model, replica.backend.name, _blame(err, model, replica)))
             return None
         try:
             reply = await replica.backend.complete(request)
@@ -157,7 +165,7 @@ class Dispatcher:
             self._settle(replica, ticket, err)
             if not isinstance(err, BackendError) or not _blame(err, model, replica).retryable:
                 raise
-            failures.append((model, err))
+            failures.append(Failure(model, replica.backend.name, err))
             return None
         finally:
             self._release(model, replica)
@@ -172,7 +180,7 @@ class Dispatcher:
         self, route: Route, endpoint: Endpoint, parsed: Parsed, body: bytes
     ) -> tuple[Served, AsyncIterator[StreamEvent]]:
         """A stream whose first event has arrived; iterating it yields that event first."""
-        failures: list[tuple[str, BackendError]] = []
+        failures: list[Failure] = []
         skipped: list[Replica] = []
         counted = 0
         for model, replica, ticket in self._attempts(route, skipped):
@@ -194,7 +202,7 @@ class Dispatcher:
         replica: Replica,
         ticket: Ticket,
         request: BackendRequest,
-        failures: list[tuple[str, BackendError]],
+        failures: list[Failure],
     ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]] | None:
         """One attempt: the stream and its first event, or None with the retryable failure
         noted in `failures`."""
@@ -204,7 +212,7 @@ class Dispatcher:
             self._settle(replica, ticket, err)
             if not isinstance(err, BackendError):
                 raise
-            failures.append((model, _blame(err, model, replica)))
+            failures.append(Failure(model, replica.backend.name, _blame(err, model, replica)))
             return None
         events = replica.backend.stream(request)
         try:
@@ -219,7 +227,7 @@ class Dispatcher:
             self._settle(replica, ticket, failure)
             if not failure.retryable:
                 raise failure from None
-            failures.append((model, failure))
+            failures.append(Failure(model, replica.backend.name, failure))
             return None
         self._settle(replica, ticket, None)
         return first, events
@@ -302,13 +310,11 @@ def _as_backend_error(err: BaseException, model: str) -> BackendError:
     return BackendError(f"{model}: the stream ended before its first event")
 
 
-def _described(failures: list[tuple[str, BackendError]]) -> list[str]:
-    return [f"{model} ({err.code})" for model, err in failures]
+def _described(failures: list[Failure]) -> list[str]:
+    return [f"{f.model} ({f.error.code})" for f in failures]
 
 
-def _exhausted(
-    route: Route, failures: list[tuple[str, BackendError]], skipped: list[Replica]
-) -> BackendError:
+def _exhausted(route: Route, failures: list[Failure], skipped: list[Replica]) -> BackendError:
     if not failures:
         names = ", ".join(route.candidates)
         now = time.monotonic()
@@ -322,9 +328,4 @@ def _exhausted(
             f"No backend serves {names} now (none configured, or each is cooling down after "
             "repeated failures)."
         )
-    if len(failures) == 1:
-        return failures[0][1]
-    last = failures[-1][1]
-    tried = "; ".join(f"{model}: {err.message}" for model, err in failures)
-    last.message = f"Every candidate failed. {tried}"
-    return last
+    return AllCandidatesFailed(failures)
