@@ -19,8 +19,8 @@ import openai
 import pytest
 
 from router.backends.mlx.backend import BadOutput, MLXBackend
+from router.backends.mlx.fields import Fields
 from router.backends.mlx.sampling import Sampling
-from router.backends.mlx.wire import Fields
 from router.config import BackendConfig, ModelEntry, SamplingDefaults
 from router.routing.decide import _prior_speed
 from router.tasks import ANSWER_TOKENS
@@ -67,7 +67,7 @@ def test_the_readme_example_is_greedy_capped_and_its_latency_counts_those_tokens
     assert task == "qa"
     stats = backend_of(router).recent[answer.id]
     assert stats.max_tokens == ANSWER_TOKENS["qa"]  # the task's cap, not the backend's 512
-    card = next(c for c in router.serving.service.catalog.cards() if c.id == "smollm2")
+    card = next(c for c in router.service.catalog.cards() if c.id == "smollm2")
     first, per_token = _prior_speed(ModelCard("smollm2", size_bytes=card.size_bytes))
     promised = re.search(r"~(\d+\.\d)s", raw.headers["x-router-reason"])
     assert promised and float(promised[1]) == round(first + stats.max_tokens * per_token, 1)

@@ -25,7 +25,7 @@ from router.grading.graders import check_json
 from router.grading.textscan import loop_detected
 from router.profiles import Capabilities
 from router.serving.catalog import Replica
-from router.wire import decode_chat
+from router.wire import decode_chat, decode_chunk
 
 LOOP_CHECK_EVERY = 8  # content chunks between two loop checks
 
@@ -47,28 +47,12 @@ class Run(msgspec.Struct, kw_only=True):
     detail: str = ""
 
 
-class _ToolDelta(msgspec.Struct):
-    tool_calls: list[msgspec.Raw] | None = None
-
-
-class _ToolChoice(msgspec.Struct):
-    delta: _ToolDelta | None = None
-
-
-class _ToolChunk(msgspec.Struct):
-    choices: list[_ToolChoice] = []
-
-
-_decode_tool_chunk = msgspec.json.Decoder(_ToolChunk).decode
-
-
 def _has_tool_calls(data: bytes) -> bool:
     payload = b"".join(line[5:] for line in data.split(b"\n") if line.startswith(b"data:"))
     try:
-        chunk = _decode_tool_chunk(payload)
+        return decode_chunk(payload).has_tool_calls()
     except msgspec.DecodeError:
         return False
-    return any(c.delta is not None and c.delta.tool_calls for c in chunk.choices)
 
 
 class _Tally:

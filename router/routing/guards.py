@@ -30,7 +30,7 @@ from router.grading.graders import (
     detect_lang,
 )
 from router.grading.textscan import LOOP_WINDOW, loop_detected, loop_reason
-from router.wire import ChatRequest, CompletionRequest
+from router.wire import ChatRequest, CheckedReply, CompletionRequest, decode_checked_reply
 
 EDGE_BYTES = 32 * 1024  # of an answer's text (as JSON), what the checks read at each end
 ASKED_CHARS = 2000  # of the request's last user text, what its language is judged by
@@ -40,22 +40,6 @@ _TEXT_KEY = re.compile(rb'[{,\s]"(?:content|text)"\s*:\s*"')  # a key, never ins
 _MARK = b'"\\u0000router\\u0000"'  # what stands in for the text of a large body
 
 
-class _Message(msgspec.Struct):
-    content: msgspec.Raw = msgspec.Raw()  # the JSON string, unread: only its ends are
-    tool_calls: list[msgspec.Raw] | None = None
-
-
-class _Choice(msgspec.Struct):
-    message: _Message | None = None
-    text: msgspec.Raw = msgspec.Raw()
-    finish_reason: str | None = None
-
-
-class _Reply(msgspec.Struct):
-    choices: list[_Choice] = []
-
-
-_decode_reply = msgspec.json.Decoder(_Reply).decode
 _decode_str = msgspec.json.Decoder(str).decode
 _JSON_FORMATS = ("json_object", "json_schema")
 
@@ -131,7 +115,7 @@ def _string_end(body: bytes, at: int) -> int:
     return -1
 
 
-def _reply(body: bytes) -> tuple[_Reply, memoryview | None] | None:
+def _reply(body: bytes) -> tuple[CheckedReply, memoryview | None] | None:
     """The decoded reply, and the text's JSON string when a large body's was cut out; None
     when it cannot be read (not ours to judge: the client gets it as it is)."""
     token = None
@@ -141,7 +125,7 @@ def _reply(body: bytes) -> tuple[_Reply, memoryview | None] | None:
             return None
         body, token = located
     try:
-        return _decode_reply(body), token
+        return decode_checked_reply(body), token
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
 

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import msgspec
 
+from router.backends.mlx.answer import Answer, Choice
+from router.backends.mlx.fields import Fields, Format, Unsupported, read_fields
+from router.backends.mlx.fields import refusal as refused_field
 from router.backends.mlx.generation import (
     Done,
     Ended,
@@ -43,8 +46,6 @@ from router.backends.mlx.json_mode import check_choices, instruction
 from router.backends.mlx.prompt import chat_messages, corrected, with_instruction
 from router.backends.mlx.residency import Residency
 from router.backends.mlx.sampling import Asked, Sampling, model_defaults, resolve
-from router.backends.mlx.wire import Answer, Choice, Fields, Format, Unsupported, read_fields
-from router.backends.mlx.wire import refusal as refused_field
 from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
 from router.config import BackendConfig, ModelEntry, SamplingDefaults
 from router.errors import BackendError, BackendStatusError, BackendUnavailable

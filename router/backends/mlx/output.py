@@ -14,9 +14,9 @@ from typing import Any
 
 import msgspec
 
-from router.backends.mlx.sampling import TokenLogprob, token_logprob, without_partial_character
+from router.backends.mlx.sampling import token_logprob, without_partial_character
 from router.backends.mlx.tools import scanner_for
-from router.backends.mlx.wire import ToolCall
+from router.wire import TokenLogprob, ToolCall
 
 
 class Piece(msgspec.Struct, frozen=True):

@@ -12,8 +12,8 @@ import contextlib
 import json
 from typing import Any
 
+from router.backends.mlx.fields import Format
 from router.backends.mlx.json_mode import instruction
-from router.backends.mlx.wire import Format
 from router.wire import Message
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from router.config import SamplingDefaults
+from router.wire import TokenLogprob, TopLogprob
 
 REPLACEMENT = "\ufffd"
 
@@ -125,21 +126,6 @@ def build(sampling: Sampling, tokenizer: Any) -> tuple[Callable[..., Any], list[
         frequency_penalty=sampling.frequency_penalty,
     )
     return sampler, processors
-
-
-class TopLogprob(msgspec.Struct):
-    token: str
-    logprob: float
-    bytes: list[int]
-
-
-class TokenLogprob(msgspec.Struct):
-    """One generated token's entry in a chat choice's `logprobs.content` (OpenAI's shape)."""
-
-    token: str
-    logprob: float
-    bytes: list[int]
-    top_logprobs: list[TopLogprob]
 
 
 def token_logprob(tokenizer: Any, logprobs: Any, token: int, top: int) -> TokenLogprob:

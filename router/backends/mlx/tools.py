@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from router.backends.mlx.wire import ToolCall, ToolCallFunction
+from router.wire import ToolCall, ToolCallFunction
 
 log = logging.getLogger("router")
 Parser = Callable[[str, Any], Any]

@@ -1,4 +1,4 @@
-"""What an in-process model reads from a request, and the OpenAI shapes of what it answers.
+"""What an in-process model reads from a request: every answer-changing field honoured or refused.
 
 `Fields` decodes (from the client's body) every field of OpenAI's chat and text completion
 requests that changes an answer, beyond those `router.wire` reads for routing. Each is either
@@ -11,10 +11,10 @@ answers 400 with it as `param`; no field is dropped silently.
 - `tools`, `tool_choice`: the chat template and mlx-lm's tool parser; tool_choice `auto` or
   `none`. 400 when mlx-lm knows no tool-call format for the model, and for `required` or a named
   function (nothing can force a call). `parallel_tool_calls: false`: the first call only.
-- `response_format`: `text`; `json_object` and `json_schema` by a checked generation (`mlx_json`).
+- `response_format`: `text`; `json_object` and `json_schema` by a checked generation (`json_mode`).
 - `temperature`, `top_p`, `seed`, `stop`, `presence_penalty`, `frequency_penalty`, `logit_bias`,
   and mlx_lm.server's `top_k`, `min_p`, `repetition_penalty`: mlx-lm's sampler and logits
-  processors (`mlx_sampling`).
+  processors (`sampling`).
 - `user`, `metadata`, `store`, `service_tier`, `prediction`: no effect on an answer; accepted.
 - 400: `audio`, `modalities` other than text, `functions`, `function_call`, `reasoning_effort`,
   `web_search_options`, `echo`, `suffix`, `best_of` > 1.
@@ -22,16 +22,11 @@ answers 400 with it as `param`; no field is dropped silently.
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Annotated, Any
 
 import msgspec
 
-from router.backends.mlx.sampling import TokenLogprob
-from router.backends.protocol import StreamEvent
 from router.errors import BackendStatusError, split_validation
-from router.wire import Chunk, ChunkChoice, Delta, Usage
 
 MAX_N = 8  # choices per request: each is a whole generation on a shared thread
 Bias = Annotated[float, msgspec.Meta(ge=-100, le=100)]
@@ -164,184 +159,3 @@ def _tool_refusal(fields: Fields) -> tuple[str, str] | None:
     if choice == "required" or isinstance(choice, _NamedChoice):
         return "tool_choice", "in-process models cannot be made to call a tool; use auto"
     return "tool_choice", f"unknown tool_choice {choice!r}"
-
-
-# --- what the backend answers (OpenAI's field names) -----------------------------------------
-
-
-class ToolCallFunction(msgspec.Struct):
-    name: str
-    arguments: str  # JSON text
-
-
-class ToolCall(msgspec.Struct):
-    id: str
-    function: ToolCallFunction
-    type: str = "function"
-
-
-class _StreamToolCall(msgspec.Struct):
-    index: int
-    id: str
-    function: ToolCallFunction
-    type: str = "function"
-
-
-class _Message(msgspec.Struct, omit_defaults=True):
-    role: str
-    content: str | None
-    tool_calls: list[ToolCall] | None = None
-
-
-class _ChatLogprobs(msgspec.Struct):
-    content: list[TokenLogprob]
-    refusal: None = None
-
-
-class _TextLogprobs(msgspec.Struct):
-    tokens: list[str]
-    token_logprobs: list[float]
-    top_logprobs: list[dict[str, float]]
-    text_offset: list[int]
-
-
-class _ChatChoice(msgspec.Struct):
-    index: int
-    message: _Message
-    finish_reason: str
-    logprobs: _ChatLogprobs | None = None
-
-
-class _TextChoice(msgspec.Struct):
-    index: int
-    text: str
-    finish_reason: str
-    logprobs: _TextLogprobs | None = None
-
-
-class _Completion(msgspec.Struct):
-    id: str
-    object: str  # "chat.completion" or "text_completion"
-    created: int
-    model: str
-    choices: list[_ChatChoice] | list[_TextChoice]  # encoded only, never decoded
-    usage: Usage
-
-
-class _DeltaOut(msgspec.Struct, omit_defaults=True):
-    role: str | None = None
-    content: str | None = None
-    tool_calls: list[_StreamToolCall] | None = None
-
-
-class _ChatChunkChoice(msgspec.Struct):
-    index: int
-    delta: _DeltaOut
-    finish_reason: str | None = None
-    logprobs: _ChatLogprobs | None = None
-
-
-class _TextChunkChoice(msgspec.Struct):
-    index: int
-    text: str
-    finish_reason: str | None = None
-    logprobs: _TextLogprobs | None = None
-
-
-class _ChunkOut(msgspec.Struct):
-    id: str
-    object: str  # "chat.completion.chunk" or "text_completion"
-    created: int
-    model: str
-    choices: list[_ChatChunkChoice] | list[_TextChunkChoice]  # encoded only
-    usage: Usage | None = None
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-class Choice:
-    """One choice of a whole answer, gathered from the generation thread's pieces."""
-
-    __slots__ = ("finish_reason", "logprobs", "parts", "tool_calls")
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.logprobs: list[TokenLogprob] = []
-        self.tool_calls: list[ToolCall] = []
-        self.finish_reason = "stop"
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-class Answer:
-    """One request's fixed parts (id, kind, model, creation time, logprobs asked) and its
-    bodies and events."""
-
-    __slots__ = ("chat", "created", "id", "logprobs", "model")
-
-    def __init__(self, chat: bool, model: str, logprobs: bool = False) -> None:
-        self.chat = chat
-        self.model = model
-        self.logprobs = logprobs
-        self.id = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
-        self.created = int(time.time())
-
-    def body(self, choices: list[Choice], usage: Usage) -> bytes:
-        made: list[Any] = []
-        for index, c in enumerate(choices):
-            logprobs = self._logprobs(c.logprobs) if self.logprobs else None
-            if self.chat:
-                message = _Message(
-                    "assistant", c.text() or (None if c.tool_calls else ""), c.tool_calls or None
-                )
-                made.append(_ChatChoice(index, message, c.finish_reason, logprobs))
-            else:
-                made.append(_TextChoice(index, c.text(), c.finish_reason, logprobs))
-        kind = "chat.completion" if self.chat else "text_completion"
-        return _encode(_Completion(self.id, kind, self.created, self.model, made, usage))
-
-    def event(
-        self,
-        index: int,
-        text: str | None,
-        finish: str | None = None,
-        *,
-        first: bool = False,
-        logprobs: list[TokenLogprob] | None = None,
-        tool_calls: list[ToolCall] | None = None,
-    ) -> StreamEvent:
-        """One SSE event for one choice: its text, its finish reason, or both."""
-        lp = self._logprobs(logprobs) if self.logprobs and logprobs else None
-        if self.chat:
-            calls = [_StreamToolCall(i, c.id, c.function) for i, c in enumerate(tool_calls or ())]
-            delta = _DeltaOut("assistant" if first else None, text, calls or None)
-            choice: Any = _ChatChunkChoice(index, delta, finish, lp)
-            seen = ChunkChoice(index, Delta(content=text), None, finish)
-        else:
-            choice = _TextChunkChoice(index, text or "", finish, lp)
-            seen = ChunkChoice(index, None, text or "", finish)
-        return self._out([choice], Chunk([seen]))
-
-    def usage_event(self, usage: Usage) -> StreamEvent:
-        return self._out([], Chunk([], usage), usage)
-
-    def _out(self, choices: list[Any], seen: Chunk, usage: Usage | None = None) -> StreamEvent:
-        kind = "chat.completion.chunk" if self.chat else "text_completion"
-        out = _ChunkOut(self.id, kind, self.created, self.model, choices, usage)
-        return StreamEvent(b"data: " + _encode(out) + b"\n\n", seen)
-
-    def _logprobs(self, entries: list[TokenLogprob]) -> Any:
-        if self.chat:
-            return _ChatLogprobs(entries)
-        offsets, at = [], 0
-        for e in entries:
-            offsets.append(at)
-            at += len(e.token)
-        return _TextLogprobs(
-            [e.token for e in entries],
-            [e.logprob for e in entries],
-            [{t.token: t.logprob for t in e.top_logprobs} for e in entries],
-            offsets,
-        )

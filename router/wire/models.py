@@ -1,0 +1,54 @@
+"""OpenAI's /v1/models: the router's model cards (its own list) and an upstream's list."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ModelCard(msgspec.Struct, omit_defaults=True):
+    """A model as the catalogue knows it; `model_object` makes it a /v1/models entry."""
+
+    id: str
+    object: str = "model"
+    created: int = 0  # Unix time (the upstream's, or the model folder's); 0: unknown
+    owned_by: str = "router"
+    context_length: int | None = None
+    capabilities: list[str] = []
+    state: str | None = None  # "loaded", "on disk" (in-process models) or "remote"
+    size_bytes: int | None = None
+    load_seconds: float | None = None
+
+
+def model_object(card: ModelCard, created: int) -> dict[str, object]:
+    """The card as an entry of /v1/models: OpenAI's `Model` (id, object, created, owned_by,
+    always present; `created` when the card has none) followed by the router's own fields."""
+    created = card.created or created
+    head = {"id": card.id, "object": "model", "created": created, "owned_by": card.owned_by}
+    return head | msgspec.to_builtins(card)
+
+
+class ModelList(msgspec.Struct):
+    data: list[dict[str, object]]
+    object: str = "list"
+
+
+class UpstreamModel(msgspec.Struct):
+    """An entry of an upstream's /v1/models; servers name the context length differently."""
+
+    id: str
+    created: object = None  # Unix time as an int; anything else is ignored, not an error
+    owned_by: str | None = None
+    context_length: int | None = None
+    max_context_length: int | None = None
+    max_model_len: int | None = None
+    capabilities: list[str] | None = None
+
+    def context(self) -> int | None:
+        return self.context_length or self.max_context_length or self.max_model_len
+
+
+class UpstreamModelList(msgspec.Struct):
+    data: list[UpstreamModel]
+
+
+decode_upstream_models = msgspec.json.Decoder(UpstreamModelList).decode
