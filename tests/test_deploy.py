@@ -542,7 +542,7 @@ def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
 
 
 def test_systemd_unit() -> None:
-    unit = parse_unit((DEPLOY / "systemd/router.serving.service").read_text(encoding="utf-8"))
+    unit = parse_unit((DEPLOY / "systemd/router.service").read_text(encoding="utf-8"))
     assert set(unit) == {"Unit", "Service", "Install"}
     service = unit["Service"]
     assert service["Type"] == ["simple"]
