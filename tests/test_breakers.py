@@ -16,14 +16,6 @@ import httpx
 import openai
 import pytest
 
-from router.backends.protocol import BackendRequest, Reply
-from router.config import BackendConfig
-from router.errors import AllCandidatesFailed, Overloaded
-from router.metrics import Metrics
-from router.routing.decide import Route
-from router.serving.catalog import Catalog
-from router.serving.dispatch import Dispatcher
-from router.wire import ModelCard, decode_chat
 from tests.conftest import RunningRouter, backend_toml
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
@@ -101,33 +93,3 @@ def test_hung_streams_to_one_model_do_not_starve_another_on_the_same_upstream(
     refused, waited, status = asyncio.run(scenario())
     assert status == 200 and waited < 1.0, f"the healthy model waited {waited:.1f}s"
     assert refused == [429] * (70 - 32 - 16)  # 32 at once, 16 waiting, the rest told to wait
-
-
-class _Busy:
-    """A backend whose in-process queue is full: every request is refused with 429."""
-
-    name, kind = "local", "mlx"
-
-    def warm(self, model: str) -> None:
-        return None
-
-    async def complete(self, request: BackendRequest) -> Reply:
-        raise Overloaded("local: 16 requests already wait for the model")
-
-
-async def test_a_full_in_process_queue_is_not_a_failure() -> None:
-    catalog = Catalog()
-    config = BackendConfig(name="local", kind="mlx", failure_threshold=1)
-    catalog.add(_Busy(), config)  # type: ignore[arg-type]
-    catalog._known["local"] = [ModelCard("m")]
-    catalog._rebuild()
-    dispatcher = Dispatcher(catalog, Metrics())
-    route = Route("qa", ["m"], "direct", "direct")
-    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
-    for _ in range(3):
-        with pytest.raises(AllCandidatesFailed) as caught:
-            await dispatcher.complete(route, "chat/completions", decode_chat(body), body)
-        assert caught.value.status == 429
-        assert [type(f.error) for f in caught.value.failures] == [Overloaded]
-    catalog.states["local"].up = True
-    assert catalog.usable()  # neither breaker open

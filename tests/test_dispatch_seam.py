@@ -10,14 +10,15 @@ The same paths over real sockets (translation of real faults, SSE framing, the p
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 
 from router.backends.protocol import Reply, StreamEvent
-from router.config import BackendConfig
-from router.errors import BackendError, NoModelAvailable, Overloaded
+from router.config import OpenAIBackendConfig
+from router.errors import AllCandidatesFailed, BackendError, NoModelAvailable, Overloaded
 from router.metrics import Metrics
 from router.routing.decide import Route
 from router.routing.guards import LoopGuard, answer_problem
@@ -47,8 +48,8 @@ class Seam:
         self.catalog = Catalog()
         self.metrics = Metrics()
         for backend in backends:
-            config = BackendConfig(
-                name=backend.name, kind="openai", base_url="http://127.0.0.1:9/v1", **settings
+            config = OpenAIBackendConfig(
+                name=backend.name, base_url="http://127.0.0.1:9/v1", **settings
             )  # type: ignore[arg-type]
             self.catalog.add(backend, config)  # type: ignore[arg-type]
         self.dispatcher = Dispatcher(self.catalog, self.metrics, max_attempts)
@@ -271,8 +272,9 @@ async def test_a_fallback_then_an_escalation_count_once_each() -> None:
 async def test_attempts_are_bounded(stream: bool) -> None:
     backends = [fake(f"mac{i}", gemma=Script(fail="500")) for i in range(5)]
     seam = await Seam(backends, max_attempts=3).ready()
-    with pytest.raises(BackendError):
+    with pytest.raises(AllCandidatesFailed) as caught:
         await seam.answer("gemma", stream=stream)
+    assert [f.backend for f in caught.value.failures] == ["mac0", "mac1", "mac2"]
     assert [b.scripts["gemma"].calls for b in backends] == [1, 1, 1, 0, 0]
     assert seam.metric("router_fallbacks_total") == 2  # 1 -> 2 and 2 -> 3, each once
     seam.assert_settled()
@@ -292,8 +294,11 @@ async def test_when_every_candidate_fails_the_error_carries_each_failure(stream:
     seam = await Seam(pair()).ready()
     one, two = seam.backends
     one.scripts["gemma"].fail, two.scripts["gemma"].fail = "500", "timeout"
-    with pytest.raises(BackendError) as caught:
+    with pytest.raises(AllCandidatesFailed) as caught:
         await seam.answer("gemma", stream=stream)
+    failures = [(f.model, f.backend, f.error.code) for f in caught.value.failures]
+    assert failures == [("gemma", "mac1", "upstream_error"), ("gemma", "mac2", "upstream_timeout")]
+    assert caught.value.status == 504  # the last 5xx: mac2's timeout
     assert "Every candidate failed" in caught.value.message
     assert "mac1: internal error" in caught.value.message
     assert "mac2: timed out" in caught.value.message
@@ -412,9 +417,10 @@ async def test_a_full_in_process_queue_is_not_a_failure() -> None:
     local = FakeBackend("local", {"m": Script(fail="busy")}, kind="mlx")
     seam = await Seam([local], failure_threshold=1).ready()
     for _ in range(3):
-        with pytest.raises(BackendError) as caught:
+        with pytest.raises(AllCandidatesFailed) as caught:
             await seam.complete("m")
         assert caught.value.status == 429
+        assert [type(f.error) for f in caught.value.failures] == [Overloaded]
     assert local.scripts["m"].calls == 3  # never skipped: neither breaker opened
     assert seam.catalog.usable()
 
@@ -466,9 +472,12 @@ async def test_requests_spread_over_idle_replicas_and_skip_a_down_one() -> None:
 async def test_a_full_queue_is_refused_with_a_retry_after() -> None:
     slow = fake("lmstudio", m=Script(delay=0.3))
     seam = await Seam([slow], max_concurrency=1, max_queue=1).ready()
+    start = time.monotonic()
     results = await asyncio.gather(*(seam.complete("m") for _ in range(3)), return_exceptions=True)
+    assert time.monotonic() - start >= 0.55  # one at a time: 2 x 0.3 s
     refused = [r for r in results if isinstance(r, BaseException)]
-    assert len(refused) == 1 and isinstance(refused[0], BackendError)
+    assert len(refused) == 1 and isinstance(refused[0], AllCandidatesFailed)
+    assert [type(f.error) for f in refused[0].failures] == [Overloaded]
     assert (refused[0].status, refused[0].type) == (429, "rate_limit_exceeded")
     assert refused[0].headers() == {"retry-after": "1"}
     assert slow.scripts["m"].calls == 2  # one at a time: the queued one went after the first
