@@ -10,6 +10,7 @@ The same paths over real sockets (translation of real faults, SSE framing, the p
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -367,6 +368,30 @@ async def test_one_models_failures_spare_its_neighbour_on_the_same_backend() -> 
     assert _content((await seam.complete("fast"))[1]) == "fast"
     assert lmstudio.scripts["slow"].calls == 2  # the third was not sent: its breaker is open
     assert seam.catalog.backend_up("lmstudio")
+
+
+async def test_a_breaker_opens_then_a_probe_closes_it_each_said_once_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="router")
+    lmstudio = fake("lmstudio", slow=Script(fail="500"), fast=Script("fast"))
+    seam = await Seam([lmstudio], failure_threshold=2, cooldown=0.3).ready()
+    for _ in range(2):
+        with pytest.raises(BackendError):
+            await seam.complete("slow")
+    with pytest.raises(NoModelAvailable, match="cooling down") as cooling:
+        await seam.complete("slow")
+    assert cooling.value.headers()["retry-after"] and lmstudio.scripts["slow"].calls == 2
+    assert _content((await seam.complete("fast"))[1]) == "fast"  # its neighbour still answers
+    assert seam.catalog.usable()
+    lmstudio.scripts["slow"].fail = None
+    await asyncio.sleep(0.35)
+    await seam.complete("slow")
+    assert [r.getMessage() for r in caplog.records if "circuit breaker" in r.getMessage()] == [
+        "circuit breaker for slow on lmstudio opened for 0.3s after 2 failures in a row: "
+        "lmstudio: internal error",
+        "circuit breaker for slow on lmstudio closed: a request succeeded",
+    ]
 
 
 async def test_connection_failures_open_the_backend_wide_breaker() -> None:
