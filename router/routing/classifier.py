@@ -5,11 +5,11 @@ character n-grams into a linear model, sure rules in front) and `load_default_cl
 (trained at start-up from `router/data/classify/train.jsonl`, cached).
 
 How it decides (pure: no I/O, no network, bounded work per request):
-1. Views of the system prompt and the trailing user message(s), text parts only: the system
-   prompt's head; the turn's edges, where instructions sit (a one-line turn is all edge, else
-   its first and last line, each cut to `EDGE` characters: the 「三行で」 after an article, the
-   "tl;dr" before one), quoted material blanked; the body between, cut to `HEAD` + `TAIL`
-   characters, so a 20,000-character paste costs what a short one does.
+1. Views of the system prompt and the trailing user message(s) (`router.wire.user_turn`), text
+   parts only: the system prompt's head; the turn's edges, where instructions sit (a one-line
+   turn is all edge, else its first and last line, each cut to `EDGE` characters: the 「三行で」
+   after an article, the "tl;dr" before one), quoted material blanked; the body between, cut
+   to `HEAD` + `TAIL` characters, so a 20,000-character paste costs what a short one does.
 2. Features: NFKC, lower case, character 1- to 4-grams hashed (vectorised polynomial hash over
    code points) into 2**18 buckets. Edges and system prompt share a namespace, the body has
    its own; each view is normalised on its own (1/sqrt(n-grams)) and scaled by its say, so a
@@ -38,6 +38,7 @@ import msgspec
 import numpy as np
 
 from router.tasks import FALLBACK_TASK, TASKS
+from router.wire import user_turn
 
 DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallback
 
@@ -124,51 +125,6 @@ class Example(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 _EXAMPLE_DECODER = msgspec.json.Decoder(Example)
-
-
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
-def _content_text(content: Any) -> str:
-    """A message's text: the string itself, or its text parts joined; other parts skipped."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Mapping):
-        content = [content]
-    elif not isinstance(content, list | tuple):
-        return ""
-    texts = (
-        p if isinstance(p, str) else _field(p, "text")
-        for p in content
-        if isinstance(p, str) or _field(p, "type") in ("text", "input_text")
-    )
-    return "\n".join(t for t in texts if isinstance(t, str))
-
-
-def extract(messages: Any) -> tuple[str, str]:
-    """(system prompt, trailing user turn) of a chat: the user messages after the last
-    assistant or tool message, joined; a bare string is a user turn."""
-    if isinstance(messages, str):
-        return "", messages
-    if not isinstance(messages, list | tuple):
-        return "", ""
-    system = next(
-        (
-            _content_text(_field(m, "content"))
-            for m in messages[:4]
-            if _field(m, "role") in ("system", "developer")
-        ),
-        "",
-    )
-    users: list[str] = []
-    for msg in reversed(messages):
-        role = _field(msg, "role")
-        if role == "user":
-            users.append(_content_text(_field(msg, "content")))
-        elif users and role not in ("system", "developer"):
-            break
-    return system, "\n".join(reversed(users))
 
 
 def _norm(text: str) -> str:
@@ -429,7 +385,7 @@ class Classifier:
 
     def scores(self, messages: Any) -> tuple[list[float], str | None]:
         """The task probabilities (in `self.tasks` order) and the sure rule that fired."""
-        system, turn = extract(messages)
+        system, turn = user_turn(messages)
         sys_view, body, head, tail, raw = views(system, turn)
         if not head:
             return [0.0] * len(self.tasks), "no_user_text"
@@ -441,8 +397,9 @@ class Classifier:
         return [v / total for v in e], (_rule(raw) if self._code >= 0 else None)
 
     def classify(self, messages: Any) -> Classification:
-        """The task a request asks for; `qa` when nothing is sure enough. Never raises on
-        odd input: no user text is `qa` with confidence 0."""
+        """The task a request asks for (a decoded request, its messages, or messages as plain
+        JSON); `qa` when nothing is sure enough. Never raises on odd input: no user text is
+        `qa` with confidence 0."""
         probs, rule = self.scores(messages)
         scores = dict(zip(self.tasks, probs, strict=True))
         if rule == "no_user_text":

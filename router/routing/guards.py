@@ -165,7 +165,7 @@ def _text_problem(task: str, text: Excerpt, parsed: ChatRequest | CompletionRequ
     if _wants_json(parsed) and not _json_ok(text):
         return "invalid_json"
     if task != "translate":
-        asked = detect_lang(_asked_text(parsed))
+        asked = detect_lang(parsed.last_user_text()[:ASKED_CHARS])
         if not check_language(joined, asked).passed:
             return "wrong_language"
     return None
@@ -186,17 +186,6 @@ def _json_ok(text: Excerpt) -> bool:
 def _wants_json(parsed: ChatRequest | CompletionRequest) -> bool:
     fmt = getattr(parsed, "response_format", None)
     return fmt is not None and fmt.type in _JSON_FORMATS
-
-
-def _asked_text(parsed: ChatRequest | CompletionRequest) -> str:
-    """The start of the last text the client wrote (what the answer's language must match)."""
-    if isinstance(parsed, CompletionRequest):
-        prompt = parsed.prompt
-        return (prompt if isinstance(prompt, str) else (prompt or [""])[-1])[:ASKED_CHARS]
-    for message in reversed(parsed.messages):
-        if message.role == "user":
-            return message.text()[:ASKED_CHARS]
-    return ""
 
 
 class LoopGuard:

@@ -67,12 +67,14 @@ from router.wire.requests import (
     Sampling,
     StreamOptions,
     TokenCount,
+    content_text,
     decode_chat,
     decode_completion,
     decode_embedding,
     decode_fields,
     encode,
     replace_fields,
+    user_turn,
 )
 
 __all__ = [
@@ -115,6 +117,7 @@ __all__ = [
     "UpstreamModel",
     "UpstreamModelList",
     "Usage",
+    "content_text",
     "decode_chat",
     "decode_checked_reply",
     "decode_chunk",
@@ -129,4 +132,5 @@ __all__ = [
     "model_object",
     "object_kind",
     "replace_fields",
+    "user_turn",
 ]

@@ -7,12 +7,18 @@ and ignore the rest, which therefore reaches the upstream untouched. Decoders ar
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 TokenCount = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+TEXT_PARTS = ("text", "input_text")  # content parts that hold text
+SYSTEM_ROLES = ("system", "developer")
+SYSTEM_AT = 4  # a system prompt counts among a chat's first this many messages
 
 
 class ContentPart(msgspec.Struct):
@@ -26,11 +32,8 @@ class Message(msgspec.Struct):
 
     def text(self) -> str:
         """The message's text, its text parts joined; images and other parts left out."""
-        if isinstance(self.content, str):
-            return self.content
-        if not self.content:
-            return ""
-        return "\n".join(p.text for p in self.content if p.text)
+        content = self.content
+        return content if isinstance(content, str) else content_text(content)
 
     def has_image(self) -> bool:
         return isinstance(self.content, list) and any(
@@ -76,14 +79,85 @@ class ChatRequest(Sampling, kw_only=True):
     tools: list[msgspec.Raw] | None = None
     response_format: ResponseFormat | None = None
 
+    def user_turn(self) -> tuple[str, str]:
+        """(system prompt, the user's trailing turn): see `user_turn`."""
+        return user_turn(self.messages)
+
+    def last_user_text(self) -> str:
+        """The text of the last message the user wrote, wherever it stands."""
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.text()
+        return ""
+
 
 class CompletionRequest(Sampling, kw_only=True):
     prompt: str | list[str]
+
+    def prompts(self) -> list[str]:
+        return [self.prompt] if isinstance(self.prompt, str) else self.prompt
+
+    def user_turn(self) -> tuple[str, str]:
+        """No system prompt; the prompts joined are the user's turn."""
+        return "", "\n".join(self.prompts())
+
+    def last_user_text(self) -> str:
+        prompts = self.prompts()
+        return prompts[-1] if prompts else ""
 
 
 class EmbeddingRequest(msgspec.Struct, kw_only=True):
     model: Annotated[str, msgspec.Meta(min_length=1)]
     input: str | list[str | int | list[int]]
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def content_text(content: Any) -> str:
+    """A message's text: the string itself, or its text parts (`TEXT_PARTS`, or bare strings)
+    joined by newlines; images and other parts left out. Reads decoded content and plain JSON
+    (dicts, a single part) alike; anything else is no text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        content = [content]
+    elif not isinstance(content, list | tuple):
+        return ""
+    texts = (
+        p if isinstance(p, str) else _field(p, "text")
+        for p in content
+        if isinstance(p, str) or _field(p, "type") in TEXT_PARTS
+    )
+    return "\n".join(t for t in texts if isinstance(t, str))
+
+
+def user_turn(messages: Any) -> tuple[str, str]:
+    """(system prompt, the user's trailing turn) of a chat: the first system or developer
+    message among the first `SYSTEM_AT`, and the user messages after the last message of
+    another role, joined. A request gives its own; a bare string is a user turn; decoded
+    messages and plain JSON (dicts) alike, and odd input is no text, never an error."""
+    if not isinstance(messages, (list, tuple)):  # messages, the usual case, tested first
+        if isinstance(messages, (ChatRequest, CompletionRequest)):
+            return messages.user_turn()
+        return ("", messages) if isinstance(messages, str) else ("", "")
+    system = next(
+        (
+            content_text(_field(m, "content"))
+            for m in messages[:SYSTEM_AT]
+            if _field(m, "role") in SYSTEM_ROLES
+        ),
+        "",
+    )
+    users: list[str] = []
+    for msg in reversed(messages):
+        role = _field(msg, "role")
+        if role == "user":
+            users.append(content_text(_field(msg, "content")))
+        elif users and role not in SYSTEM_ROLES:
+            break
+    return system, "\n".join(reversed(users))
 
 
 decode_chat = msgspec.json.Decoder(ChatRequest).decode

@@ -301,7 +301,7 @@ class MLXBackend:
         self, parsed: ChatRequest | CompletionRequest, fields: Fields, fmt: Format | None
     ) -> Prompt:
         if isinstance(parsed, CompletionRequest):
-            prompts = [parsed.prompt] if isinstance(parsed.prompt, str) else parsed.prompt
+            prompts = parsed.prompts()
             if len(prompts) != 1:
                 raise BackendStatusError(
                     400, f"{self.name}: in-process models take one prompt per request"
