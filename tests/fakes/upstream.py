@@ -76,7 +76,6 @@ class FakeModel:
     failure: str | None = None
     fail_after_tokens: int = 0
     fail_times: int | None = None
-    context_length: int | None = None
     capabilities: list[str] = field(default_factory=list)
     retry_after: str = "1"  # Retry-After sent with "503" and "429"
     body: bytes | None = None  # a prepared whole answer, sent as is (status 200, 1 MiB pieces)
@@ -85,8 +84,6 @@ class FakeModel:
     def card(self) -> dict[str, Any]:
         """This model's entry in /v1/models."""
         card: dict[str, Any] = {"id": self.id, "object": "model", "created": 0, "owned_by": "fake"}
-        if self.context_length is not None:
-            card["context_length"] = card["max_model_len"] = self.context_length
         if self.capabilities:
             card["capabilities"] = list(self.capabilities)
         return card
@@ -291,8 +288,8 @@ class _App:
         key = self.up.api_key
         if key is not None and headers.get("authorization") != f"Bearer {key}":
             return await ctx.error(401, "fake upstream: incorrect API key", "invalid_api_key")
-        if method == "GET" and path.startswith("/v1/models"):
-            return await self.models(ctx, path)
+        if method == "GET" and path.rstrip("/") == "/v1/models":
+            return await self.models(ctx)
         handler = self.routes.get(path) if method == "POST" else None
         if handler is None:
             return await ctx.error(404, f"fake upstream: no route {method} {path}", "not_found")
@@ -307,14 +304,9 @@ class _App:
         if failure is None or not await self.fail(ctx, failure):
             await handler(ctx, failure)
 
-    async def models(self, ctx: _Ctx, path: str) -> None:
-        if path.rstrip("/") == "/v1/models":
-            cards = [m.card() for m in list(self.up._models.values())]
-            return await ctx.respond(200, _encode({"object": "list", "data": cards}))
-        model = self.up._models.get(name := path.removeprefix("/v1/models/"))
-        if model is None:
-            return await ctx.error(404, f"The model `{name}` does not exist.", "model_not_found")
-        await ctx.respond(200, _encode(model.card()))
+    async def models(self, ctx: _Ctx) -> None:
+        cards = [m.card() for m in list(self.up._models.values())]
+        await ctx.respond(200, _encode({"object": "list", "data": cards}))
 
     async def fail(self, ctx: _Ctx, failure: str) -> bool:
         """Play the failures that end before any generation; False for the others."""
