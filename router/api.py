@@ -23,26 +23,23 @@ from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router.backends.protocol import DONE, Endpoint, Parsed, StreamEvent
+from router.auth import Keys
+from router.backends.protocol import Endpoint, Parsed
 from router.edges import CORS, allowed_origins, unserved
 from router.errors import (
-    BackendError,
     InvalidRequest,
     MethodNotAllowed,
     ModelNotFound,
     PayloadTooLarge,
     RequestError,
     RouterError,
-    ShuttingDown,
     split_validation,
 )
 from router.metrics import RequestMeter
-from router.routing.decide import Hints, Route, virtual_ids
-from router.routing.guards import LoopGuard
-from router.serving.dispatch import Served
+from router.routing.decide import Hints
+from router.serving.relay import SHUTTING_DOWN, Answer, Stream
 from router.serving.service import Service
 from router.wire import (
-    ModelCard,
     ModelList,
     decode_chat,
     decode_completion,
@@ -56,7 +53,6 @@ CLIENT_CLOSED = 499  # nginx's status for a client that went away; a metrics lab
 
 _MODELS_PREFIX = b"/v1/models/"
 _encode = msgspec.json.Encoder().encode
-_SHUTDOWN = ShuttingDown("The router shut down before the answer was complete.")
 
 
 def create_app(
@@ -69,9 +65,10 @@ def create_app(
     """The litestar application serving `service`, listening on `host` (default: the config's;
     it decides which web pages may call the router, see `router.edges`). Starting and stopping
     the service is the caller's (`router.app`), through the two hooks."""
-    generation = _generation_handlers(service)
+    keys = Keys(service.config.server)
+    generation = _generation_handlers(service, keys)
     app = Litestar(
-        route_handlers=[*generation, *_plain_handlers(service)],
+        route_handlers=[*generation, *_plain_handlers(service, keys)],
         on_startup=list(on_startup),
         on_shutdown=list(on_shutdown),
         exception_handlers={
@@ -88,7 +85,7 @@ def create_app(
     return app
 
 
-def _generation_handlers(service: Service) -> list[Any]:
+def _generation_handlers(service: Service, keys: Keys) -> list[Any]:
     endpoints: list[tuple[str, Endpoint, Callable[[bytes], Parsed]]] = [
         ("/v1/chat/completions", "chat/completions", decode_chat),
         ("/v1/completions", "completions", decode_completion),
@@ -96,18 +93,22 @@ def _generation_handlers(service: Service) -> list[Any]:
     ]
     handlers = []
     for path, endpoint, decode in endpoints:
-        generation = Generation(service, endpoint, decode)
+        generation = Generation(service, keys, endpoint, decode)
         handlers.append(asgi(path, copy_scope=False)(generation.handle))
     return handlers
 
 
 class Generation:
-    """One generation endpoint: decode, route, dispatch, answer (whole or streamed)."""
+    """One generation endpoint: decode, ask the service, write what it answers."""
 
-    def __init__(self, service: Service, endpoint: Endpoint, decode: Callable[[bytes], Parsed]):
+    def __init__(
+        self, service: Service, keys: Keys, endpoint: Endpoint, decode: Callable[[bytes], Parsed]
+    ):
         self.service = service
+        self.keys = keys
         self.endpoint = endpoint
         self.decode = decode
+        self.max_body = service.config.server.max_body_bytes
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         meter = RequestMeter(self.service.metrics, time.perf_counter())
@@ -116,51 +117,29 @@ class Generation:
                 served = f"The router serves {scope['path']} with POST, not {scope['method']}."
                 raise MethodNotAllowed(served, allow="POST")
             authorization, hints = _read_headers(scope)
-            self.service.authorize(authorization)
-            body = await _read_body(receive, self.service.config.server.max_body_bytes)
+            self.keys.check(authorization)
+            body = await _read_body(receive, self.max_body)
             parsed = _decode(self.decode, body)
-            route = self.service.route(parsed.model, hints, parsed)
         except RouterError as err:
             meter.finish(err.status, timed=False)
             await _send_error(send, err)
             return
-        work = self._answer(route, parsed, body, meter, send)
+        work = self._answer(parsed, body, hints, meter, send)
         await _until_disconnect(receive, work, meter, send)
 
     async def _answer(
-        self, route: Route, parsed: Parsed, body: bytes, meter: RequestMeter, send: Send
+        self, parsed: Parsed, body: bytes, hints: Hints, meter: RequestMeter, send: Send
     ) -> None:
         try:
-            if getattr(parsed, "stream", False):
-                served, events = await self.service.dispatcher.open_stream(
-                    route, self.endpoint, parsed, body
-                )
-                self._begin(route, served, meter)
-                relay = _Relay(send, meter, self.service, self.endpoint)
-                per_token = await relay.run(served, route, events, parsed)
-                if per_token is not None:
-                    self.service.observe_speed(served.model, per_token)
-            else:
-                start = time.perf_counter()
-                check = self.service.answer_check(route, parsed)
-                served, reply = await self.service.dispatcher.complete(
-                    route, self.endpoint, parsed, body, check
-                )
-                self._begin(route, served, meter)
-                upstream = time.perf_counter() - start
-                await _send(send, 200, reply.body, _route_headers(served, route))
-                meter.finish(200, reply.usage, first_token_at=reply.first_token_at)
-                self.service.metrics.overhead.observe(meter.elapsed() - upstream)
-        except RouterError as err:
-            failed = isinstance(err, BackendError) and err.model is not None
-            if failed:  # counted under the model that failed, with its time
-                meter.labels = (err.model, route.task, err.backend or "none")  # type: ignore[attr-defined]
-            meter.finish(err.status, timed=failed)
+            answer = await self.service.generate(self.endpoint, parsed, body, hints, meter)
+        except RouterError as err:  # recorded by the service
             await _send_error(send, err)
-
-    def _begin(self, route: Route, served: Served, meter: RequestMeter) -> None:
-        meter.labels = (served.model, route.task, served.replica.backend.name)
-        self.service.metrics.decision(route.task, served.model, route.basis).inc()
+            return
+        if type(answer) is Stream:
+            await answer.relay(_Response(send, answer))
+        else:
+            await _send(send, 200, answer.body, _route_headers(answer))  # type: ignore[union-attr]
+            answer.sent()  # type: ignore[union-attr]
 
 
 async def _until_disconnect(
@@ -170,7 +149,7 @@ async def _until_disconnect(
     away. One watcher task per request, and no other: the work itself runs here.
 
     Cancelled from outside, the server's shutdown grace period is over: a stream has been ended
-    with an error event by `_Relay`; an answer not begun gets a 503."""
+    with an error event by its relay; an answer not begun gets a 503."""
     watch = _Watch(asyncio.current_task())  # type: ignore[arg-type]
     watcher = asyncio.get_running_loop().create_task(watch.run(receive))
     try:
@@ -180,9 +159,9 @@ async def _until_disconnect(
         if watch.fired:
             meter.finish(CLIENT_CLOSED, timed=False)
             return
-        meter.finish(_SHUTDOWN.status, timed=False)
+        meter.finish(SHUTTING_DOWN.status, timed=False)
         with contextlib.suppress(RuntimeError):  # uvicorn: the response had begun (and ended)
-            await _send_error(send, _SHUTDOWN)
+            await _send_error(send, SHUTTING_DOWN)
     finally:
         watch.over = True
         watcher.cancel()
@@ -207,86 +186,34 @@ class _Watch:
             self.task.cancel()
 
 
-class _Relay:
-    """Passes a stream's events to the client as they come, counting and watching them."""
+class _Response:
+    """A stream's response, as the service's relay writes it (`relay.Out`): server-sent events
+    under the answer's headers."""
 
-    def __init__(self, send: Send, meter: RequestMeter, service: Service, endpoint: Endpoint):
+    __slots__ = ("answer", "send")
+
+    def __init__(self, send: Send, answer: Answer) -> None:
         self.send = send
-        self.meter = meter
-        self.service = service
-        self.endpoint = endpoint
+        self.answer = answer
 
-    async def run(self, served: Served, route: Route, events: Any, parsed: Parsed) -> float | None:
-        """Stream the events to the client; returns the time per token, when measured."""
-        headers = _route_headers(served, route)
+    async def start(self) -> None:
+        headers = [(b"content-type", b"text/event-stream"), *_route_headers(self.answer)]
         headers.append((b"cache-control", b"no-cache"))
-        wants_usage = parsed.wants_usage()  # type: ignore[union-attr]
-        guard = LoopGuard() if self.service.config.routing.loop_guard else None
-        status = 200
-        try:  # from the headers on: whatever fails, closing the events frees the model's place
-            start = [(b"content-type", b"text/event-stream"), *headers]
-            await self.send({"type": "http.response.start", "status": 200, "headers": start})
-            async for event in events:
-                text = self.meter.on_event(event)
-                if guard is not None and guard.feed(text):
-                    await self._cut(served.model)
-                    break
-                if not wants_usage and _usage_only(event):
-                    continue  # asked of the upstream for the metrics, not by the client
-                await self._body(event.data)
-        except BackendError as err:
-            status = err.status
-            await self._body(b"data: " + err.body() + b"\n\n")
-        except asyncio.CancelledError:  # the client went away (nothing is sent then), or the
-            # server's shutdown grace period is over: say so and end the stream properly
-            await self._body(b"data: " + _SHUTDOWN.body() + b"\n\n")
-            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-            raise
-        finally:
-            await events.aclose()
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-        return self.meter.finish(status)
+        await self.send({"type": "http.response.start", "status": 200, "headers": headers})
 
-    async def _body(self, data: bytes) -> None:
+    async def body(self, data: bytes) -> None:
         await self.send({"type": "http.response.body", "body": data, "more_body": True})
 
-    async def _cut(self, model: str) -> None:
-        """End a looping answer: say why in a comment, finish the choice, close the stream."""
-        self.service.metrics.loop_guard.labels(model).inc()
-        await self._body(b": router: the loop guard cut a repeating answer\n\n")
-        await self._body(b"data: " + _finish_chunk(model, self.endpoint) + b"\n\n" + DONE.data)
+    async def end(self) -> None:
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _finish_chunk(model: str, endpoint: Endpoint) -> bytes:
-    """A last chunk closing choice 0 with finish_reason `content_filter` (the router's filter)."""
-    now = int(time.time())
-    if endpoint == "completions":
-        choice: dict[str, Any] = {"index": 0, "text": "", "finish_reason": "content_filter"}
-        kind = "text_completion"
-    else:
-        choice = {"index": 0, "delta": {}, "finish_reason": "content_filter"}
-        kind = "chat.completion.chunk"
-    chunk = {
-        "id": f"router-{now}",
-        "object": kind,
-        "created": now,
-        "model": model,
-        "choices": [choice],
-    }
-    return _encode(chunk)
-
-
-def _usage_only(event: StreamEvent) -> bool:
-    chunk = event.chunk
-    return chunk is not None and chunk.usage is not None and not chunk.choices
-
-
-def _route_headers(served: Served, route: Route) -> list[tuple[bytes, bytes]]:
+def _route_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
     return [
-        (b"x-router-model", _ascii(served.model)),
-        (b"x-router-task", _ascii(route.task)),
-        (b"x-router-reason", _ascii(served.reason(route))),
-        (b"x-router-backend", _ascii(served.replica.backend.name)),
+        (b"x-router-model", _ascii(answer.model)),
+        (b"x-router-task", _ascii(answer.task)),
+        (b"x-router-reason", _ascii(answer.reason)),
+        (b"x-router-backend", _ascii(answer.backend)),
     ]
 
 
@@ -362,22 +289,20 @@ async def _send_error(send: Send, err: RouterError) -> None:
     await _send(send, err.status, err.body(), extra)
 
 
-def _plain_handlers(service: Service) -> list[Any]:
+def _plain_handlers(service: Service, keys: Keys) -> list[Any]:
     started = int(time.time())  # `created` of the router's own names and of undated models
 
     def models_list() -> list[dict[str, object]]:
-        """Every model once (the catalogue holds no router name: see `Catalog.reserved`)."""
-        routed = [ModelCard(v, owned_by="router") for v in virtual_ids(service.tasks)]
-        return [model_object(c, started) for c in (*service.catalog.cards(), *routed)]
+        return [model_object(c, started) for c in service.models()]
 
     @get("/v1/models", sync_to_thread=False)
     def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
-        service.authorize(request.headers.get("authorization"))
+        keys.check(request.headers.get("authorization"))
         return Response(_encode(ModelList(models_list())), media_type="application/json")
 
     @get("/v1/models/{model_id:path}", sync_to_thread=False)
     def get_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes]:
-        service.authorize(request.headers.get("authorization"))
+        keys.check(request.headers.get("authorization"))
         wanted = _raw_model_id(request) or model_id.removeprefix("/")
         for card in models_list():
             if card["id"] == wanted:

@@ -1,64 +1,40 @@
-"""The running router: its backends, catalogue, metrics and dispatcher, started and stopped
-together. The HTTP layer (`router.api`) and the CLI hold one `Service` and only translate.
+"""The running router: its backends, catalogue, routing state, dispatcher and metrics, started
+and stopped together. The HTTP layer (`router.api`) makes one call per generation request,
+`generate`; the composition root (`router.app`) builds and starts the service.
+
+Each concern has its own type: `Catalog` (models, replicas, backend health, readiness),
+`Decisions` (what routing reads, and the route), `Dispatcher` (candidates, fallback,
+escalation), `Relay` (the answer on its way out, its metering and speed feedback). The service
+owns their lifecycle: the backends' start and close, the catalogue's refreshes, the classifier's
+training and the profile's choice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from router.backends import build_backend
-from router.backends.protocol import Backend, Parsed
+from router.backends.protocol import Backend, Endpoint, Parsed
 from router.config import BackendConfig, Config, LoadedConfig
-from router.errors import AuthenticationError, InvalidRequest
-from router.metrics import Metrics, export_profile
-from router.profiles import (
-    ActiveProfile,
-    remove_stale_temp_files,
-    select_profile,
-    this_machine,
-)
-from router.routing.classifier import Classification, Classifier
+from router.errors import RouterError
+from router.metrics import Metrics, RequestMeter
+from router.profiles import ActiveProfile, remove_stale_temp_files, select_profile, this_machine
+from router.routing.classifier import Classifier
 from router.routing.classifier_cache import load_default_classifier
-from router.routing.decide import (
-    Explanation,
-    Hints,
-    Live,
-    Route,
-    candidates,
-    choose,
-    is_router_name,
-    messages_of,
-    needs_of,
-    resolve,
-    shortlist,
-)
-from router.routing.guards import answer_problem
-from router.routing.live import LiveSpeed
-from router.routing.policy import Settings
+from router.routing.decide import Explanation, Hints, is_router_name, virtual_ids
 from router.serving.catalog import Catalog
+from router.serving.decisions import Decisions
 from router.serving.discover import zero_config_backends
-from router.serving.dispatch import Check, Dispatcher
-from router.tasks import TASKS, Policy
+from router.serving.dispatch import Dispatcher
+from router.serving.relay import Relay, Stream, Whole
 from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 
 log = logging.getLogger("router")
 BackendFactory = Callable[[BackendConfig, Metrics], Backend]
-
-
-def _token_bytes(token: str) -> bytes:
-    """A bearer token's bytes as the client sent them (servers decode headers as latin-1);
-    the keys are compared as UTF-8 bytes, so a non-ASCII key matches what a client sends."""
-    token = token.strip()
-    try:
-        return token.encode("latin-1")
-    except UnicodeEncodeError:  # not decoded from bytes: the text itself
-        return token.encode()
 
 
 class Service:
@@ -78,24 +54,22 @@ class Service:
         self.config: Config = loaded.config
         self.metrics = metrics or Metrics()
         routing = self.config.routing
-        self.tasks: tuple[str, ...] = (*TASKS, *(t for t in routing.tasks if t not in TASKS))
         self.catalog = Catalog(lambda name: is_router_name(name, self.tasks, routing.aliases))
+        self.decisions = Decisions(routing, self.catalog, self.metrics)
+        self.tasks = self.decisions.tasks
         for backend_config in self.config.backends:
             self.catalog.add(build(backend_config, self.metrics), backend_config)
         self.backends: list[Backend] = self.catalog.backends
         self.dispatcher = Dispatcher(self.catalog, self.metrics)
-        self._keys = [k.encode() for k in self.config.server.accepted_keys()]
-        self._refresher: asyncio.Task[None] | None = None
-        self.settings = Settings(
-            quality_floor=routing.quality_floor,
-            max_failure_rate=routing.max_failure_rate,
-            quality_weight=routing.quality_weight,
-            latency_targets=dict(routing.latency_targets),
+        decisions = self.decisions
+        self.relay = Relay(
+            self.dispatcher,
+            self.metrics,
+            routing.loop_guard,
+            decisions.answer_check,
+            decisions.observe_speed,
         )
-        self.live = LiveSpeed()
-        self.active = ActiveProfile(None, None, "not chosen yet")
-        self.classifier: Classifier | None = None
-        self._shortlists: dict[tuple[str, str], list[ModelCard]] = {}  # see routing.shortlist
+        self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         if self.loaded.source is None:
@@ -105,7 +79,7 @@ class Service:
             await backend.start()
         await self.refresh()
         if self.routes:
-            self.classifier = await asyncio.to_thread(self._train_classifier)
+            self.decisions.classifier = await asyncio.to_thread(self._train_classifier)
         self.choose_profile()
         self._refresher = asyncio.create_task(self._refresh_forever())
         log.info("%s", self.describe())
@@ -129,10 +103,16 @@ class Service:
         self.use_profile(active)
 
     def use_profile(self, active: ActiveProfile) -> None:
-        self.active = active
-        self._shortlists.clear()
-        self.live.use_profile(active.profile)
-        export_profile(self.metrics, active.profile)
+        self.decisions.use_profile(active)
+
+    @property
+    def active(self) -> ActiveProfile:
+        """The profile routing reads now."""
+        return self.decisions.active
+
+    @property
+    def classifier(self) -> Classifier | None:
+        return self.decisions.classifier
 
     async def stop(self) -> None:
         if self._refresher is not None:
@@ -144,7 +124,7 @@ class Service:
 
     async def refresh(self) -> None:
         await self.catalog.refresh(self.config.server.discovery_timeout)
-        self._shortlists.clear()
+        self.decisions.catalog_changed()
         for name in self.catalog.states:  # answered its check, and its breaker not open
             self.metrics.backend_up.labels(name).set(int(self.catalog.backend_up(name)))
 
@@ -167,96 +147,37 @@ class Service:
         ]
         return f"{source}: {'; '.join(parts)}"
 
-    def authorize(self, header: str | None) -> None:
-        """Check a request's `Authorization` header against the configured keys, if any."""
-        if not self._keys:
-            return
-        token = _token_bytes(header[7:]) if header and header[:7].lower() == "bearer " else b""
-        # compare with every key so the time taken does not tell which one nearly matched
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(token, key)
-        if not matched:
-            raise AuthenticationError("Missing or invalid API key (Authorization: Bearer ...).")
+    async def generate(
+        self,
+        endpoint: Endpoint,
+        parsed: Parsed,
+        body: bytes,
+        hints: Hints,
+        meter: RequestMeter,
+    ) -> Whole | Stream:
+        """A generation request's answer: routed, dispatched, whole or a stream begun. Any
+        failure is recorded in `meter` before it is raised."""
+        try:
+            route = self.decisions.route(parsed.model, hints, parsed)  # type: ignore[arg-type]
+        except RouterError as err:
+            meter.finish(err.status, timed=False)
+            raise
+        return await self.relay.answer(route, endpoint, parsed, body, meter)
 
-    def route(
-        self, name: str, hints: Hints, parsed: ChatRequest | CompletionRequest | EmbeddingRequest
-    ) -> Route:
-        """Where a request goes: the named model, or the policy's choice for its task."""
-        return self.explain(name, hints, parsed).route
+    def models(self) -> list[ModelCard]:
+        """Every model once, then the router's own names (the catalogue holds none of them:
+        see `Catalog.reserved`)."""
+        routed = [ModelCard(v, owned_by="router") for v in virtual_ids(self.tasks)]
+        return [*self.catalog.cards(), *routed]
 
     def explain(
         self, name: str, hints: Hints, parsed: ChatRequest | CompletionRequest | EmbeddingRequest
     ) -> Explanation:
-        """The route with what led to it: the classification and the policy's decision."""
-        routing = self.config.routing
-        found = resolve(
-            name, hints, known=self.catalog.ids(), aliases=routing.aliases, tasks=self.tasks
-        )
-        if isinstance(found, Route):
-            return Explanation(found)
-        if isinstance(parsed, EmbeddingRequest):
-            raise InvalidRequest("Embeddings need a concrete model id.", param="model")
-        task, how, classification = found.task, found.how, None
-        if task is None:
-            classification = self._classify(parsed)
-            task = classification.task
-            how = f"classified {task} {classification.confidence:.2f}"
-        if self.active.profile is None and routing.default_model in self.catalog.ids():
-            reason = f"{how}; default" if how else "default"
-            route = Route(task, [routing.default_model], reason, "default")
-            return Explanation(route, classification)
-        policy: Policy = hints.policy or routing.policy  # type: ignore[assignment]
-        needs = needs_of(parsed, task)
-        special = needs.vision or needs.tools or needs.json  # filters may empty a shortlist
-        cards = self.catalog.cards() if special else self._shortlist(task, policy)
-        live = {
-            c.id: Live(self.catalog.outstanding(c.id), self.live.drift(c.id) or 1.0) for c in cards
-        }
-        found = candidates(cards, task, self.active.profile, live, needs.answer_tokens)
-        route, decision = choose(
-            task, how, found, needs, policy, self.settings, routing.max_candidates
-        )
-        return Explanation(route, classification, decision)
-
-    def _shortlist(self, task: str, policy: Policy) -> list[ModelCard]:
-        key = (task, policy)
-        found = self._shortlists.get(key)
-        if found is None:
-            found = shortlist(
-                self.catalog.cards(), task, self.active.profile, policy, self.settings
-            )
-            self._shortlists[key] = found
-        return found
-
-    def answer_check(self, route: Route, parsed: Parsed) -> Check | None:
-        """The check a routed, non-streamed answer must pass before it goes out, if any."""
-        routing = self.config.routing
-        if (
-            len(route.candidates) < 2
-            or not routing.escalation
-            or route.task in routing.no_escalation
-            or isinstance(parsed, EmbeddingRequest)
-        ):
-            return None
-        task = route.task
-        return lambda reply: answer_problem(task, reply.body, parsed)
-
-    def _classify(self, parsed: ChatRequest | CompletionRequest) -> Classification:
-        assert self.classifier is not None  # trained in start()
-        start = time.perf_counter()
-        result = self.classifier.classify(messages_of(parsed))
-        self.metrics.classification.observe(time.perf_counter() - start)
-        return result
-
-    def observe_speed(self, model: str, seconds_per_token: float) -> None:
-        """Feed a served request's speed back into routing (and the drift gauge)."""
-        drift = self.live.observe(model, seconds_per_token)
-        if drift is not None:
-            self.metrics.drift.labels(model).set(drift)
+        """The route a request would take, with what led to it (`router route`)."""
+        return self.decisions.explain(name, hints, parsed)
 
     def ready(self) -> tuple[bool, str]:
-        if self.classifier is None:
+        if self.decisions.classifier is None:
             return False, "starting"
         if self.catalog.usable():
             return True, f"ready; {self.active.describe()}"
