@@ -1,4 +1,6 @@
-"""Test doubles for the router's neighbours: a scripted OpenAI-compatible upstream.
+"""Test doubles for the router's neighbours: a scripted OpenAI-compatible upstream on loopback
+(`upstream`, for end-to-end tests), and an in-process `FakeBackend` at the `Backend` seam
+(`backend`; `seam` builds a dispatcher over them).
 
 Names are loaded lazily so that `python -m tests.fakes.upstream` runs without a warning.
 """
