@@ -5,6 +5,10 @@ router with one line naming the file, the key and the problem (`router.toml: bac
 base_url: must start with http:// or https://`). The smallest valid config is a list of
 `[[backends]]`; every other table has defaults.
 
+A `[[backends]]` entry is a tagged union on `kind` (`BackendConfig`: `OpenAIBackendConfig` or
+`MLXBackendConfig`, their shared settings in `_Backend`), so a setting only the other kind reads
+is an unknown key, named as such, never silently ignored.
+
 Where the file comes from: `--config`, else `$ROUTER_CONFIG`, else `./router.toml`, else the
 zero-config default (no file: the embedded model plus whatever local servers answer).
 """
@@ -14,7 +18,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal, get_args, get_origin
+from types import UnionType
+from typing import Annotated, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import msgspec
@@ -88,44 +93,24 @@ class ModelEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("model id must not be empty")
 
 
-class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class _Backend(msgspec.Struct, forbid_unknown_fields=True, frozen=True, tag_field="kind"):
+    """What every `[[backends]]` entry has; `kind` picks the rest (a key of the other kind is
+    an unknown key)."""
+
+    kind: ClassVar[str]
     name: str
-    kind: Literal["openai", "mlx"]
-    base_url: str | None = None
-    api_key_env: str | None = None
-    models: list[str | ModelEntry] | None = None  # None: read from the upstream
-    model_dirs: list[str] = []  # mlx: folders scanned for model folders
-    connect_timeout: Seconds = 5.0
-    read_timeout: Seconds = 600.0  # to the first byte, and between events of a stream
-    max_answer_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 32 * 2**20  # a whole answer: 502
-    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
-    # per model at once, the rest wait (max_queue), then 429: below max_connections, so one
-    # model's hung requests cannot take every pooled connection from its neighbours
-    max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = 32
-    queue_timeout: Seconds = 60.0  # how long a request may wait for a place (then 503)
+    models: list[str | ModelEntry] | None = None  # None: read from the upstream (or the disk)
+    max_queue: Annotated[int, msgspec.Meta(ge=0)] = 16  # per model, behind those running: 429
+    queue_timeout: Seconds | None = 60.0  # how long a request may wait for a place (then 503)
     failure_threshold: Annotated[int, msgspec.Meta(ge=1)] = 3  # failures in a row: skip it
     cooldown: Seconds = 10.0  # for this long, then probe it again
     # calibration may run this backend's code answers (always sandboxed); false: never.
     # Servers found by zero-config discovery are never trusted.
     trusted: bool = True
-    # mlx (in-process models): residency and queueing, see router.backends.mlx.residency
-    memory_budget_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None  # None: a RAM share
-    memory_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # of physical RAM
-    idle_ttl: Annotated[float, msgspec.Meta(ge=0)] = 1800.0  # unload after idle; 0: never
-    load_wait: Seconds = 120.0  # how long a load waits for busy models to free the budget
-    max_queue: Annotated[int, msgspec.Meta(ge=0)] = 16  # per model, behind the one generating
-    default_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 512  # when a request sets none
-    defaults: SamplingDefaults | None = None  # mlx: sampling when a request sets none
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
             raise ValueError("name may hold only letters, digits, '_', '.' and '-'")
-        if self.kind == "openai":
-            if not self.base_url:
-                raise ValueError("an openai backend needs base_url")
-            if not self.base_url.startswith(("http://", "https://")):
-                raise ValueError("base_url must start with http:// or https://")
-            _check_url(self.base_url)
 
     def model_entries(self) -> list[ModelEntry] | None:
         """The configured models as entries (bare ids become entries), None when unlisted."""
@@ -133,16 +118,75 @@ class BackendConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             return None
         return [ModelEntry(m) if isinstance(m, str) else m for m in self.models]
 
+    def _refuse_in_models(self, *keys: str) -> None:
+        """A model entry's key that only the other kind reads is an error, not ignored."""
+        for i, entry in enumerate(self.model_entries() or ()):
+            for key in keys:
+                if getattr(entry, key) is not None:
+                    raise ValueError(
+                        f'models[{i}].{key}: not read by kind = "{self.kind}" backends'
+                    )
+
+
+class OpenAIBackendConfig(_Backend, tag="openai"):
+    """`kind = "openai"`: an OpenAI-compatible server (router.backends.openai)."""
+
+    kind: ClassVar[str] = "openai"
+    base_url: str = ""  # required: checked below, so that the error says so
+    api_key_env: str | None = None
+    connect_timeout: Seconds = 5.0
+    read_timeout: Seconds = 600.0  # to the first byte, and between events of a stream
+    max_answer_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 32 * 2**20  # a whole answer: 502
+    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
+    # per model at once, the rest wait (max_queue), then 429: below max_connections, so one
+    # model's hung requests cannot take every pooled connection from its neighbours
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = 32
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._refuse_in_models("path", "defaults")
+        if not self.base_url:
+            raise ValueError("an openai backend needs base_url")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        _check_url(self.base_url)
+
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
+
+class MLXBackendConfig(_Backend, tag="mlx"):
+    """`kind = "mlx"`: in-process models (router.backends.mlx). A model generates one request
+    at a time; the others wait in its queue (`max_queue`), by default for as long as it takes
+    (`queue_timeout` unset)."""
+
+    kind: ClassVar[str] = "mlx"
+    max_concurrency: ClassVar[int] = 1  # one generation thread per model: not a setting
+    queue_timeout: Seconds | None = None  # no limit: each waits for its turn
+    model_dirs: list[str] = []  # folders scanned for model folders
+    # residency, see router.backends.mlx.residency
+    memory_budget_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None  # None: a RAM share
+    memory_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # of physical RAM
+    idle_ttl: Annotated[float, msgspec.Meta(ge=0)] = 1800.0  # unload after idle; 0: never
+    load_wait: Seconds = 120.0  # how long a load waits for busy models to free the budget
+    default_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 512  # when a request sets none
+    defaults: SamplingDefaults | None = None  # sampling when a request sets none
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._refuse_in_models("upstream_id")
+
     def budget_bytes(self) -> int:
-        """The mlx memory budget: `memory_budget_bytes`, else `memory_fraction` of RAM."""
+        """The memory budget: `memory_budget_bytes`, else `memory_fraction` of RAM."""
         if self.memory_budget_bytes is not None:
             return self.memory_budget_bytes
         import psutil
 
         return int(psutil.virtual_memory().total * self.memory_fraction)
+
+
+BackendConfig = OpenAIBackendConfig | MLXBackendConfig  # one `[[backends]]` entry, by `kind`
+BACKEND_KINDS: dict[str, type[_Backend]] = {"openai": OpenAIBackendConfig, "mlx": MLXBackendConfig}
 
 
 def _check_url(url: str) -> None:
@@ -247,16 +291,29 @@ def _describe_validation(source: str, err: msgspec.ValidationError) -> str:
     problem, key = split_validation(err)
     problem = problem.replace("Object contains unknown field", "unknown key")
     problem = problem[:1].lower() + problem[1:]
-    if problem.startswith("invalid enum value") and (choices := _choices(key)):
+    if problem.startswith(("invalid enum value", "invalid value")) and (choices := _choices(key)):
+        problem = problem.replace("invalid value", "invalid enum value", 1)
         problem += f"; expected one of {', '.join(choices)}"
+    if re.fullmatch(r"backends\[\d+\]", key) and (
+        found := re.search(r"unknown key `(.+)`", problem)
+    ):
+        owners = [k for k, c in BACKEND_KINDS.items() if found[1] in c.__struct_fields__]
+        if owners:
+            kinds = " or ".join(f'"{k}"' for k in owners)
+            problem += f" (only kind = {kinds} backends have it)"
     return f"{source}: {key}: {problem}" if key else f"{source}: {problem}"
 
 
 def _choices(key: str) -> tuple[str, ...]:
-    """The allowed values of the Literal-typed setting at a path like `backends[0].kind`."""
+    """The allowed values of the Literal-typed setting (or of the tag, like `kind`, that picks
+    a Struct of a union) at a path like `routing.policy` or `backends[0].kind`."""
     kind: object = Config
     for name in re.sub(r"\[\d+\]", "", key).split("."):
-        fields = {f.name: f.type for f in msgspec.structs.fields(kind)}  # type: ignore[arg-type]
+        structs = get_args(kind) if get_origin(kind) in (Union, UnionType) else (kind,)
+        tags = [getattr(t, "__struct_config__", None) for t in structs]
+        if all(c is not None and c.tag_field == name for c in tags):
+            return tuple(str(c.tag) for c in tags)  # type: ignore[union-attr]
+        fields = {f.name: f.type for t in structs for f in msgspec.structs.fields(t)}  # type: ignore[arg-type]
         kind = fields.get(name)
         if get_origin(kind) is list:
             kind = get_args(kind)[0]

@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from router.config import MLXBackendConfig
 from router.errors import (
+    AllCandidatesFailed,
     BackendError,
     BackendProtocolError,
     BackendStatusError,
@@ -21,8 +23,14 @@ from router.errors import (
     Overloaded,
     QueueTimeout,
 )
+from router.metrics import Metrics
+from router.routing.decide import Route
 from router.serving.admission import Breaker, Gate, Outcome, admit, busy_for, outcome, settle
+from router.serving.catalog import Catalog
+from router.serving.dispatch import Dispatcher
+from router.wire import decode_chat
 from tests.conftest import RunningRouter, backend_toml
+from tests.fakes.backend import FakeBackend, Script
 from tests.fakes.upstream import FakeUpstream
 
 BODY = {"model": "slow-model", "messages": [{"role": "user", "content": "hi"}]}
@@ -64,6 +72,45 @@ async def test_gate_wait_has_a_time_limit_and_cancellation_frees_the_line() -> N
     assert gate.waiting == 0
     gate.release()
     assert gate.active == 0
+
+
+async def test_gate_without_a_time_limit_waits_for_its_turn() -> None:
+    gate = Gate(limit=1, max_queue=1, queue_timeout=None)
+    await gate.acquire("m")
+    waiter = asyncio.create_task(gate.acquire("m"))
+    await asyncio.sleep(0.1)
+    assert not waiter.done() and gate.waiting == 1
+    gate.release()
+    await waiter
+    assert gate.active == 1
+
+
+async def test_an_in_process_models_one_queue_is_its_gate() -> None:
+    """An mlx replica's gate lets one request through (its generation thread runs one), keeps
+    `max_queue` waiting, counted once in router_queue_depth, and refuses the rest with a 429
+    naming the setting."""
+    fake = FakeBackend("local", {"m": Script(delay=0.2)})
+    catalog, metrics = Catalog(), Metrics()
+    catalog.add(fake, MLXBackendConfig(name="local", max_queue=1))  # type: ignore[arg-type]
+    await catalog.refresh()
+    dispatcher = Dispatcher(catalog, metrics)
+    route = Route("qa", ["m"], "direct", "direct")
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+
+    def ask() -> asyncio.Task[object]:
+        return asyncio.create_task(
+            dispatcher.complete(route, "chat/completions", decode_chat(body), body)
+        )
+
+    running = [ask(), ask()]
+    await asyncio.sleep(0.05)
+    depth = metrics.queue_depth.labels("m", "local")
+    assert fake.scripts["m"].calls == 1 and depth._value.get() == 1
+    with pytest.raises(AllCandidatesFailed, match=r"max_queue = 1") as caught:
+        await ask()
+    assert caught.value.status == 429 and caught.value.headers() == {"retry-after": "1"}
+    await asyncio.gather(*running)
+    assert fake.scripts["m"].calls == 2 and depth._value.get() == 0
 
 
 @pytest.mark.parametrize(

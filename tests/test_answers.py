@@ -23,7 +23,7 @@ import pytest
 
 from router.backends.http.pool import Pool, ResponseTooLarge
 from router.backends.openai import OpenAIBackend
-from router.config import BackendConfig
+from router.config import OpenAIBackendConfig
 from router.errors import AnswerTooLarge
 from tests.conftest import RunningRouter, backend_toml, free_port, wait_ready
 from tests.fakes.upstream import FakeModel, FakeUpstream
@@ -237,7 +237,7 @@ async def _lying_server(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 async def test_a_model_list_over_its_cap_is_refused() -> None:
     server = await asyncio.start_server(_lying_server, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    config = BackendConfig(name="up", kind="openai", base_url=f"http://127.0.0.1:{port}/v1")
+    config = OpenAIBackendConfig(name="up", base_url=f"http://127.0.0.1:{port}/v1")
     backend = OpenAIBackend(config)
     try:
         with pytest.raises(AnswerTooLarge, match="declares 314572800 bytes"):

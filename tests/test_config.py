@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from router.config import Config, find_config_file, load_config, parse_config
+from router.config import (
+    Config,
+    MLXBackendConfig,
+    OpenAIBackendConfig,
+    find_config_file,
+    load_config,
+    parse_config,
+)
 from router.errors import ConfigError
 
 SMALLEST = b"""
@@ -26,6 +33,15 @@ def test_the_spec_smallest_config_keeps_working() -> None:
     assert [b.name for b in config.backends] == ["lmstudio", "local"]
     assert config.server.host == "127.0.0.1" and config.server.port == 8800
     assert config.backends[0].models is None
+
+
+def test_each_kind_has_its_own_settings_and_defaults() -> None:
+    openai, mlx = parse_config(SMALLEST, "router.toml").backends
+    assert isinstance(openai, OpenAIBackendConfig) and isinstance(mlx, MLXBackendConfig)
+    assert (openai.kind, mlx.kind) == ("openai", "mlx")
+    assert (openai.max_concurrency, openai.queue_timeout) == (32, 60.0)
+    assert (mlx.max_concurrency, mlx.queue_timeout) == (1, None)  # one at a time, waits its turn
+    assert not hasattr(openai, "idle_ttl") and not hasattr(mlx, "base_url")
 
 
 def test_models_may_be_ids_or_tables() -> None:
@@ -70,6 +86,31 @@ def test_models_may_be_ids_or_tables() -> None:
             "my.toml: backend names must be unique: a",
         ),
         (b"[[backends]\n", "my.toml: not valid TOML"),
+        (
+            b'[[backends]]\nname = "a"\nkind = "openai"\nbase_url = "http://h/v1"\nidle_ttl = 5\n',
+            'my.toml: backends[0]: unknown key `idle_ttl` (only kind = "mlx" backends have it)',
+        ),
+        (
+            b'[[backends]]\nname = "a"\nkind = "mlx"\nread_timeout = 5\n',
+            'my.toml: backends[0]: unknown key `read_timeout` (only kind = "openai" backends',
+        ),
+        (
+            b'[[backends]]\nname = "a"\nkind = "mlx"\nmax_concurrency = 4\n',
+            'my.toml: backends[0]: unknown key `max_concurrency` (only kind = "openai"',
+        ),
+        (
+            b'[[backends]]\nname = "a"\nkind = "mlx"\nbogus = 1\n',
+            "my.toml: backends[0]: unknown key `bogus`",
+        ),
+        (
+            b'[[backends]]\nname = "a"\n',
+            "my.toml: backends[0]: object missing required field `kind`",
+        ),
+        (
+            b'[[backends]]\nname = "a"\nkind = "openai"\nbase_url = "http://h/v1"\n'
+            b'models = [{ id = "m", path = "/models/m" }]\n',
+            'my.toml: backends[0]: models[0].path: not read by kind = "openai" backends',
+        ),
         (
             b'[routing]\npolicy = "fastest"\n',
             "my.toml: routing.policy: invalid enum value 'fastest'; expected one of quality",

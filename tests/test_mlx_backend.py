@@ -226,7 +226,8 @@ def test_disconnect_stops_generation(shared: RunningRouter, client: openai.OpenA
 def test_a_request_queues_behind_another_and_the_queue_is_bounded(
     shared: RunningRouter, client: openai.OpenAI
 ) -> None:
-    slot = backend_of(shared).residency.slots["smollm2"]
+    gate = shared.service.catalog.replicas("smollm2")[0].gate  # the model's one queue
+    assert gate is not None and gate.limit == 1  # one generation thread: one at a time
     first = client.completions.create(
         model="smollm2", prompt="One, two, three,", max_tokens=8, temperature=0, stream=True
     )
@@ -235,7 +236,7 @@ def test_a_request_queues_behind_another_and_the_queue_is_bounded(
     thread, second = in_thread(
         lambda: client.completions.create(model="smollm2", prompt="Hi", max_tokens=2)
     )
-    wait_for(lambda: slot.pending == 2)
+    wait_for(lambda: gate.waiting == 1)
     assert shared.metric("router_queue_depth", model="smollm2") == 1
     with pytest.raises(openai.RateLimitError, match="max_queue = 1"):
         client.completions.create(model="smollm2", prompt="Hi", max_tokens=1)
@@ -352,14 +353,14 @@ def scripted(pieces: list[str | Exception]) -> Callable[..., Iterator[Step]]:
 
 
 def fake_backend(tmp_path: Path, **settings: Any) -> MLXBackend:
-    from router.config import BackendConfig, ModelEntry
+    from router.config import MLXBackendConfig, ModelEntry
 
     folder = tmp_path / "fake"
     folder.mkdir(exist_ok=True)
     (folder / "config.json").write_text('{"max_position_embeddings": 2048}')
     (folder / "model.safetensors").write_bytes(b"x" * 1000)
-    config = BackendConfig(
-        name="local", kind="mlx", models=[ModelEntry("fake", path=str(folder))], **settings
+    config = MLXBackendConfig(
+        name="local", models=[ModelEntry("fake", path=str(folder))], **settings
     )
     return MLXBackend(config, loader=lambda path: ("model", FakeTokenizer()))
 
@@ -431,7 +432,7 @@ async def test_a_failure_after_the_first_token_ends_the_stream_with_an_error(
 
 
 async def test_model_dirs_are_scanned_for_model_folders(tmp_path: Path) -> None:
-    from router.config import BackendConfig
+    from router.config import MLXBackendConfig
 
     for name, files in [
         ("tiny", ["config.json", "model.safetensors"]),
@@ -441,7 +442,7 @@ async def test_model_dirs_are_scanned_for_model_folders(tmp_path: Path) -> None:
         (tmp_path / "models" / name).mkdir(parents=True)
         for file in files:
             (tmp_path / "models" / name / file).write_text('{"max_position_embeddings": 4096}')
-    config = BackendConfig(name="local", kind="mlx", model_dirs=[str(tmp_path / "models")])
+    config = MLXBackendConfig(name="local", model_dirs=[str(tmp_path / "models")])
     backend = MLXBackend(config)
     assert backend.listed() == []
     cards = await backend.models()

@@ -21,7 +21,7 @@ import pytest
 from router.backends.mlx.backend import BadOutput, MLXBackend
 from router.backends.mlx.fields import Fields
 from router.backends.mlx.sampling import Sampling
-from router.config import BackendConfig, ModelEntry, SamplingDefaults
+from router.config import MLXBackendConfig, ModelEntry, SamplingDefaults
 from router.routing.decide import _prior_speed
 from router.tasks import ANSWER_TOKENS
 from router.wire import ModelCard
@@ -97,9 +97,7 @@ def test_sampling_defaults_come_from_request_config_then_generation_config(
         ModelEntry("mine", path=str(folder), defaults=SamplingDefaults(temperature=0.2)),
         ModelEntry("plain", path=str(plain)),
     ]
-    config = BackendConfig(
-        name="local", kind="mlx", models=entries, defaults=SamplingDefaults(top_k=5)
-    )
+    config = MLXBackendConfig(name="local", models=entries, defaults=SamplingDefaults(top_k=5))
     backend = MLXBackend(config, loader=lambda path: ("model", None))
     asked = Fields(temperature=1.3)
     assert backend.sampling("own", Fields()) == Sampling(
@@ -251,7 +249,7 @@ def tool_backend(tmp_path: Path) -> tuple[MLXBackend, ToolTokenizer]:
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"x")
     tokenizer = ToolTokenizer()
-    config = BackendConfig(name="local", kind="mlx", models=[ModelEntry("fake", path=str(folder))])
+    config = MLXBackendConfig(name="local", models=[ModelEntry("fake", path=str(folder))])
     return MLXBackend(config, loader=lambda path: ("model", tokenizer)), tokenizer
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from router.backends.mlx.residency import ModelLoadFailed, Residency, ResidentInfo, choose_evictions
-from router.errors import NoModelAvailable, Overloaded
+from router.errors import NoModelAvailable
 from router.metrics import Metrics
 from router.wire import ModelCard
 
@@ -226,17 +226,17 @@ async def test_a_model_bigger_than_the_budget_fails_at_once(worker: type[FakeWor
     assert worker.created == []
 
 
-async def test_the_queue_is_bounded(worker: type[FakeWorker]) -> None:
-    r = residency(worker, max_queue=1)
-    running = [asyncio.create_task(use(r, "a", hold=0.2)) for _ in range(2)]
+async def test_a_lease_never_queues_nor_refuses(worker: type[FakeWorker]) -> None:
+    """The replica's gate in front of residency is the only queue (router.serving.admission):
+    residency takes every lease, keeps the model while any is held, and writes no queue depth."""
+    r = residency(worker)
+    running = [asyncio.create_task(use(r, "a", hold=0.1)) for _ in range(20)]
     await asyncio.sleep(0.05)
-    with pytest.raises(Overloaded) as err:
-        await use(r, "a")
-    assert err.value.status == 429 and err.value.headers() == {"retry-after": "1"}
-    assert r.metrics is not None
-    assert r.metrics.queue_depth.labels("a", "local")._value.get() == 1
+    assert r.slots["a"].pending == 20 and r.slots["a"].state == "loaded"
     await asyncio.gather(*running)
-    await use(r, "a")  # room again
+    assert r.slots["a"].pending == 0 and worker.created == ["a"]
+    assert r.metrics is not None
+    assert not r.metrics.queue_depth._metrics  # no series: the dispatcher counts the queue
     await r.close()
 
 

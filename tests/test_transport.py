@@ -16,7 +16,7 @@ import pytest
 from router.backends.http.pool import HTTPTransport, MalformedResponse, Pool, ResponseTooLarge
 from router.backends.openai import OpenAIBackend
 from router.backends.protocol import BackendRequest
-from router.config import BackendConfig
+from router.config import OpenAIBackendConfig
 from router.errors import (
     BackendError,
     BackendProtocolError,
@@ -471,7 +471,7 @@ async def test_under_httpx_errors_carry_the_request() -> None:
 
 @contextlib.asynccontextmanager
 async def backend(url: str, fast: bool, **settings: object) -> AsyncIterator[OpenAIBackend]:
-    config = BackendConfig("up", "openai", base_url=url, **settings)  # type: ignore[arg-type]
+    config = OpenAIBackendConfig("up", base_url=url, **settings)  # type: ignore[arg-type]
     made = OpenAIBackend(config)
     if not fast:
         made._pool = None  # the httpx path, as for an https upstream

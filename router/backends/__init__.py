@@ -7,22 +7,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from router.config import BackendConfig, MLXBackendConfig, OpenAIBackendConfig
+
 if TYPE_CHECKING:
     from router.backends.protocol import Backend
-    from router.config import BackendConfig
     from router.metrics import Metrics
 
 
 def build_backend(config: BackendConfig, metrics: Metrics | None = None) -> Backend:
     """The backend for one `[[backends]]` entry (in-process ones record their metrics)."""
-    if config.kind == "openai":
+    if isinstance(config, OpenAIBackendConfig):
         from router.backends.openai import OpenAIBackend
 
         return OpenAIBackend(config)
-    if config.kind == "mlx":
-        from router.backends.mlx.backend import MLXBackend
+    assert isinstance(config, MLXBackendConfig)  # the config's union has no other kind
+    from router.backends.mlx.backend import MLXBackend
 
-        return MLXBackend(config, metrics)
-    from router.errors import ConfigError
-
-    raise ConfigError(f"backend {config.name}: unknown kind {config.kind}")
+    return MLXBackend(config, metrics)

@@ -28,7 +28,7 @@ from router.backends.http.pool import HTTPTransport, Pool
 from router.backends.openai_whole import answer_usage, error_message, read_whole
 from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
 from router.backends.translate import translated
-from router.config import BackendConfig, ModelEntry
+from router.config import ModelEntry, OpenAIBackendConfig
 from router.errors import (
     BackendError,
     BackendProtocolError,
@@ -56,8 +56,7 @@ class OpenAIBackend:
 
     kind = "openai"
 
-    def __init__(self, config: BackendConfig) -> None:
-        assert config.base_url is not None  # checked by BackendConfig
+    def __init__(self, config: OpenAIBackendConfig) -> None:
         self.name = config.name
         self.base_url = config.base_url.rstrip("/")
         url = httpx.URL(self.base_url)

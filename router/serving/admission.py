@@ -3,7 +3,10 @@ and the circuit breakers that stop sending requests where they keep failing.
 
 `Gate` (one per replica with a concurrency limit): up to `limit` requests run, up to
 `max_queue` wait in arrival order, the rest are refused at once with `Overloaded` (429 with
-Retry-After); a request that waits longer than `queue_timeout` gets `QueueTimeout` (503).
+Retry-After); a request that waits longer than `queue_timeout` gets `QueueTimeout` (503). It is
+the only queue in front of a model, whatever its backend (an in-process model's gate lets one
+request through at a time: its generation thread runs one), so a waiting request is counted once
+(`router_queue_depth`, by the dispatcher); a backend behind it only loads, never queues.
 
 `Breaker`: closed while requests succeed; after `threshold` failures in a row it opens for
 `cooldown` seconds and admits nothing; then it is half-open and admits exactly one request, the
@@ -46,7 +49,7 @@ class Gate:
 
     __slots__ = ("_waiters", "active", "limit", "max_queue", "queue_timeout")
 
-    def __init__(self, limit: int, max_queue: int, queue_timeout: float) -> None:
+    def __init__(self, limit: int, max_queue: int, queue_timeout: float | None) -> None:
         self.limit = limit
         self.max_queue = max_queue
         self.queue_timeout = queue_timeout
@@ -69,7 +72,10 @@ class Gate:
         if self.try_acquire():
             return
         if len(self._waiters) >= self.max_queue:
-            raise Overloaded(f"{what} is busy: {self.active} running, {self.waiting} waiting.")
+            raise Overloaded(
+                f"{what} is busy: {self.active} running, {self.waiting} waiting "
+                f"(max_queue = {self.max_queue}); try again shortly."
+            )
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
@@ -78,7 +84,7 @@ class Gate:
             if waiter.done():  # handed a place just as the wait ran out: give it back
                 self.release()
             raise QueueTimeout(
-                f"{what}: waited {self.queue_timeout:.0f}s in the queue without a turn."
+                f"{what}: waited {self.queue_timeout or 0:.0f}s in the queue without a turn."
             ) from None
         except BaseException:
             if waiter.done():

@@ -14,7 +14,7 @@ import logging
 
 import httpx
 
-from router.config import BackendConfig, ModelEntry
+from router.config import BackendConfig, MLXBackendConfig, ModelEntry, OpenAIBackendConfig
 from router.modelfiles.embedded import DEFAULT_MODEL_ID, default_model_dir, is_ready
 
 log = logging.getLogger("router")
@@ -37,7 +37,7 @@ async def probe_local_servers(
             *(_answers(client, f"http://{host}:{port}/v1") for port in ports)
         )
     return [
-        BackendConfig(name=name, kind="openai", base_url=f"http://{host}:{port}/v1", trusted=False)
+        OpenAIBackendConfig(name=name, base_url=f"http://{host}:{port}/v1", trusted=False)
         for (port, name), ok in zip(ports.items(), answers, strict=True)
         if ok
     ]
@@ -57,7 +57,7 @@ async def zero_config_backends() -> list[BackendConfig]:
     model_dir = default_model_dir()
     if is_ready(model_dir):
         entry = ModelEntry(DEFAULT_MODEL_ID, path=str(model_dir))
-        found.insert(0, BackendConfig(name="local", kind="mlx", models=[entry]))
+        found.insert(0, MLXBackendConfig(name="local", models=[entry]))
     else:
         log.warning(
             "the embedded model is not prepared; `python -m router.modelfiles.embedded` does it"

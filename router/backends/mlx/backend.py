@@ -1,13 +1,11 @@
 """The `mlx` backend: models run in this process with mlx-lm, one generation thread each.
 
-A request becomes a `router.backends.mlx.generation.Job` (chat messages or a text prompt, sampling
-settings,
-stop strings); `router.backends.mlx.residency.Residency` gives it a loaded model (loading it, or
-evicting
-idle ones, first); the model's thread generates and hands text back to the event loop; this
-module shapes the result as OpenAI does: a `chat.completion` / `text_completion` body, or one
-server-sent event per token, then a chunk with the finish reason, a usage chunk (always: the
-HTTP layer drops it when the client did not ask) and `[DONE]`.
+A request becomes a `generation.Job` (chat messages or a text prompt, sampling settings, stop
+strings; what it may ask is in `fields`); `residency.Residency` gives it a loaded model (loading
+it, or evicting idle ones, first); the model's thread generates and hands text back to the event
+loop; `answer.Answer` shapes the result as OpenAI does: a `chat.completion` / `text_completion`
+body, or one server-sent event per token, then a chunk with the finish reason, a usage chunk
+(always: the HTTP layer drops it when the client did not ask) and `[DONE]`.
 
 Models are the configured entries (`models = [{id, path}]`) plus every model folder (one with
 `config.json` and `*.safetensors`) directly inside `model_dirs`, named after the folder. With
@@ -47,7 +45,7 @@ from router.backends.mlx.prompt import chat_messages, corrected, with_instructio
 from router.backends.mlx.residency import Residency
 from router.backends.mlx.sampling import Asked, Sampling, model_defaults, resolve
 from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
-from router.config import BackendConfig, ModelEntry, SamplingDefaults
+from router.config import MLXBackendConfig, ModelEntry, SamplingDefaults
 from router.errors import BackendError, BackendStatusError, BackendUnavailable
 from router.metrics import Metrics
 from router.wire import ChatRequest, CompletionRequest, ModelCard, Usage
@@ -87,7 +85,7 @@ class MLXBackend:
     kind = "mlx"
 
     def __init__(
-        self, config: BackendConfig, metrics: Metrics | None = None, *, loader: Loader = load_mlx
+        self, config: MLXBackendConfig, metrics: Metrics | None = None, *, loader: Loader = load_mlx
     ) -> None:
         """`loader` reads a model folder into (model, tokenizer); tests pass their own."""
         self.name = config.name
@@ -102,7 +100,6 @@ class MLXBackend:
             budget_bytes=config.budget_bytes(),
             idle_ttl=config.idle_ttl,
             load_wait=config.load_wait,
-            max_queue=config.max_queue,
             metrics=metrics,
             factory=lambda model_id, path: Worker(model_id, path, loader),
         )

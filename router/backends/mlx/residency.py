@@ -12,8 +12,12 @@ loads the
 A request holds a lease on its model from before the load until its answer ends:
 
     lease(id) ── pending += 1 ── state? ── loaded ───────────────────────────▶ Worker
-                 (> 1 + max_queue: 429)   on disk ─ lock ─ reserve ─ load task ─┘
+                                          on disk ─ lock ─ reserve ─ load task ─┘
                                           loading / unloading ─ await that task, look again
+
+Residency does not queue requests: the replica's gate in front of it does
+(`router.serving.admission.Gate`, one request at a time for an in-process model, `max_queue`
+waiting), so a lease only waits for memory and the load.
 
 `reserve` asks `choose_evictions` for idle models to unload so the new one fits the budget
 (weights' size on disk); models with a lease (generating, queued or waiting for their load)
@@ -37,7 +41,7 @@ from typing import Literal
 import msgspec
 
 from router.backends.mlx.generation import Worker, one_line
-from router.errors import BackendError, NoModelAvailable, Overloaded
+from router.errors import BackendError, NoModelAvailable
 from router.metrics import Metrics
 from router.wire import ModelCard
 
@@ -128,7 +132,6 @@ class Residency:
         budget_bytes: int,
         idle_ttl: float = 0.0,
         load_wait: float = 120.0,
-        max_queue: int = 16,
         metrics: Metrics | None = None,
         factory: WorkerFactory = Worker,
     ) -> None:
@@ -136,7 +139,6 @@ class Residency:
         self.budget_bytes = budget_bytes
         self.idle_ttl = idle_ttl
         self.load_wait = load_wait
-        self.max_queue = max_queue
         self.metrics = metrics
         self.slots: dict[str, Slot] = {}
         self._factory = factory
@@ -178,25 +180,17 @@ class Residency:
     async def lease(self, model_id: str) -> AsyncIterator[Worker]:
         """The model's worker, loaded, for the length of one request.
 
-        Raises `Overloaded` (429) when `max_queue` requests already wait behind the one
-        generating, `NoModelAvailable` (503) when busy models keep the budget past `load_wait`,
+        Raises `NoModelAvailable` (503) when busy models keep the budget past `load_wait`,
         `ModelLoadFailed` when the folder does not load. While the lease is held the model is
         never evicted.
         """
         slot = self.slots[model_id]
-        if slot.pending > self.max_queue:
-            raise Overloaded(
-                f"{model_id}: {slot.pending} requests are already running or waiting "
-                f"(max_queue = {self.max_queue}); try again shortly."
-            )
         slot.pending += 1
-        self._gauge_queue(slot)
         try:
             yield await self._ready(slot)
         finally:
             slot.pending -= 1
             slot.last_used = time.monotonic()
-            self._gauge_queue(slot)
             self._wake()
 
     def warm(self, model_id: str) -> None:
@@ -330,11 +324,6 @@ class Residency:
         """Tell loads waiting for room that something changed."""
         self._changed.set()
         self._changed = asyncio.Event()
-
-    def _gauge_queue(self, slot: Slot) -> None:
-        if self.metrics is not None:
-            depth = max(slot.pending - 1, 0)
-            self.metrics.queue_depth.labels(slot.id, self.backend).set(depth)
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:
