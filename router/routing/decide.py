@@ -22,7 +22,7 @@ from router.profiles import ModelProfile, Profile, TaskScore
 from router.routing.classifier import Classification
 from router.routing.policy import Candidate, Decision, Needs, Settings, rank
 from router.tasks import DIRECT, POLICIES, TASKS, Policy, answer_tokens
-from router.wire import ChatRequest, CompletionRequest, Message, ModelCard
+from router.wire import ChatRequest, CompletionRequest, ModelCard
 
 AUTO = "auto"
 TASK_PREFIX = "router/"
@@ -131,8 +131,7 @@ def needs_of(parsed: ChatRequest | CompletionRequest, task: str | None = None) -
         fmt = parsed.response_format.type if parsed.response_format else None
         tools, json = bool(parsed.tools), fmt in JSON_FORMATS
     else:
-        prompt = parsed.prompt
-        chars = len(prompt) if isinstance(prompt, str) else sum(map(len, prompt))
+        chars = sum(map(len, parsed.prompts()))
         vision = tools = json = False
     # ~3 characters a token between English (~4) and Japanese (~1-2)
     limit = parsed.token_limit()
@@ -146,13 +145,6 @@ def needs_of(parsed: ChatRequest | CompletionRequest, task: str | None = None) -
         answer_tokens=answer,
         capped=task is not None and limit is None,
     )
-
-
-def messages_of(parsed: ChatRequest | CompletionRequest) -> list[Message]:
-    if isinstance(parsed, ChatRequest):
-        return parsed.messages
-    prompt = parsed.prompt if isinstance(parsed.prompt, str) else "\n".join(parsed.prompt)
-    return [Message("user", prompt)]
 
 
 def candidates(
