@@ -31,6 +31,10 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
             ├── BackendProtocolError 502 the upstream answered something that is not OpenAI
             │   └── AnswerTooLarge   502  a whole answer over `max_answer_bytes`
             ├── BackendStatusError  the upstream answered with an error status of its own
+            │   └── Unsupported     400  a field an in-process model cannot honour (names it)
+            ├── ModelLoadFailed     502  an in-process model's folder does not load
+            ├── GenerationFailed    502  an in-process model failed while generating
+            ├── BadOutput           502  an in-process answer failed its `response_format` twice
             └── AllCandidatesFailed  every candidate tried failed: carries each `Failure`
                                      (model, backend, error); status derived from them
 
@@ -251,6 +255,34 @@ class BackendStatusError(BackendError):
 
     def headers(self) -> dict[str, str]:
         return {"retry-after": self.retry_after} if self.retry_after else {}
+
+
+class Unsupported(BackendStatusError):
+    """A request field an in-process model cannot honour: 400, naming the field."""
+
+    code = "unsupported_parameter"
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(400, message)
+        self.param = param
+
+
+class ModelLoadFailed(BackendError):
+    """A model folder could not be loaded; retryable, so the router may try another model."""
+
+    code = "model_load_failed"
+
+
+class GenerationFailed(BackendError):
+    """The model failed while generating (before the first token the router falls back)."""
+
+    code = "generation_failed"
+
+
+class BadOutput(BackendError):
+    """The model's answer failed the request's `response_format`, twice."""
+
+    code = "response_format_failed"
 
 
 class Failure(NamedTuple):

@@ -403,7 +403,7 @@ async def test_a_stop_string_split_across_tokens_is_never_sent(
 async def test_a_failure_before_the_first_token_raises_from_the_first_event(
     tmp_path: Path, script: Callable[[list[str | Exception]], None]
 ) -> None:
-    from router.backends.mlx.backend import GenerationFailed
+    from router.errors import GenerationFailed
 
     script(["never"])
     backend = fake_backend(tmp_path)
@@ -417,7 +417,7 @@ async def test_a_failure_before_the_first_token_raises_from_the_first_event(
 async def test_a_failure_after_the_first_token_ends_the_stream_with_an_error(
     tmp_path: Path, script: Callable[[list[str | Exception]], None]
 ) -> None:
-    from router.backends.mlx.backend import GenerationFailed
+    from router.errors import GenerationFailed
 
     script(["One", RuntimeError("out of memory"), "never"])
     backend = fake_backend(tmp_path)

@@ -18,10 +18,11 @@ import msgspec
 import openai
 import pytest
 
-from router.backends.mlx.backend import BadOutput, MLXBackend
+from router.backends.mlx.backend import MLXBackend
 from router.backends.mlx.fields import Fields
 from router.backends.mlx.sampling import Sampling
 from router.config import MLXBackendConfig, ModelEntry, SamplingDefaults
+from router.errors import BadOutput
 from router.routing.decide import _prior_speed
 from router.tasks import ANSWER_TOKENS
 from router.wire import ModelCard

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from router.backends.mlx.residency import ModelLoadFailed, Residency, ResidentInfo, choose_evictions
-from router.errors import NoModelAvailable
+from router.backends.mlx.residency import Residency, ResidentInfo, choose_evictions
+from router.errors import ModelLoadFailed, NoModelAvailable
 from router.metrics import Metrics
 from router.wire import ModelCard
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 from router.backends.mlx.answer import Answer, Choice
-from router.backends.mlx.fields import Fields, Format, Unsupported, read_fields
+from router.backends.mlx.fields import Fields, Format, read_fields
 from router.backends.mlx.fields import refusal as refused_field
 from router.backends.mlx.generation import (
     Done,
@@ -46,18 +46,18 @@ from router.backends.mlx.residency import Residency
 from router.backends.mlx.sampling import Asked, Sampling, model_defaults, resolve
 from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
 from router.config import MLXBackendConfig, ModelEntry, SamplingDefaults
-from router.errors import BackendError, BackendStatusError, BackendUnavailable
+from router.errors import (
+    BackendStatusError,
+    BackendUnavailable,
+    BadOutput,
+    GenerationFailed,
+    Unsupported,
+)
 from router.metrics import Metrics
 from router.wire import ChatRequest, CompletionRequest, ModelCard, Usage
 
 log = logging.getLogger("router")
 RECENT_JOBS = 256  # JobStats kept for tests and debugging
-
-
-class GenerationFailed(BackendError):
-    """The model failed while generating (before the first token the router falls back)."""
-
-    code = "generation_failed"
 
 
 class _ModelConfig(msgspec.Struct):
@@ -71,12 +71,6 @@ def usage(done: Done) -> Usage:
     return Usage(
         done.prompt_tokens, done.completion_tokens, done.prompt_tokens + done.completion_tokens
     )
-
-
-class BadOutput(BackendError):
-    """The model's answer failed the request's `response_format`, twice."""
-
-    code = "response_format_failed"
 
 
 class MLXBackend:

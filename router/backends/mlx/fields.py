@@ -26,21 +26,11 @@ from typing import Annotated, Any
 
 import msgspec
 
-from router.errors import BackendStatusError, split_validation
+from router.errors import Unsupported, split_validation
 
 MAX_N = 8  # choices per request: each is a whole generation on a shared thread
 Bias = Annotated[float, msgspec.Meta(ge=-100, le=100)]
 Penalty = Annotated[float, msgspec.Meta(ge=-2, le=2)]
-
-
-class Unsupported(BackendStatusError):
-    """A request field an in-process model cannot honour: 400, naming the field."""
-
-    code = "unsupported_parameter"
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(400, message)
-        self.param = param
 
 
 class _Function(msgspec.Struct):

@@ -41,7 +41,7 @@ from typing import Literal
 import msgspec
 
 from router.backends.mlx.generation import Worker, one_line
-from router.errors import BackendError, NoModelAvailable
+from router.errors import ModelLoadFailed, NoModelAvailable
 from router.metrics import Metrics
 from router.wire import ModelCard
 
@@ -50,12 +50,6 @@ MB = 1_000_000
 
 State = Literal["on disk", "loading", "loaded", "unloading"]
 WorkerFactory = Callable[[str, Path], Worker]
-
-
-class ModelLoadFailed(BackendError):
-    """A model folder could not be loaded; retryable, so the router may try another model."""
-
-    code = "model_load_failed"
 
 
 class ResidentInfo(msgspec.Struct, frozen=True):
