@@ -318,7 +318,7 @@ def _plain_handlers(service: Service, keys: Keys) -> list[Any]:
         ready, detail = service.ready()
         states = {
             s.name: {"up": s.up, "models": s.models, "error": s.error}
-            for s in service.catalog.states.values()
+            for s in service.backend_states()
         }
         body = {"status": "ready" if ready else "not ready", "detail": detail, "backends": states}
         return Response(body, status_code=200 if ready else 503)

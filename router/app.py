@@ -26,6 +26,7 @@ from litestar import Litestar
 from router.api import create_app
 from router.calibration.calibrate import run_background_calibration
 from router.config import LoadedConfig, load_config
+from router.grading.sandbox import detect
 from router.metrics import Metrics
 from router.serving.service import Service
 
@@ -51,7 +52,7 @@ class RouterApp:
         )
 
     async def start(self) -> None:
-        await self.service.start()
+        await self.service.start(wait=False)  # a slow backend holds up nothing
         release_memory()
         self.calibration.start()
 
@@ -79,9 +80,11 @@ class BackgroundCalibration:
             self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        await self.service.discovered()
         if self.service.active.how in ("measured", "configured"):
             return
-        await run_background_calibration(self.service, self.mode)  # type: ignore[arg-type]
+        warned = await _warn_without_sandbox()
+        await run_background_calibration(self.service, self.mode, sandbox_warned=warned)  # type: ignore[arg-type]
 
     def cancel(self) -> None:
         if self.task is not None and not self.task.done():
@@ -93,6 +96,15 @@ class BackgroundCalibration:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+
+
+async def _warn_without_sandbox() -> bool:
+    """Say at start-up, in one line, that code answers will not be run in calibration and how
+    to enable the sandbox, when there is none; whether it was said."""
+    warning = (await asyncio.to_thread(detect)).warning()
+    if warning is not None:
+        log.warning("%s", warning)
+    return warning is not None
 
 
 def release_memory() -> None:

@@ -52,10 +52,12 @@ class RunningRouter:
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self._sock]))
 
-    def start(self) -> RunningRouter:
+    def start(self, discovered: bool = True) -> RunningRouter:
+        """Serve; with `discovered`, return once the first discovery is over (every backend
+        answered or timed out), as the tests expect the models listed right away."""
         self._thread.start()
         deadline = time.monotonic() + 120
-        while not self._server.started:
+        while not self._server.started or (discovered and self.service.discovering):
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the router did not start")
             time.sleep(0.01)

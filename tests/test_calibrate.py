@@ -349,6 +349,7 @@ async def test_background_calibration_switches_the_profile(
         app = RouterApp(load_config(str(config)), "quick")
         service = app.service
         await app.start()
+        await service.discovered()  # `serve` starts before the backends answer
         try:
             assert service.active.how != "measured"
             assert service.ready()[0]  # serving while it calibrates

@@ -66,6 +66,7 @@ class Options(msgspec.Struct, kw_only=True, frozen=True):
     suites_dir: str = str(SUITES_DIR)
     yield_to_clients: bool = False  # wait while clients are using the model (background)
     run_code: bool = False  # run code answers (in the sandbox): set per model, see code_policy
+    sandbox_warned: bool = False  # the missing sandbox was said at start-up (background)
 
 
 class Result(msgspec.Struct, kw_only=True):
@@ -99,7 +100,7 @@ async def calibrate_service(
     suites = select_suites(options)
     replicas = select_models(service, options.models)
     out_dir = writable_dir(Path(options.out or service.config.routing.profiles_dir))
-    box, trusted = await code_policy(service, replicas)
+    box, trusted = await code_policy(service, replicas, warn=not options.sandbox_warned)
     if progress is not None:
         progress.plan(list(replicas), [s.task for s in suites])
     results = []
@@ -128,13 +129,18 @@ async def calibrate_service(
 
 
 async def run_background_calibration(
-    service: Service, mode: Literal["quick", "full"], delay: float | None = None
+    service: Service,
+    mode: Literal["quick", "full"],
+    delay: float | None = None,
+    *,
+    sandbox_warned: bool = False,
 ) -> None:
     """`router serve` without a measured profile: calibrate while serving, then switch.
 
     Logs one line when it starts and one when it ends; a failure is one logged line and never
     reaches the server. Requests are served meanwhile (the calibration waits while clients
     use a model), from the prior or example profile until the new one is written.
+    `sandbox_warned`: the missing sandbox was said at start-up (not said again).
     """
     await asyncio.sleep(BACKGROUND_DELAY if delay is None else delay)
     ids = list(service.catalog.ids())
@@ -142,7 +148,7 @@ async def run_background_calibration(
         log.info("calibration skipped: no model to calibrate")
         return
     log.info("calibrating %d model(s) in the background (%s): %s", len(ids), mode, ", ".join(ids))
-    options = Options(quick=mode == "quick", yield_to_clients=True)
+    options = Options(quick=mode == "quick", yield_to_clients=True, sandbox_warned=sandbox_warned)
     try:
         result = await calibrate_service(service, options)
     except asyncio.CancelledError:
@@ -165,10 +171,13 @@ async def run_background_calibration(
 # ---------------------------------------------------------------- what to calibrate
 
 
-async def code_policy(service: Service, replicas: dict[str, Replica]) -> tuple[Sandbox, set[str]]:
+async def code_policy(
+    service: Service, replicas: dict[str, Replica], warn: bool = True
+) -> tuple[Sandbox, set[str]]:
     """The sandbox, and the backends whose code answers may run in it: those the config names
     (unless `trusted = false`) and in-process models, never servers found by discovery. Logs
-    one warning line when code answers will not be run, and why."""
+    one warning line when code answers will not be run, and why (unless `warn` is false: the
+    missing sandbox was said already)."""
     box = await asyncio.to_thread(detect)
     named = {b.name for b in service.config.backends}
     trusted = {b.name for b in service.config.backends if b.trusted} | {
@@ -176,7 +185,8 @@ async def code_policy(service: Service, replicas: dict[str, Replica]) -> tuple[S
     }
     untrusted = sorted({r.backend.name for r in replicas.values()} - trusted)
     if (warning := box.warning()) is not None:
-        log.warning("%s", warning)
+        if warn:
+            log.warning("%s", warning)
     elif untrusted:
         log.warning(
             "code answers of %s are not run: not named in a config (found by discovery) "

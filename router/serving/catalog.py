@@ -96,30 +96,35 @@ class Catalog:
         )
         self._configs[backend.name] = config
 
-    async def refresh(self, timeout: float | None = None) -> None:
+    async def refresh(
+        self, timeout: float | None = None, answered: Callable[[str], None] | None = None
+    ) -> None:
         """Ask every backend for its models, all at once and each for at most `timeout`
-        seconds (a hung upstream holds up no other); rebuild the table, keeping the replicas'
-        counters."""
-        lists = await asyncio.gather(*(_models(b, timeout) for b in self.backends))
-        for backend, found in zip(self.backends, lists, strict=True):
-            state = self.states[backend.name]
-            try:
-                if isinstance(found, BackendError):
-                    raise found
-                self._known[backend.name] = self._nameable(backend.name, found)
-            except BackendError as err:
-                if state.up or not state.checked_at:
-                    log.warning("backend %s is down: %s", backend.name, err.message)
-                state.up, state.error = False, err.message
-                listed = self._known.get(backend.name) or backend.listed()
-                self._known[backend.name] = self._nameable(backend.name, listed)
-            else:
-                if not state.up and state.checked_at:
-                    log.info("backend %s is up again", backend.name)
-                state.up, state.error = True, None
-            state.checked_at = time.time()
-            state.models = len(self._known.get(backend.name, ()))
+        seconds (a hung upstream holds up no other); each answer is taken in as it comes
+        (then `answered(backend name)`), the table rebuilt keeping the replicas' counters."""
+        await asyncio.gather(*(self._check(b, timeout, answered) for b in list(self.backends)))
+
+    async def _check(
+        self, backend: Backend, timeout: float | None, answered: Callable[[str], None] | None
+    ) -> None:
+        found = await _models(backend, timeout)
+        state = self.states[backend.name]
+        if isinstance(found, BackendError):
+            if state.up or not state.checked_at:
+                log.warning("backend %s is down: %s", backend.name, found.message)
+            state.up, state.error = False, found.message
+            listed = self._known.get(backend.name) or backend.listed()
+            self._known[backend.name] = self._nameable(backend.name, listed)
+        else:
+            self._known[backend.name] = self._nameable(backend.name, found)
+            if not state.up and state.checked_at:
+                log.info("backend %s is up again", backend.name)
+            state.up, state.error = True, None
+        state.checked_at = time.time()
+        state.models = len(self._known.get(backend.name, ()))
         self._rebuild()
+        if answered is not None:
+            answered(backend.name)
 
     def _nameable(self, backend: str, cards: list[ModelCard]) -> list[ModelCard]:
         """The cards whose ids can go in a header; an id with a control character is refused
@@ -205,6 +210,19 @@ class Catalog:
             for reps in self._replicas.values()
             for r in reps
         )
+
+    def unchecked(self) -> list[str]:
+        """The backends that have not yet answered their first check (nor timed out)."""
+        return [s.name for s in self.states.values() if not s.checked_at]
+
+    def readiness(self) -> tuple[bool, str]:
+        """Whether a request can be served now, and if not, why: a model on a backend that is
+        up (see `usable`), whatever the backends still being asked for their models."""
+        waiting = self.unchecked()
+        asking = f"asking {', '.join(waiting)} for models" if waiting else ""
+        if self.usable():
+            return True, f"ready{'; ' + asking if asking else ''}"
+        return False, asking or "no backend with a usable model"
 
     def backend_up(self, name: str) -> bool:
         """It answered its last check and its breaker is not cooling down (`router_backend_up`)."""

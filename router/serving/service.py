@@ -26,7 +26,7 @@ from router.profiles import ActiveProfile, remove_stale_temp_files, select_profi
 from router.routing.classifier import Classifier
 from router.routing.classifier_cache import load_default_classifier
 from router.routing.decide import Explanation, Hints, is_router_name, virtual_ids
-from router.serving.catalog import Catalog
+from router.serving.catalog import BackendState, Catalog
 from router.serving.decisions import Decisions
 from router.serving.discover import zero_config_backends
 from router.serving.dispatch import Dispatcher
@@ -69,37 +69,76 @@ class Service:
             decisions.answer_check,
             decisions.observe_speed,
         )
-        self._refresher: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None  # discovery, then the refreshes
+        self._discovered = asyncio.Event()
+        self._waiting = True  # `start` waits for the first discovery (and raises its failure)
+        self._failure: Exception | None = None
 
-    async def start(self) -> None:
-        if self.loaded.source is None:
-            for found in await zero_config_backends():
-                self.catalog.add(self.build(found, self.metrics), found)
+    async def start(self, *, wait: bool = True) -> None:
+        """Start the backends and their first discovery, and train the classifier. With `wait`
+        (the commands), return once every backend has answered or timed out; without (`serve`)
+        at once: a backend's models are served as soon as it answers, a hung one holds up
+        nothing (`ready` names what is still asked)."""
+        if self.config.routing.profile:  # a configured profile fits whatever is served
+            self.choose_profile()  # (and one that cannot be read stops the start)
         for backend in self.backends:
             await backend.start()
-        await self.refresh()
+        self._waiting = wait
+        self._refresher = asyncio.create_task(self._discover())
         if self.routes:
             self.decisions.classifier = await asyncio.to_thread(self._train_classifier)
-        self.choose_profile()
-        self._refresher = asyncio.create_task(self._refresh_forever())
-        log.info("%s", self.describe())
-        log.info("%s", self.active.describe())
+        if wait:
+            await self.discovered()
+            if self._failure is not None:
+                raise self._failure
+
+    async def discovered(self) -> None:
+        """Wait until the first discovery is over (every backend answered, failed or timed
+        out, and the profile chosen)."""
+        await self._discovered.wait()
+
+    @property
+    def discovering(self) -> bool:
+        return not self._discovered.is_set()
+
+    async def _discover(self) -> None:
+        """The first discovery (zero-config's probe of the usual ports included), each answer
+        used as it comes; then a refresh every `discovery_interval`."""
+        try:
+            if self.loaded.source is None:
+                for found in await zero_config_backends():
+                    self.catalog.add(self.build(found, self.metrics), found)
+                    await self.backends[-1].start()
+            await self.refresh()
+            self.choose_profile()
+            log.info("%s", self.describe())
+            log.info("%s", self.active.describe())
+        except Exception as err:  # raised by `start` when it waits; else logged
+            self._failure = err
+            if not self._waiting:
+                log.exception("the first discovery failed")
+        finally:
+            self._discovered.set()
+        await self._refresh_forever()
 
     def _train_classifier(self) -> Classifier:
         base = load_default_classifier()
         extra = self.config.routing.tasks
         return base.train(extra_tasks=extra) if extra else base
 
-    def choose_profile(self) -> None:
-        """Pick the profile that fits the models now served (at start, and after calibrating)."""
+    def choose_profile(self, *, quiet: bool = False) -> None:
+        """Pick the profile that fits the models now served (at start, and after calibrating;
+        `quiet`: while the first discovery goes on, as each backend answers)."""
         routing = self.config.routing
-        for path in remove_stale_temp_files(Path(routing.profiles_dir)):
-            log.info("removed %s, left by a profile write that was cut off", path)
-        active = select_profile(
-            routing.profile, Path(routing.profiles_dir), set(self.catalog.ids()), this_machine()
-        )
-        for problem in active.problems:
-            log.warning("skipping profile: %s", problem)
+        profiles_dir = Path(routing.profiles_dir)
+        if not quiet:
+            for path in remove_stale_temp_files(profiles_dir):
+                log.info("removed %s, left by a profile write that was cut off", path)
+        ids = set(self.catalog.ids())
+        active = select_profile(routing.profile, profiles_dir, ids, this_machine())
+        if not quiet:
+            for problem in active.problems:
+                log.warning("skipping profile: %s", problem)
         self.use_profile(active)
 
     def use_profile(self, active: ActiveProfile) -> None:
@@ -123,10 +162,18 @@ class Service:
             await backend.close()
 
     async def refresh(self) -> None:
-        await self.catalog.refresh(self.config.server.discovery_timeout)
-        self.decisions.catalog_changed()
+        """Ask every backend for its models again (each answer used as it comes)."""
+        await self.catalog.refresh(self.config.server.discovery_timeout, self._answered)
         for name in self.catalog.states:  # answered its check, and its breaker not open
             self.metrics.backend_up.labels(name).set(int(self.catalog.backend_up(name)))
+
+    def _answered(self, name: str) -> None:
+        """A backend answered (or failed, or timed out): rank again; while the first discovery
+        goes on, choose the profile again, so routing follows the models served so far."""
+        self.decisions.catalog_changed()
+        self.metrics.backend_up.labels(name).set(int(self.catalog.backend_up(name)))
+        if self.discovering:
+            self.choose_profile(quiet=True)
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -177,8 +224,12 @@ class Service:
         return self.decisions.explain(name, hints, parsed)
 
     def ready(self) -> tuple[bool, str]:
+        """Whether requests can be served (`/readyz`), and what it waits for if not."""
         if self.decisions.classifier is None:
             return False, "starting"
-        if self.catalog.usable():
-            return True, f"ready; {self.active.describe()}"
-        return False, "no backend with a usable model"
+        ready, detail = self.catalog.readiness()
+        return ready, f"{detail}; {self.active.describe()}" if ready else detail
+
+    def backend_states(self) -> list[BackendState]:
+        """Each backend's last check: up or not, its models, why not."""
+        return list(self.catalog.states.values())
