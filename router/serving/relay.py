@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 
@@ -28,7 +28,7 @@ from router.metrics import Metrics, RequestMeter
 from router.routing.decide import Route
 from router.routing.guards import LoopGuard
 from router.serving.dispatch import Check, Dispatcher, Served
-from router.wire import Usage
+from router.wire import Usage, closing_chunk
 
 SHUTTING_DOWN = ShuttingDown("The router shut down before the answer was complete.")
 _encode = msgspec.json.Encoder().encode
@@ -146,7 +146,8 @@ class Stream(Answer):
         model = self.served.model
         self.relayed_by.metrics.loop_guard.labels(model).inc()
         await out.body(b": router: the loop guard cut a repeating answer\n\n")
-        await out.body(b"data: " + finish_chunk(model, self.endpoint) + b"\n\n" + DONE.data)
+        closing = closing_chunk(model, self.endpoint != "completions", "content_filter")
+        await out.body(b"data: " + _encode(closing) + b"\n\n" + DONE.data)
 
 
 class Relay:
@@ -197,22 +198,3 @@ class Relay:
 def _usage_only(event: StreamEvent) -> bool:
     chunk = event.chunk
     return chunk is not None and chunk.usage is not None and not chunk.choices
-
-
-def finish_chunk(model: str, endpoint: Endpoint) -> bytes:
-    """A last chunk closing choice 0 with finish_reason `content_filter` (the router's filter)."""
-    now = int(time.time())
-    if endpoint == "completions":
-        choice: dict[str, Any] = {"index": 0, "text": "", "finish_reason": "content_filter"}
-        kind = "text_completion"
-    else:
-        choice = {"index": 0, "delta": {}, "finish_reason": "content_filter"}
-        kind = "chat.completion.chunk"
-    chunk = {
-        "id": f"router-{now}",
-        "object": kind,
-        "created": now,
-        "model": model,
-        "choices": [choice],
-    }
-    return _encode(chunk)

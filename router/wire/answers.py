@@ -12,6 +12,8 @@ Written (the in-process models' answers, the router's own closing chunk): `Compl
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 
 # --- read --------------------------------------------------------------------------------------
@@ -222,3 +224,15 @@ class CompletionChunk(msgspec.Struct):
     model: str
     choices: list[ChatChunkChoice] | list[TextChunkChoice]  # encoded only
     usage: Usage | None = None
+
+
+def closing_chunk(model: str, chat: bool, finish_reason: str) -> CompletionChunk:
+    """The router's own last chunk of a stream it ends early: choice 0 closed with
+    `finish_reason` (the loop guard's `content_filter`)."""
+    now = int(time.time())
+    choice: ChatChunkChoice | TextChunkChoice = (
+        ChatChunkChoice(0, StreamDelta(), finish_reason)
+        if chat
+        else TextChunkChoice(0, "", finish_reason)
+    )
+    return CompletionChunk(f"router-{now}", object_kind(chat, True), now, model, [choice])  # type: ignore[list-item]
