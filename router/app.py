@@ -83,8 +83,9 @@ class BackgroundCalibration:
         await self.service.discovered()
         if self.service.active.how in ("measured", "configured"):
             return
+        mode: Literal["quick", "full"] = "full" if self.mode == "full" else "quick"
         warned = await _warn_without_sandbox()
-        await run_background_calibration(self.service, self.mode, sandbox_warned=warned)  # type: ignore[arg-type]
+        await run_background_calibration(self.service, mode, sandbox_warned=warned)
 
     def cancel(self) -> None:
         if self.task is not None and not self.task.done():

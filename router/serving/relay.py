@@ -99,13 +99,15 @@ class Stream(Answer):
 
     def __init__(
         self,
-        answer: tuple[Route, Served, RequestMeter],
+        route: Route,
+        served: Served,
+        meter: RequestMeter,
         events: AsyncIterator[StreamEvent],
         endpoint: Endpoint,
         wants_usage: bool,
         relayed_by: Relay,
     ) -> None:
-        super().__init__(*answer)
+        super().__init__(route, served, meter)
         self.events = events
         self.endpoint = endpoint
         self.wants_usage = wants_usage  # else the usage chunk is dropped
@@ -176,7 +178,7 @@ class Relay:
                 served, events = await self.dispatcher.open_stream(route, endpoint, parsed, body)
                 self._begin(route, served, meter)
                 wants_usage = parsed.wants_usage()  # type: ignore[union-attr]
-                return Stream((route, served, meter), events, endpoint, wants_usage, self)
+                return Stream(route, served, meter, events, endpoint, wants_usage, self)
             start = time.perf_counter()
             served, reply = await self.dispatcher.complete(
                 route, endpoint, parsed, body, self.check(route, parsed)
