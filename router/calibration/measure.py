@@ -21,7 +21,7 @@ import msgspec
 
 from router.backends.protocol import BackendRequest, StreamEvent
 from router.errors import BackendError, BackendStatusError, BackendTimeout
-from router.grading.graders import check_json
+from router.grading.checks import check_json
 from router.grading.textscan import loop_detected
 from router.profiles import Capabilities
 from router.serving.catalog import Replica

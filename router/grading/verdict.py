@@ -1,8 +1,9 @@
 """What every grader shares: its verdict, the base of the grader specs, what it is told about
 the prompt (`Context`), and the linear ramps the scores are made of.
 
-Kept apart so the general graders (`router.grading.graders`) and the per-task ones
-(`router.grading.task_graders`) build on the same types without importing each other in a circle.
+Kept apart so the general graders (`router.grading.gates`, `router.grading.checks`), the
+per-task ones (`router.grading.task_graders`) and the grade that folds them
+(`router.grading.graders`) build on the same types without importing each other in a circle.
 """
 
 from __future__ import annotations

@@ -22,13 +22,8 @@ from typing import NamedTuple
 
 import msgspec
 
-from router.grading.graders import (
-    check_json,
-    check_language,
-    check_loop,
-    check_reasoning,
-    detect_lang,
-)
+from router.grading.checks import check_json
+from router.grading.gates import check_language, check_loop, check_reasoning, detect_lang
 from router.grading.textscan import LOOP_WINDOW, loop_detected, loop_reason
 from router.wire import ChatRequest, CheckedReply, CompletionRequest, decode_checked_reply
 
