@@ -25,6 +25,7 @@ import pytest
 
 from router.grading import graders as g
 from router.grading import sandbox as sb
+from router.grading import sandbox_argv as argvs
 from router.grading.coderun import NoSandbox, run_python
 
 CHECKS = "assert double(21) == 42\nassert ESCAPES == [], ESCAPES\n"
@@ -131,7 +132,7 @@ def test_files_outside_the_private_folder_are_not_written(tmp_path: Path) -> Non
         str(Path.home() / name),
         f"/{name}",
         f"/usr/{name}",
-        f"{sb.INSIDE}/{name}",
+        f"{argvs.INSIDE}/{name}",
     ]
     host_tmp_file = Path("/tmp", name)  # inside: the private /tmp
     body = f"""
@@ -160,7 +161,7 @@ def test_the_parent_environment_and_processes_are_invisible(
     interpreter_only = sorted(
         {
             Path(r).relative_to(home).parts[0]
-            for r in sb.interpreter_roots()
+            for r in argvs.interpreter_roots()
             if Path(r).is_relative_to(home) and home != "/"
         }
     )
@@ -371,9 +372,9 @@ def test_detection_says_why_there_is_none(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_bwrap_command_line() -> None:
-    command = [sb.interpreter(), "-I", f"{sb.INSIDE}/harness.py"]
+    command = [argvs.interpreter(), "-I", f"{argvs.INSIDE}/harness.py"]
     for as_root in (True, False):
-        argv = sb.bwrap_argv("/usr/bin/bwrap", "/x/code", command, LIMITS, as_root=as_root)
+        argv = argvs.bwrap_argv("/usr/bin/bwrap", "/x/code", command, LIMITS, as_root=as_root)
         text = " ".join(argv)
         assert "--unshare-net" in argv or "--unshare-all" in argv
         assert "--unshare-pid" in argv or "--unshare-all" in argv
@@ -386,22 +387,22 @@ def test_bwrap_command_line() -> None:
         assert str(Path.home()) == "/" or f" {Path.home()} " not in text.replace(
             f"--dir {Path.home()} ", ""
         )
-    assert "--unshare-user" in sb.bwrap_argv("b", "/c", command, LIMITS, as_root=False)
+    assert "--unshare-user" in argvs.bwrap_argv("b", "/c", command, LIMITS, as_root=False)
 
 
 def test_seatbelt_profile_and_command_line(tmp_path: Path) -> None:
     code, work = tmp_path / 'co"de', tmp_path / "work"
-    profile = sb.seatbelt_profile(str(code), str(work))
+    profile = argvs.seatbelt_profile(str(code), str(work))
     lines = profile.splitlines()
     assert lines[:2] == ["(version 1)", "(deny default)"]
     assert "(deny network*)" in lines and "(deny process-fork)" in lines
     writes = [line for line in lines if "file-write" in line]
     assert writes == [f'(allow file-write* (subpath "{work.resolve()}") (literal "/dev/null"))']
     assert '\\"de' in profile  # quoted
-    assert f'"{Path.home()}"' not in profile or Path.home() in map(Path, sb.interpreter_roots())
-    argv = sb.seatbelt_argv("/usr/bin/sandbox-exec", str(code), str(work), ["py", "x"], LIMITS)
+    assert f'"{Path.home()}"' not in profile or Path.home() in map(Path, argvs.interpreter_roots())
+    argv = argvs.seatbelt_argv("/usr/bin/sandbox-exec", str(code), str(work), ["py", "x"], LIMITS)
     assert argv[:3] == ["/usr/bin/sandbox-exec", "-p", profile]
-    assert argv[3:8] == [sb.interpreter(), "-I", "-S", "-c", sb.LAUNCHER]
+    assert argv[3:8] == [argvs.interpreter(), "-I", "-S", "-c", argvs.LAUNCHER]
     spec = json.loads(argv[8])
     assert spec["limits"]["RLIMIT_NPROC"] == LIMITS.processes and spec["cwd"] == str(work)
     assert argv[9:] == ["py", "x"]
