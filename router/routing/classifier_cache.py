@@ -4,8 +4,9 @@ Training on the shipped examples takes a second or more and a transient 100 MB; 
 are the same every time for the same examples and code. So the first start trains and writes
 `<cache>/classifier/<key>.npy` (the weights in half precision, memory-mapped on later starts:
 shared, paged in as used) and `<key>.json` (tasks, bias, threshold; written last, so that its
-presence means complete). The key hashes the examples and the classifier's own source, so a
-change to either retrains.
+presence means complete). The key hashes the examples and the classifier's own source (the
+modules that decide the weights: `classifier`, `classifier_features`, `classifier_model`), so a
+change to any of them retrains.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ import msgspec
 import numpy as np
 
 from router.paths import CLASSIFIER_TRAINING, default_cache_dir
-from router.routing import classifier as classify
+from router.routing import classifier, classifier_features, classifier_model
 from router.routing.classifier import Classifier
+
+# What the trained weights depend on besides the examples (the sure rules are not learned).
+_SOURCES = (classifier, classifier_features, classifier_model)
 
 
 class _Meta(msgspec.Struct):
@@ -32,7 +36,8 @@ class _Meta(msgspec.Struct):
 
 def cache_key(data: Path) -> str:
     digest = hashlib.sha256(data.read_bytes())
-    digest.update(Path(classify.__file__).read_bytes())
+    for module in _SOURCES:
+        digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:24]
 
 

@@ -1,0 +1,105 @@
+"""The classifier's features: a request's bounded views, hashed into character n-grams.
+
+Apart from `router.routing.classifier` because this is the representation alone, shared by
+training and classifying and independent of the model on top: the views of the system prompt
+and the user turn (edges where instructions sit, quoted material blanked, the body between cut
+to `HEAD` + `TAIL` characters, so a long paste costs what a short one does), and their
+character 1- to 4-grams hashed into `BUCKETS` buckets, each view weighted on its own. Pure,
+bounded work per request. A change here changes the trained weights: the classifier cache's
+key hashes this file (`router.routing.classifier_cache`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+import numpy as np
+
+EDGE = 80  # characters at each end of the user turn in the edge view
+HEAD = 200  # characters after the head edge in a long turn's body view
+TAIL = 200  # ... and before its tail edge
+SYSTEM_CAP = 240  # characters of the system prompt looked at
+SYSTEM_WEIGHT = 0.5  # the system prompt's say, relative to each edge of the user turn
+BODY_WEIGHT = 0.25  # the body's say (pasted material), likewise
+
+_BITS = 18
+_SHIFT = np.uint64(64 - _BITS)
+_PRIME = np.uint64(0x100000001B3)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_OFF_BODY = 0x400000  # code-point offset that gives the body its own namespace
+_QUOTED = re.compile(r'「[^」]{2,300}」|"[^"]{2,300}"')
+BUCKETS = 1 << _BITS  # the hashed feature space
+
+
+def _norm(text: str) -> str:
+    """NFKC, lower case, runs of white space as one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def _edge(text: str) -> str:
+    """An edge view: normalised, with quoted material (「…」, "…") reduced to its quotes."""
+    text = _norm(text)
+    if "「" in text or '"' in text:
+        text = _QUOTED.sub(lambda m: m.group(0)[0] + m.group(0)[-1], text)
+    return text
+
+
+def views(system: str, turn: str) -> tuple[str, str, str, str, str]:
+    """The bounded, normalised views: system head; body (what lies between the edges, at
+    most `HEAD` + `TAIL` characters of it); head and tail edges (a one-line turn is all
+    head; else its first and last line, each cut to `EDGE` characters: where instructions
+    sit). Last, the raw bounded turn for the rules."""
+    sys_view = _edge(system[:SYSTEM_CAP]) if system else ""
+    if len(turn) > 2 * (EDGE + HEAD + TAIL):  # only the ends are read: never copy the middle
+        turn = turn[: EDGE + HEAD + 64].lstrip() + "\n" + turn[-(EDGE + TAIL + 64) :].rstrip()
+    else:
+        turn = turn.strip()
+    n = len(turn)
+    if n <= 2 * EDGE + 16 and "\n" not in turn:
+        return sys_view, "", _edge(turn), "", turn
+    head, tail = turn[:EDGE], turn[-EDGE:]
+    i = head.find("\n")
+    if i >= 1:
+        head = head[:i]
+    j = tail.rfind("\n")
+    if j >= 0:
+        tail = tail[j + 1 :]
+    h, t = len(head), max(len(head), n - len(tail))
+    if t - h <= HEAD + TAIL + 64:
+        return sys_view, _norm(turn[h:t]), _edge(head), _edge(turn[t:]), turn
+    body = _norm(turn[h : h + HEAD]) + " … " + _norm(turn[t - TAIL : t])
+    raw = turn[: h + HEAD] + "\n…\n" + turn[t - TAIL :]
+    return sys_view, body, _edge(head), _edge(tail), raw
+
+
+def featurize(sys_view: str, body: str, head: str, tail: str) -> tuple[np.ndarray, np.ndarray]:
+    """Hashed 1-4 gram bucket ids and their weights. The system prompt and the edges share
+    one namespace, the body has its own; each view is normalised on its own (weights
+    1/sqrt(n-grams)), so a short instruction line weighs as much as a long one."""
+    ls, lh, lt, lb = len(sys_view), len(head), len(tail), len(body)
+    c = np.frombuffer(
+        f"{sys_view}\x00{head}\x00{tail}\x00{body}".encode("utf-32-le"), dtype=np.uint32
+    ).astype(np.uint64)
+    c[ls + lh + lt + 3 :] += _OFF_BODY
+    scale = np.array(
+        (
+            SYSTEM_WEIGHT / math.sqrt(4 * ls + 1),
+            0.0,
+            1.0 / math.sqrt(4 * lh + 1),
+            0.0,
+            1.0 / math.sqrt(4 * lt + 1),
+            0.0,
+            BODY_WEIGHT / math.sqrt(4 * lb + 1),
+        ),
+        dtype=np.float32,
+    )
+    pos_w = scale.repeat((ls, 1, lh, 1, lt, 1, lb))
+    h2 = c[:-1] * _PRIME + c[1:]
+    h3 = h2[:-1] * _PRIME + c[2:]
+    h4 = h3[:-1] * _PRIME + c[3:]
+    h = np.concatenate((c, h2, h3, h4))
+    h *= _MIX
+    h >>= _SHIFT  # bucket ids < 2**_BITS, used as indices as they are
+    return h, np.concatenate((pos_w, pos_w[:-1], pos_w[:-2], pos_w[:-3]))
