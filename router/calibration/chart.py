@@ -162,7 +162,7 @@ def _text(x: float, y: float, body: str, size: int = 11, **attrs: str) -> str:
 
 def _frame(p: _Panel, task: str, ticks: list[float]) -> list[str]:
     """The panel's title, axes, grid and the `failed` strip."""
-    right, bottom = p.left + p.width, p.bottom
+    right = p.left + p.width
     p.avoid((p.left - PLOT_L + 8, p.top - 24, p.left - PLOT_L + 8 + len(task) * 8, p.top - 8), 5.0)
     out = [
         _text(p.left - PLOT_L + 8, p.top - 12, task, 13, font_weight="bold"),
@@ -172,6 +172,13 @@ def _frame(p: _Panel, task: str, ticks: list[float]) -> list[str]:
         'fill="#eee" stroke="#999"/>',
         _text(right + STRIP / 2, p.top - 4, "failed", 10, text_anchor="middle", fill="#666"),
     ]
+    return out + _grid(p, ticks) + _axis_titles(p)
+
+
+def _grid(p: _Panel, ticks: list[float]) -> list[str]:
+    """The panel's grid lines with their labels: quality quarters, latency ticks."""
+    right, bottom = p.left + p.width, p.bottom
+    out: list[str] = []
     for q in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = p.py(q)
         out.append(
@@ -184,18 +191,21 @@ def _frame(p: _Panel, task: str, ticks: list[float]) -> list[str]:
             f'<line x1="{x:.1f}" y1="{p.top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" stroke="#e4e4e4"/>'
         )
         out.append(_text(x, bottom + 14, _seconds(t), 10, text_anchor="middle", fill="#444"))
-    out.append(
+    return out
+
+
+def _axis_titles(p: _Panel) -> list[str]:
+    """'latency p50 (log scale)' under the panel, 'quality' up its left side."""
+    mid = p.top + p.height / 2
+    return [
         _text(
             p.left + p.width / 2,
-            bottom + 29,
+            p.bottom + 29,
             "latency p50 (log scale)",
             10,
             text_anchor="middle",
             fill="#666",
-        )
-    )
-    mid = p.top + p.height / 2
-    out.append(
+        ),
         _text(
             p.left - 33,
             mid,
@@ -204,9 +214,8 @@ def _frame(p: _Panel, task: str, ticks: list[float]) -> list[str]:
             fill="#666",
             text_anchor="middle",
             transform=f"rotate(-90 {p.left - 33:.1f} {mid:.1f})",
-        )
-    )
-    return out
+        ),
+    ]
 
 
 def short_name(model: str) -> str:
@@ -295,7 +304,20 @@ def render_svg(profile: Profile) -> str:
     height = round(top + rows * PANEL_H + 8)
     lo, hi = _range(profile)
     ticks = _ticks(lo, hi, PANEL_W - PLOT_L - PLOT_R)
-    body = [
+    body = [*_heading(profile, width, height), *legend]
+    if not tasks:
+        body.append(_text(16, top + 20, "no task was measured", 12))
+    for i, task in enumerate(tasks):
+        panel = _Panel(8 + (i % cols) * PANEL_W, top + (i // cols) * PANEL_H, lo, hi)
+        body += _frame(panel, task, ticks)
+        body += _points(panel, profile.tasks[task], colours)
+    body.append("</svg>")
+    return "\n".join(body) + "\n"
+
+
+def _heading(profile: Profile, width: int, height: int) -> list[str]:
+    """The document's opening, its white ground, the title and the two lines under it."""
+    return [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" {FONT}>',
         f'<rect width="{width}" height="{height}" fill="#fff"/>',
@@ -311,13 +333,4 @@ def render_svg(profile: Profile) -> str:
             11,
             fill="#555",
         ),
-        *legend,
     ]
-    if not tasks:
-        body.append(_text(16, top + 20, "no task was measured", 12))
-    for i, task in enumerate(tasks):
-        panel = _Panel(8 + (i % cols) * PANEL_W, top + (i // cols) * PANEL_H, lo, hi)
-        body += _frame(panel, task, ticks)
-        body += _points(panel, profile.tasks[task], colours)
-    body.append("</svg>")
-    return "\n".join(body) + "\n"

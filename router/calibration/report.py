@@ -215,9 +215,26 @@ def _md_models(models: list[ModelProfile]) -> list[list[str]]:
 
 def markdown(profile: Profile, chart_name: str | None) -> str:
     """The report: summary, chart, rankings, failures by kind, capabilities."""
+    out = _md_summary(profile)
+    if chart_name:
+        out += [
+            f"![Quality against latency per task]({chart_name})",
+            "",
+            "Up is better, left is faster (log scale). A dashed ring marks a model that "
+            f"failed {RING_AT:.0%} or more of its answers; a cross in the grey strip, a model "
+            "with no timed answer.",
+            "",
+        ]
+    out += ["## Models", "", *_md(_md_models(profile.models)), "", "## Rankings per task"]
+    out += _md_rankings(profile) + _md_failures(profile) + _md_capabilities(profile)
+    return "\n".join(out)
+
+
+def _md_summary(profile: Profile) -> list[str]:
+    """The report's title, where and how it was made, and the best model per task."""
     m = profile.machine
     versions = "; ".join(f"{k}: {v}" for k, v in profile.backend_versions.items()) or "-"
-    out = [
+    return [
         f"# Calibration report: {m.chip or 'this machine'}",
         "",
         f"Made {profile.created or '?'} by router {profile.router_version or '?'} "
@@ -232,16 +249,11 @@ def markdown(profile: Profile, chart_name: str | None) -> str:
         *_md([[c.lower() for c in _best_rows(profile)[0]], *_best_rows(profile)[1:]]),
         "",
     ]
-    if chart_name:
-        out += [
-            f"![Quality against latency per task]({chart_name})",
-            "",
-            "Up is better, left is faster (log scale). A dashed ring marks a model that "
-            f"failed {RING_AT:.0%} or more of its answers; a cross in the grey strip, a model "
-            "with no timed answer.",
-            "",
-        ]
-    out += ["## Models", "", *_md(_md_models(profile.models)), "", "## Rankings per task"]
+
+
+def _md_rankings(profile: Profile) -> list[str]:
+    """One table per task: its models in rank order."""
+    out: list[str] = []
     for task, scores in profile.tasks.items():
         rows = [["#", "model", "quality", "latency p50", "failure rate", "samples"]]
         rows += [
@@ -256,11 +268,15 @@ def markdown(profile: Profile, chart_name: str | None) -> str:
             for i, s in enumerate(scores, start=1)
         ]
         out += ["", f"### {task}", "", *_md(rows)]
+    return out
+
+
+def _md_failures(profile: Profile) -> list[str]:
     kinds = list(Failures.__struct_fields__)
     rows = [["model", *kinds]] + [
         [f"`{p.id}`", *(str(getattr(p.failures, k)) for k in kinds)] for p in profile.models
     ]
-    out += [
+    return [
         "",
         "## Failures by kind",
         "",
@@ -268,11 +284,14 @@ def markdown(profile: Profile, chart_name: str | None) -> str:
         "",
         *_md(rows),
     ]
+
+
+def _md_capabilities(profile: Profile) -> list[str]:
     caps = [k for k in Capabilities.__struct_fields__ if k != "vision"]
     rows = [["model", *caps]] + [
         [f"`{p.id}`", *(_cap(getattr(p.capabilities, k)) for k in caps)] for p in profile.models
     ]
-    out += [
+    return [
         "",
         "## Capabilities",
         "",
@@ -281,7 +300,6 @@ def markdown(profile: Profile, chart_name: str | None) -> str:
         *_md(rows),
         "",
     ]
-    return "\n".join(out)
 
 
 def write_report(profile: Profile, path: Path) -> Path:
