@@ -59,6 +59,7 @@ class Metrics:
         self._request_series(r)
         self._routing_series(r)
         self._model_series(r)
+        self._guard_series(r)
         self._calibration_series(r)
         # Label children met on the hot path, by their label values: `labels()` costs a lock
         # and a few allocations per call. The values are bounded (see the module docstring),
@@ -130,7 +131,7 @@ class Metrics:
         )
 
     def _model_series(self, r: CollectorRegistry) -> None:
-        """Models and backends: residency, loads, the router's own costs, drift, guards, health."""
+        """Models: residency and loads; the router's own costs (overhead, classification)."""
         self.model_loaded = Gauge(
             "router_model_loaded",
             "1 while the model is resident.",
@@ -157,6 +158,10 @@ class Metrics:
             buckets=CLASSIFY_BUCKETS,
             registry=r,
         )
+
+    def _guard_series(self, r: CollectorRegistry) -> None:
+        """What watches the models: drift from the profile, escalations, the loop guard, and
+        the backends' health."""
         self.drift = Gauge(
             "router_profile_drift_ratio",
             "Live latency over profiled latency.",
