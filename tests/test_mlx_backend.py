@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from router.backends.mlx.backend import MLXBackend
-from router.backends.mlx.generation import JobStats
+from router.backends.mlx.job import JobStats
 from router.cli import main as cli_main
 from tests.conftest import RunningRouter
 
@@ -490,7 +490,7 @@ STOP_CASES = [
 def test_stop_scanner(
     stops: list[str], pieces: list[str], sent: list[str], stopped_at: int | None
 ) -> None:
-    from router.backends.mlx.generation import StopScanner
+    from router.backends.mlx.output import StopScanner
 
     scanner = StopScanner(stops)
     results = [scanner.feed(piece) for piece in pieces]

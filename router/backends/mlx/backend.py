@@ -1,6 +1,6 @@
 """The `mlx` backend: models run in this process with mlx-lm, one generation thread each.
 
-A request becomes a `generation.Job` (chat messages or a text prompt, sampling settings, stop
+A request becomes a `job.Job` (chat messages or a text prompt, sampling settings, stop
 strings; what it may ask is in `fields`); `residency.Residency` gives it a loaded model (loading
 it, or evicting idle ones, first); the model's thread generates and hands text back to the event
 loop; `answer.Answer` shapes the result as OpenAI does: a `chat.completion` / `text_completion`
@@ -27,20 +27,10 @@ import msgspec
 from router.backends.mlx.answer import Answer, Choice
 from router.backends.mlx.fields import Fields, Format, read_fields
 from router.backends.mlx.fields import refusal as refused_field
-from router.backends.mlx.generation import (
-    Done,
-    Ended,
-    Failed,
-    Job,
-    JobStats,
-    Loader,
-    Piece,
-    Prompt,
-    Refused,
-    Worker,
-    load_mlx,
-)
+from router.backends.mlx.generation import Loader, Worker, load_mlx
+from router.backends.mlx.job import Done, Ended, Failed, Job, JobStats, Prompt, Refused
 from router.backends.mlx.json_mode import check_choices, instruction
+from router.backends.mlx.output import Piece
 from router.backends.mlx.prompt import chat_messages, corrected, with_instruction
 from router.backends.mlx.residency import Residency
 from router.backends.mlx.sampling import Asked, Sampling, model_defaults, resolve

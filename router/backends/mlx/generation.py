@@ -25,11 +25,14 @@ active exception").
 A job whose consumer went away (its stop flag set) stops within a token; a queued job that was
 cancelled before its turn is skipped at once. `JobStats` keeps what each job did (tokens made,
 tokens made after the stop flag), for tests and debugging.
+
+This module holds the threads, their queue and the model's life (load, release); the job and
+its items are in `router.backends.mlx.job`, and what the thread does with one job (the prompt's
+tokens, each choice stepped token by token) in `router.backends.mlx.stepping`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import gc
@@ -43,145 +46,13 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from router.backends.mlx.output import ChoiceOutput, Piece
-from router.backends.mlx.output import StopScanner as StopScanner  # its tests import it here
-from router.backends.mlx.sampling import Sampling, build
-from router.backends.mlx.tools import scanner_for
+from router.backends.mlx.job import Done, Failed, Job, Refusal, Refused
+from router.backends.mlx.stepping import generate
 
 log = logging.getLogger("router")
 
-Prompt = list[dict[str, Any]] | str  # chat messages, or a text completion's prompt
 Loader = Callable[[Path], tuple[Any, Any]]  # path -> (model, tokenizer)
 EXIT_WAIT_S = 10.0  # at interpreter exit, how long to wait for generation threads to stop
-
-
-class Ended(msgspec.Struct, frozen=True):
-    """Choice `index` ended: "stop", "length" or "tool_calls"."""
-
-    index: int
-    finish_reason: str
-
-
-class Done(msgspec.Struct, frozen=True):
-    """The job ended: "stop" (EOS or a stop string), "length", "tool_calls" (for the last
-    choice), or "cancelled"; tokens over all its choices."""
-
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class Failed(msgspec.Struct, frozen=True):
-    """The job failed in the thread; `message` is one line."""
-
-    message: str
-
-
-class Refused(msgspec.Struct, frozen=True):
-    """The model cannot do what the request asks (found once it is loaded), e.g. tools."""
-
-    param: str
-    message: str
-
-
-class Refusal(Exception):
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-Item = Piece | Ended | Done | Failed | Refused
-
-
-class JobStats(msgspec.Struct):
-    """What one job did, updated by its thread as it goes."""
-
-    id: str
-    model: str
-    prompt_tokens: int = 0
-    generated: int = 0  # tokens the model produced, EOS excluded, those after the stop included
-    after_stop: int = 0  # tokens produced after the stop flag was set
-    finish_reason: str | None = None
-    done: bool = False
-    max_tokens: int = 0  # the cap each choice ran under
-
-
-class Job:
-    """One request for one model: its prompt and settings, its stop flag and its output queue.
-
-    Created on the event loop; read by the generation thread, which only ever writes to
-    `out` through the loop (`post`) and to `stats`.
-    """
-
-    __slots__ = (
-        "loop",
-        "max_tokens",
-        "n",
-        "one_tool_call",
-        "out",
-        "prompt",
-        "sampling",
-        "stats",
-        "stop",
-        "stops",
-        "tools",
-        "top_logprobs",
-    )
-
-    def __init__(
-        self,
-        stats: JobStats,
-        prompt: Prompt,
-        *,
-        max_tokens: int,
-        sampling: Sampling | None = None,
-        stops: list[str] | None = None,
-        n: int = 1,
-        top_logprobs: int | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        one_tool_call: bool = False,
-    ) -> None:
-        """`top_logprobs`: None for no log-probabilities, else the alternatives per token;
-        `tools`: given to the chat template, the answer's tool calls parsed by mlx-lm."""
-        self.stats = stats
-        self.prompt = prompt
-        self.max_tokens = stats.max_tokens = max_tokens
-        self.sampling = sampling or Sampling()
-        self.n = n
-        self.top_logprobs = top_logprobs
-        self.tools = tools
-        self.one_tool_call = one_tool_call
-        self.stops = [s for s in stops or () if s]
-        self.stop = threading.Event()
-        self.loop = asyncio.get_running_loop()
-        self.out: asyncio.Queue[Item] = asyncio.Queue()
-
-    def again(self, prompt: Prompt) -> Job:
-        """A new job like this one, for another prompt (a second try)."""
-        return Job(
-            self.stats,
-            prompt,
-            max_tokens=self.max_tokens,
-            sampling=self.sampling,
-            stops=self.stops,
-            n=self.n,
-            top_logprobs=self.top_logprobs,
-            tools=self.tools,
-            one_tool_call=self.one_tool_call,
-        )
-
-    def cancel(self) -> None:
-        """Ask the thread to stop this job (no-op once it has ended). Thread-safe."""
-        self.stop.set()
-
-    def post(self, item: Item) -> None:
-        """From the thread: hand an item to the event loop; a closed loop cancels the job."""
-        try:
-            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            self.stop.set()
 
 
 def load_mlx(path: Path) -> tuple[Any, Any]:
@@ -267,7 +138,10 @@ class Worker:
     def _run(self, job: Job) -> None:
         stats = job.stats
         try:
-            done = Done("cancelled", 0, 0) if job.stop.is_set() else self._generate(job)
+            if job.stop.is_set():  # cancelled before its turn
+                done = Done("cancelled", 0, 0)
+            else:
+                done = generate(job, self._model, self._tokenizer, self.model_id)
         except Refusal as err:
             stats.finish_reason, stats.done = "refused", True
             job.post(Refused(err.param, str(err)))
@@ -279,81 +153,6 @@ class Worker:
             return
         stats.finish_reason, stats.done = done.finish_reason, True
         job.post(done)
-
-    def _generate(self, job: Job) -> Done:
-        """The job's choices, one after another, from one prompt."""
-        import mlx.core as mx
-
-        prompt = self._tokens(job)
-        job.stats.prompt_tokens = len(prompt)
-        if job.sampling.seed is not None:
-            mx.random.seed(job.sampling.seed)
-        made, finish = 0, "stop"
-        for index in range(job.n):
-            finish, count = self._choice(job, prompt, index)
-            made += count
-            if finish == "cancelled":
-                return Done("cancelled", len(prompt), made)
-            job.post(Ended(index, finish))
-        return Done(finish, len(prompt), made)
-
-    def _choice(self, job: Job, prompt: list[int], index: int) -> tuple[str, int]:
-        """One generation: its finish reason and how many tokens it made."""
-        import mlx.core as mx
-        from mlx_lm import stream_generate
-
-        stats, tokenizer = job.stats, self._tokenizer
-        out = ChoiceOutput(
-            index,
-            tokenizer,
-            job.post,
-            stops=job.stops,
-            tools=job.tools,
-            top_logprobs=job.top_logprobs,
-            one_tool_call=job.one_tool_call,
-        )
-        sampler, processors = build(job.sampling, tokenizer)
-        finish, made = "length", 0
-        stream = mx.default_stream(mx.default_device())  # this thread's own (as mlx_lm.server)
-        for response in stream_generate(
-            self._model,
-            tokenizer,
-            prompt,
-            stream=stream,
-            max_tokens=job.max_tokens,
-            sampler=sampler,
-            logits_processors=processors,
-        ):
-            eos = response.finish_reason == "stop"
-            stats.generated += 0 if eos else 1
-            if job.stop.is_set():
-                stats.after_stop += 0 if eos else 1
-                return "cancelled", made
-            made += 0 if eos else 1
-            if out.take(response, eos):
-                return "stop", made
-            if response.finish_reason:
-                finish = response.finish_reason
-        return out.finish(finish), made
-
-    def _tokens(self, job: Job) -> list[int]:
-        tokenizer, prompt = self._tokenizer, job.prompt
-        if isinstance(prompt, str):
-            bos = tokenizer.bos_token
-            return list(
-                tokenizer.encode(
-                    prompt, add_special_tokens=bos is None or not prompt.startswith(bos)
-                )
-            )
-        if not job.tools:
-            return list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True))
-        try:
-            scanner_for(tokenizer, job.tools)
-        except LookupError as err:
-            raise Refusal("tools", f"{self.model_id}: {err}; send it no tools") from None
-        return list(
-            tokenizer.apply_chat_template(prompt, tools=job.tools, add_generation_prompt=True)
-        )
 
 
 class _ThreadPool:
