@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from router.profiles import load_profile
+from tests.fakes.upstream import FakeUpstream
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -97,3 +100,20 @@ def test_installed_wheel_routes_from_the_command_line(installed: Path, tmp_path:
     )
     seen = json.loads(_run(installed, tmp_path, code))
     assert (seen["task"], seen["model"]) == ("summarize", "writer-7b")
+
+
+def test_installed_wheel_calibrates(installed: Path, tmp_path: Path, fake: FakeUpstream) -> None:
+    """`router calibrate` from the wheel finds its suites and writes a measured profile."""
+    (tmp_path / "router.toml").write_text(
+        f'[[backends]]\nname = "lab"\nkind = "openai"\nbase_url = "{fake.base_url}"\n'
+        'models = ["fast-model"]\n'
+    )
+    code = (
+        "import sys; from router.cli import main; sys.exit(main(['calibrate', '--config', "
+        "'router.toml', '--quick', '--tasks', 'qa', '--out', 'measured']))"
+    )
+    _run(installed, tmp_path, code)
+    (written,) = (tmp_path / "measured").glob("*.toml")
+    profile = load_profile(written)
+    assert profile.kind == "measured"
+    assert [score.model for score in profile.tasks["qa"]] == ["fast-model"]
