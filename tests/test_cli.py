@@ -140,7 +140,7 @@ def test_zero_config_serves_the_embedded_model(tmp_path: Path, embedded_model_pa
 def test_import_gguf_writes_a_model_folder_or_says_why_not(tmp_path: Path) -> None:
     import numpy as np
 
-    from tests.test_gguf import tiny_llama
+    from tests.modelfiles.test_gguf import tiny_llama
 
     source, _ = tiny_llama(tmp_path / "tiny.gguf", np.random.default_rng(0))
     result = run("import-gguf", str(source), "--out", str(tmp_path / "tiny-mlx"))

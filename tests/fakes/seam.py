@@ -1,5 +1,5 @@
 """A `Dispatcher` over a `Catalog` of in-process `FakeBackend`s, and what the seam tests share
-(`tests/test_dispatch_seam.py`, `tests/test_breakers_seam.py`): no sockets."""
+(`tests/serving/test_dispatch.py`, `tests/serving/test_breakers_seam.py`): no sockets."""
 
 from __future__ import annotations
 

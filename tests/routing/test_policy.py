@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from router.profiles import load_profile
 from router.routing.policy import Candidate, Needs, Settings, filter_capable, rank
 from router.tasks import TASKS
+from tests import REPO
 
 SETTINGS = Settings()
-M4 = Path(__file__).parent.parent / "profiles" / "examples" / "m4-mac-mini-24gb.toml"
+M4 = REPO / "profiles" / "examples" / "m4-mac-mini-24gb.toml"
 
 
 def cand(model: str, quality: float, seconds: float, **kw: object) -> Candidate:

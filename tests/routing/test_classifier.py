@@ -5,7 +5,6 @@ content-part lists, odd input, and tasks users add from examples."""
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,8 +19,9 @@ from router.routing.classifier import (
 )
 from router.routing.classifier_cache import load_default_classifier
 from router.tasks import TASKS
+from tests import REPO
 
-DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "classify"
+DATA = REPO / "benchmarks" / "classify"
 
 ARTICLE_JA = (
     "市の図書館は来月から耐震工事のため休館します。休館中は駅前の臨時窓口で予約本の受け取りと返却を"

@@ -1,7 +1,7 @@
 """Routing end to end: `auto` and `router/<task>` through a real router, by a profile, to the
 fake upstream: the model a person reading the profile would pick, with the headers saying why;
 filters, checked escalation and the loop guard on the wire. Fallback across models, and the
-escalation logic in depth, are tested without sockets in `tests/test_dispatch_seam.py`."""
+escalation logic in depth, are tested without sockets in `tests/serving/test_dispatch.py`."""
 
 from __future__ import annotations
 

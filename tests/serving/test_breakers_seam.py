@@ -2,7 +2,7 @@
 failing replica skipped, one model's failures spare its neighbours, connection failures open the
 backend-wide breaker, one half-open probe, a health check closes nothing, and what never counts
 (an upstream 4xx or 429, the router's own queue); a 429's Retry-After honoured; a full queue
-refused, a long wait timed out. Over real sockets: `tests/test_breakers.py`."""
+refused, a long wait timed out. Over real sockets: `tests/serving/test_breakers.py`."""
 
 from __future__ import annotations
 

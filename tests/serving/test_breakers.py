@@ -4,7 +4,7 @@ streams to one model do not starve another (the per-model share of the connectio
 
 The breakers' logic (4xx, 429 and the router's own queue never count, one model's failures
 spare its neighbours, one half-open probe, a health check closes nothing) is tested without
-sockets in `tests/test_dispatch_seam.py`."""
+sockets in `tests/serving/test_dispatch.py`."""
 
 from __future__ import annotations
 

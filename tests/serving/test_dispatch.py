@@ -4,7 +4,8 @@ carried, client errors not retried, requests spread over replicas, every place g
 a request ends, the fallback and escalation metrics counted once each.
 
 The same paths over real sockets (translation of real faults, SSE framing, the pool) are in
-`tests/test_faults.py`; the breakers and queues at the seam in `tests/test_breakers_seam.py`."""
+`tests/serving/test_faults.py`; the breakers and queues at the seam in
+`tests/serving/test_breakers_seam.py`."""
 
 from __future__ import annotations
 

@@ -26,8 +26,8 @@ from router.errors import BadOutput
 from router.routing.decide import _prior_speed
 from router.tasks import ANSWER_TOKENS
 from router.wire import ModelCard
+from tests.backends.mlx.test_backend import backend_of, chat_request, client_of, collect
 from tests.conftest import RunningRouter
-from tests.test_mlx_backend import backend_of, chat_request, client_of, collect
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 
