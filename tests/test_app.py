@@ -75,7 +75,7 @@ async def test_without_a_sandbox_serve_says_so_once_before_calibrating(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr("router.app.detect", lambda: NO_SANDBOX)
-    monkeypatch.setattr("router.calibration.calibrate.detect", lambda: NO_SANDBOX)
+    monkeypatch.setattr("router.calibration.trust.detect", lambda: NO_SANDBOX)
     monkeypatch.setattr("router.calibration.calibrate.BACKGROUND_DELAY", 0.0)
     caplog.set_level(logging.INFO, logger="router")
     with FakeUpstream([FakeModel("m", ttft=0.002)]) as fake:

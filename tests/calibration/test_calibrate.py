@@ -577,7 +577,7 @@ async def test_without_a_sandbox_code_is_not_run_and_the_profile_says_so(
     from router.grading.sandbox import Sandbox
 
     none = Sandbox("none", reason="bwrap is not installed")
-    monkeypatch.setattr("router.calibration.calibrate.detect", lambda: none)
+    monkeypatch.setattr("router.calibration.trust.detect", lambda: none)
     monkeypatch.setattr("router.grading.graders.detect", lambda: none)
     monkeypatch.setattr("router.grading.coderun.detect", lambda: none)
     caplog.set_level(logging.INFO, logger="router")
