@@ -1,7 +1,9 @@
 """Where a request goes: from the model name a client sent to an ordered list of candidates.
 
-Pure: no I/O, no clock, no logging; the service hands in the catalogue's cards, the profile
-and the live state as values. Three steps:
+Pure: no I/O, no clock, no logging. `decide(view, snapshot)` is the one call into routing: the
+request as it came (`RequestView`) and what the running router knows now (`Snapshot`: names,
+profile, settings, and three reads handed in as functions: the models to weigh, a model's load,
+the classifier). Its steps:
 
 1. `resolve`: a concrete model id (or an alias of one) is a one-candidate `Route`; `auto` and
    `router/<task>` are `Virtual` and need a decision (the task may still be unknown).
@@ -13,7 +15,7 @@ and the live state as values. Three steps:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import msgspec
 
@@ -22,7 +24,7 @@ from router.profiles import ModelProfile, Profile, TaskScore
 from router.routing.classifier import Classification
 from router.routing.policy import Candidate, Decision, Needs, Settings, rank
 from router.tasks import DIRECT, POLICIES, TASKS, Policy, answer_tokens
-from router.wire import ChatRequest, CompletionRequest, ModelCard
+from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 
 AUTO = "auto"
 TASK_PREFIX = "router/"
@@ -64,6 +66,36 @@ class Live(msgspec.Struct, frozen=True):
 
     outstanding: int = 0
     drift: float = 1.0  # live latency over profiled latency
+
+
+class RequestView(msgspec.Struct, frozen=True):
+    """What a request says: the model it names, its hints, and the request itself (what it
+    needs is read from it, and the classifier reads it when no task is named)."""
+
+    model: str
+    hints: Hints
+    parsed: ChatRequest | CompletionRequest | EmbeddingRequest
+
+
+Cards = Callable[[str, Policy, bool], list[ModelCard]]
+Classify = Callable[[ChatRequest | CompletionRequest], Classification]
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    """What the running router knows when a request comes. The reads handed in as functions
+    cost the same whatever the catalogue's size; they read state, they change none."""
+
+    known: Collection[str]  # the catalogue's model ids
+    aliases: Mapping[str, str]  # client-facing name -> model id
+    tasks: Collection[str]  # the built-in tasks and the config's own
+    profile: Profile | None  # the active profile, if any
+    settings: Settings
+    policy: Policy  # when the request's hints name none
+    max_candidates: int  # a route's length: the first, then its fallbacks
+    default_model: str | None  # where a virtual id goes while no profile is active
+    cards: Cards  # (task, policy, special needs) -> the models to weigh (the shortlist)
+    live: Callable[[str], Live]  # a model's load and drift now
+    classify: Classify  # the task of a request that names none
 
 
 def check_hints(hints: Hints, tasks: Collection[str] = TASKS) -> None:
@@ -271,3 +303,32 @@ def choose(
     cap = needs.answer_tokens if needs.capped else None
     route = Route(task, [r.model for r in decision.ranked[:limit]], reason, policy, cap)
     return route, decision
+
+
+def decide(view: RequestView, snap: Snapshot) -> Explanation:
+    """Where a request goes, with what led there: a concrete id (or alias) as named; a
+    virtual one to the default model while no profile is active, else the policy's choice
+    among the models weighed for its task (named, or classified)."""
+    named = resolve(
+        view.model, view.hints, known=snap.known, aliases=snap.aliases, tasks=snap.tasks
+    )
+    if isinstance(named, Route):
+        return Explanation(named)
+    parsed = view.parsed
+    if isinstance(parsed, EmbeddingRequest):
+        raise InvalidRequest("Embeddings need a concrete model id.", param="model")
+    task, how, classification = named.task, named.how, None
+    if task is None:
+        classification = snap.classify(parsed)
+        task = classification.task
+        how = f"classified {task} {classification.confidence:.2f}"
+    if snap.profile is None and snap.default_model in snap.known:
+        reason = f"{how}; default" if how else "default"
+        return Explanation(Route(task, [snap.default_model], reason, "default"), classification)
+    policy: Policy = view.hints.policy or snap.policy  # type: ignore[assignment]
+    needs = needs_of(parsed, task)
+    cards = snap.cards(task, policy, needs.vision or needs.tools or needs.json)
+    live = {c.id: snap.live(c.id) for c in cards}
+    found = candidates(cards, task, snap.profile, live, needs.answer_tokens)
+    route, decision = choose(task, how, found, needs, policy, snap.settings, snap.max_candidates)
+    return Explanation(route, classification, decision)

@@ -4,8 +4,10 @@ Routing itself is pure (`router.routing`: values in, a route out). What it needs
 router lives here: the classifier (trained at start), the active profile, the live speeds
 (fed back by every measured stream), the policy's settings, each task's shortlist (ranked once
 per catalogue or profile change) and, per request, the catalogue's models and their load.
-`explain` gathers them for one request and asks routing; `answer_check` is the escalation
-rule: which check a routed whole answer must pass before it goes out.
+`explain` hands them to routing as a `Snapshot` (values, and reads as functions: the shortlist,
+a model's load, the classifier timed into its metric) with the request's `RequestView`, and asks
+`decide`; `answer_check` is the escalation rule: which check a routed whole answer must pass
+before it goes out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 
 from router.backends.protocol import Parsed
 from router.config import RoutingConfig
-from router.errors import InvalidRequest
 from router.metrics import Metrics, export_profile
 from router.profiles import ActiveProfile
 from router.routing.classifier import Classification, Classifier
@@ -22,11 +23,10 @@ from router.routing.decide import (
     Explanation,
     Hints,
     Live,
+    RequestView,
     Route,
-    candidates,
-    choose,
-    needs_of,
-    resolve,
+    Snapshot,
+    decide,
     shortlist,
 )
 from router.routing.guards import answer_problem
@@ -56,16 +56,19 @@ class Decisions:
         self.active = ActiveProfile(None, None, "not chosen yet")
         self.classifier: Classifier | None = None  # trained by the service's start
         self._shortlists: dict[tuple[str, str], list[ModelCard]] = {}  # see routing.shortlist
+        self._snapshot: Snapshot | None = None  # built when next asked, like the shortlists
 
     def use_profile(self, active: ActiveProfile) -> None:
         self.active = active
         self._shortlists.clear()
+        self._snapshot = None
         self.live.use_profile(active.profile)
         export_profile(self.metrics, active.profile)
 
     def catalog_changed(self) -> None:
         """The models served changed: rank the shortlists again when next asked."""
         self._shortlists.clear()
+        self._snapshot = None
 
     def route(
         self, name: str, hints: Hints, parsed: ChatRequest | CompletionRequest | EmbeddingRequest
@@ -77,31 +80,36 @@ class Decisions:
         self, name: str, hints: Hints, parsed: ChatRequest | CompletionRequest | EmbeddingRequest
     ) -> Explanation:
         """The route with what led to it: the classification and the policy's decision."""
-        routing, catalog = self.routing, self.catalog
-        found = resolve(name, hints, known=catalog.ids(), aliases=routing.aliases, tasks=self.tasks)
-        if isinstance(found, Route):
-            return Explanation(found)
-        if isinstance(parsed, EmbeddingRequest):
-            raise InvalidRequest("Embeddings need a concrete model id.", param="model")
-        task, how, classification = found.task, found.how, None
-        if task is None:
-            classification = self._classify(parsed)
-            task = classification.task
-            how = f"classified {task} {classification.confidence:.2f}"
-        if self.active.profile is None and routing.default_model in catalog.ids():
-            reason = f"{how}; default" if how else "default"
-            route = Route(task, [routing.default_model], reason, "default")
-            return Explanation(route, classification)
-        policy: Policy = hints.policy or routing.policy  # type: ignore[assignment]
-        needs = needs_of(parsed, task)
-        special = needs.vision or needs.tools or needs.json  # filters may empty a shortlist
-        cards = catalog.cards() if special else self._shortlist(task, policy)
-        live = {c.id: Live(catalog.outstanding(c.id), self.live.drift(c.id) or 1.0) for c in cards}
-        found = candidates(cards, task, self.active.profile, live, needs.answer_tokens)
-        route, decision = choose(
-            task, how, found, needs, policy, self.settings, routing.max_candidates
-        )
-        return Explanation(route, classification, decision)
+        return decide(RequestView(name, hints, parsed), self.snapshot())
+
+    def snapshot(self) -> Snapshot:
+        """What routing reads now. Kept until the profile or the catalogue changes (the
+        catalogue's `_answered` calls `catalog_changed` on every rebuild); the reads it hands
+        in (shortlist, load and drift, classifier) look at the state when called."""
+        if self._snapshot is None:
+            routing = self.routing
+            self._snapshot = Snapshot(
+                known=self.catalog.ids(),
+                aliases=routing.aliases,
+                tasks=self.tasks,
+                profile=self.active.profile,
+                settings=self.settings,
+                policy=routing.policy,
+                max_candidates=routing.max_candidates,
+                default_model=routing.default_model,
+                cards=self._cards,
+                live=self._live,
+                classify=self._classify,
+            )
+        return self._snapshot
+
+    def _cards(self, task: str, policy: Policy, special: bool) -> list[ModelCard]:
+        """The models to weigh: all of them when the request needs images, tools or JSON
+        (those filters may empty a shortlist), else the task's shortlist."""
+        return self.catalog.cards() if special else self._shortlist(task, policy)
+
+    def _live(self, model: str) -> Live:
+        return Live(self.catalog.outstanding(model), self.live.drift(model) or 1.0)
 
     def _shortlist(self, task: str, policy: Policy) -> list[ModelCard]:
         key = (task, policy)
