@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import msgspec
 import pytest
 
@@ -22,10 +20,11 @@ from router.routing.decide import (
 )
 from router.routing.policy import Needs, Settings
 from router.wire import ModelCard, decode_chat, decode_completion
+from tests import REPO
 
 KNOWN = ["gemma", "lfm"]
 ALIASES = {"gpt-4o": "gemma"}
-M4 = Path(__file__).parent.parent / "profiles" / "examples" / "m4-mac-mini-24gb.toml"
+M4 = REPO / "profiles" / "examples" / "m4-mac-mini-24gb.toml"
 
 
 @pytest.mark.parametrize(
