@@ -155,7 +155,7 @@ def many_files() -> Iterator[None]:
     """Room in this test process for thousands of sockets (the router's are its own)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 2500:
-        pytest.skip(f"the hard limit on open files ({hard}) leaves no room for the test")
+        pytest.fail(f"the hard limit on open files ({hard}) leaves no room for this test: raise it")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4096), hard))
     yield
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
