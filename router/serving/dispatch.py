@@ -142,6 +142,20 @@ class Dispatcher:
             return kept
         raise _exhausted(route, failures, skipped)
 
+    async def _admitted(
+        self, model: str, replica: Replica, ticket: Ticket, failures: list[Failure]
+    ) -> bool:
+        """A place at the replica's gate; False, with the failure noted, when none is given."""
+        try:
+            await self._acquire(model, replica)
+        except BaseException as err:
+            self._settle(replica, ticket, err)
+            if not isinstance(err, BackendError):
+                raise
+            failures.append(Failure(model, replica.backend.name, _blame(err, model, replica)))
+            return False
+        return True
+
     async def _complete_once(
         self,
         model: str,
@@ -151,13 +165,7 @@ class Dispatcher:
         failures: list[Failure],
     ) -> Reply | None:
         """One attempt: the answer, or None with the retryable failure noted in `failures`."""
-        try:
-            await self._acquire(model, replica)
-        except BaseException as err:
-            self._settle(replica, ticket, err)
-            if not isinstance(err, BackendError):
-                raise
-            failures.append(Failure(model, replica.backend.name, _blame(err, model, replica)))
+        if not await self._admitted(model, replica, ticket, failures):
             return None
         try:
             reply = await replica.backend.complete(request)
@@ -206,13 +214,7 @@ class Dispatcher:
     ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]] | None:
         """One attempt: the stream and its first event, or None with the retryable failure
         noted in `failures`."""
-        try:
-            await self._acquire(model, replica)
-        except BaseException as err:
-            self._settle(replica, ticket, err)
-            if not isinstance(err, BackendError):
-                raise
-            failures.append(Failure(model, replica.backend.name, _blame(err, model, replica)))
+        if not await self._admitted(model, replica, ticket, failures):
             return None
         events = replica.backend.stream(request)
         try:
