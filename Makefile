@@ -17,6 +17,7 @@ serve: $(STAMP) model
 
 test: $(STAMP) model tools
 	$(BIN)/ruff check router tests benchmarks
+	$(BIN)/ruff format --check router tests benchmarks
 	$(BIN)/python -m pytest
 
 # Prometheus (the metrics tests) and bubblewrap (the code sandbox), installed where missing.
