@@ -15,9 +15,10 @@ answers 400 with it as `param`; no field is dropped silently.
 - `temperature`, `top_p`, `seed`, `stop`, `presence_penalty`, `frequency_penalty`, `logit_bias`,
   and mlx_lm.server's `top_k`, `min_p`, `repetition_penalty`: mlx-lm's sampler and logits
   processors (`sampling`).
-- `user`, `metadata`, `store`, `service_tier`, `prediction`: no effect on an answer; accepted.
+- `NO_EFFECT` (`user`, `metadata`, `store`, `prediction`, the prompt cache's and the service
+  tier's settings): no effect on an answer; accepted.
 - 400: `audio`, `modalities` other than text, `functions`, `function_call`, `reasoning_effort`,
-  `web_search_options`, `echo`, `suffix`, `best_of` > 1.
+  `verbosity`, `moderation`, `web_search_options`, `echo`, `suffix`, `best_of` > 1.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ import msgspec
 from router.errors import Unsupported, split_validation
 
 MAX_N = 8  # choices per request: each is a whole generation on a shared thread
+# Request fields that change nothing in an in-process answer (the rest are read or refused).
+NO_EFFECT = frozenset(
+    {"user", "metadata", "store", "service_tier", "prediction", "safety_identifier"}
+    | {"prompt_cache_key", "prompt_cache_options", "prompt_cache_retention"}
+)
 Bias = Annotated[float, msgspec.Meta(ge=-100, le=100)]
 Penalty = Annotated[float, msgspec.Meta(ge=-2, le=2)]
 
@@ -78,6 +84,8 @@ class Fields(msgspec.Struct, kw_only=True):
     functions: Any = None
     function_call: Any = None
     reasoning_effort: Any = None
+    verbosity: Any = None
+    moderation: Any = None
     web_search_options: Any = None
     echo: bool | None = None
     suffix: str | None = None
@@ -113,6 +121,8 @@ _REFUSED = {
     "functions": "use tools (functions is deprecated)",
     "function_call": "use tool_choice (function_call is deprecated)",
     "reasoning_effort": "in-process models have no reasoning effort setting",
+    "verbosity": "in-process models have no verbosity setting; use max_tokens or the prompt",
+    "moderation": "in-process models run no moderation",
     "web_search_options": "in-process models cannot search the web",
     "suffix": "in-process models do not insert text",
 }

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import msgspec
 import openai
@@ -164,6 +164,8 @@ REFUSED = [
     ({"n": 9}, "n"),
     ({"top_logprobs": 21, "logprobs": True}, "top_logprobs"),
     ({"response_format": {"type": "yaml"}}, "response_format"),
+    ({"verbosity": "low"}, "verbosity"),  # a shorter answer: it changes the answer
+    ({"moderation": {"model": "omni-moderation-latest"}}, "moderation"),
 ]
 
 
@@ -179,6 +181,24 @@ def test_fields_it_cannot_honour_are_a_400_naming_them(
     assert body["param"] == param and param in body["message"]
 
 
+def test_every_sdk_field_is_read_routed_or_known_to_change_nothing() -> None:
+    """A field of the SDK's request the in-process backend neither reads (`Fields`, the wire
+    request) nor lists as changing nothing would be dropped silently: none may be."""
+    from openai.types import completion_create_params as text_params
+    from openai.types.chat import completion_create_params as chat_params
+
+    from router.backends.mlx.fields import NO_EFFECT
+    from router.wire import ChatRequest, CompletionRequest
+
+    read = set(Fields.__struct_fields__) | NO_EFFECT
+    for params, wire in (
+        (chat_params.CompletionCreateParamsBase, ChatRequest),
+        (text_params.CompletionCreateParamsBase, CompletionRequest),
+    ):
+        keys = set(get_type_hints(params)) | {"stream"}
+        assert not keys - read - set(wire.__struct_fields__), wire
+
+
 def test_echo_is_refused_for_text_completions(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="echo"):
         client.completions.create(model="smollm2", prompt="Hi", max_tokens=1, echo=True)
@@ -189,16 +209,20 @@ def test_echo_is_refused_for_text_completions(client: openai.OpenAI) -> None:
 
 def test_a_japanese_answer_cut_mid_character_ends_clean(client: openai.OpenAI) -> None:
     # greedy SmolLM2 answers "、" then the first byte of a katakana: cut there
-    text = client.completions.create(model="smollm2", prompt="日本の首都は", max_tokens=2)
+    prompt, cut = "日本の首都は", {"model": "smollm2", "max_tokens": 2}
+    text = client.completions.create(prompt=prompt, **cut)
     assert text.choices[0].text == "、" and text.choices[0].finish_reason == "length"
-    chunks = list(
-        client.chat.completions.create(
-            model="smollm2",
-            max_tokens=4,
-            stream=True,
-            messages=[{"role": "user", "content": "日本の首都は"}],
-        )
-    )
+    pieces = list(client.completions.create(prompt=prompt, stream=True, **cut))
+    assert "".join(c.choices[0].text for c in pieces if c.choices) == "、"
+    # chat: "こ", "の", then the first two bytes of a third character: the cut is mid-character
+    chat = {"model": "smollm2", "max_tokens": 4, "messages": [{"role": "user", "content": prompt}]}
+    whole = client.chat.completions.create(logprobs=True, **chat).choices[0]
+    assert whole.logprobs is not None and whole.logprobs.content is not None
+    made = b"".join(bytes(e.bytes or []) for e in whole.logprobs.content)
+    with pytest.raises(UnicodeDecodeError):
+        made.decode()  # the tokens end inside a character
+    assert whole.message.content == "この" and whole.finish_reason == "length"
+    chunks = list(client.chat.completions.create(stream=True, **chat))
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == "この" and "\ufffd" not in streamed
 
