@@ -84,8 +84,13 @@ def test_in_process_models_are_dated_by_their_folder(
     (folder / "model.safetensors").write_bytes(b"\0" * 16)
     os.utime(folder, (1_700_000_000, 1_700_000_000))
     config = f'[[backends]]\nname = "local"\nkind = "mlx"\nmodel_dirs = ["{tmp_path / "models"}"]\n'
-    model = sdk(start_router(config)).models.retrieve("tiny-model")
+    router = start_router(config)
+    model = sdk(router).models.retrieve("tiny-model")
     assert (model.created, model.owned_by, model.object) == (1_700_000_000, "local", "model")
+    listed = httpx.get(router.base_url + "/models").json()["data"]
+    assert "tiny-model" in [entry["id"] for entry in listed]
+    for entry in listed:  # the in-process entry and auto, router/<task> beside it
+        Model.model_validate(entry, strict=True)
 
 
 # --- the router's own names win ----------------------------------------------------------------
@@ -137,6 +142,11 @@ def test_an_upstream_model_named_auto_never_shadows_the_routers(
     assert len(ids) == len(set(ids)), ids
     assert {"auto", "router/qa", "gateway/auto", "gateway/router/qa", "gateway/quick"} <= set(ids)
     assert client.models.retrieve("auto").owned_by == "router"
+    for entry in httpx.get(router.base_url + "/models").json()["data"]:
+        Model.model_validate(entry, strict=True)  # the renamed <backend>/<id> entries too
+    one = httpx.get(router.base_url + "/models/gateway/router/qa").json()
+    assert Model.model_validate(one, strict=True).id == "gateway/router/qa"
+    assert client.models.retrieve("gateway/auto").id == "gateway/auto"
     time.sleep(0.3)  # several refreshes of the catalogue
     said = [r.getMessage() for r in caplog.records if "'auto'" in r.getMessage()]
     assert len(said) == 1 and "gateway/auto" in said[0], said
@@ -263,6 +273,8 @@ V1_ROUTES = [
     ("GET", "/v1/models"),
     ("GET", "/v1/models/fast-model"),
     ("GET", "/v1/models/router/qa"),
+    ("GET", "/v1/models//root/models--x"),  # mlx_lm.server's absolute-path ids
+    ("GET", "/v1/models/%2Froot%2Fmodels--x"),
 ]
 
 
