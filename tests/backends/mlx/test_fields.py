@@ -199,6 +199,20 @@ def test_every_sdk_field_is_read_routed_or_known_to_change_nothing() -> None:
         assert not keys - read - set(wire.__struct_fields__), wire
 
 
+def test_null_is_absent_for_every_optional_field(client: openai.OpenAI) -> None:
+    from openai.types import completion_create_params as text_params
+    from openai.types.chat import completion_create_params as chat_params
+
+    for params, create, given in (
+        (chat_params.CompletionCreateParamsBase, client.chat.completions, {"messages": FRANCE}),
+        (text_params.CompletionCreateParamsBase, client.completions, {"prompt": "Paris is"}),
+    ):
+        nulls = dict.fromkeys(set(get_type_hints(params)) - {"model", *given} | {"stream"})
+        nulls["max_tokens" if "prompt" in given else "max_completion_tokens"] = 1
+        answer = create.with_raw_response.create(model="smollm2", extra_body=nulls, **given)
+        assert answer.status_code == 200 and answer.parse().usage.completion_tokens == 1
+
+
 def test_echo_is_refused_for_text_completions(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="echo"):
         client.completions.create(model="smollm2", prompt="Hi", max_tokens=1, echo=True)
