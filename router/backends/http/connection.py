@@ -4,11 +4,12 @@
 arrives: a whole `Answer`, or a `Streamed` whose `read()` gives body bytes as they come
 (chunked, sized or until close), with back-pressure past a high-water mark. A whole answer
 grows in one `io.BytesIO` (no join of its pieces at the end: a 50 MB answer would stall the
-event loop), one declaring a length over the caller's cap is refused at its headers, and the
-buffers of a failed or closed answer are let go at once. It raises httpx's
-exception classes (see `router.backends.http.pool` for the tree); `Retry` tells the pool that a
-reused connection was closed by the server before any byte of the answer, so another may be
-tried.
+event loop) and is read `WHOLE_STEP` bytes per turn of the loop (uvloop reads up to 8 MiB per
+socket event, ~15 ms in which no other client is served), one declaring a length over the
+caller's cap is refused at its headers, and the buffers of a failed or closed answer are let go
+at once. It raises httpx's exception classes (see `router.backends.http.pool` for the tree);
+`Retry` tells the pool that a reused connection was closed by the server before any byte of the
+answer, so another may be tried.
 
 Its own two exceptions (`MalformedResponse`, `ResponseTooLarge`) live here, not in
 `router.errors`: they are httpx exceptions (subclasses of `httpx.RemoteProtocolError`), raised
@@ -28,6 +29,7 @@ import httptools
 import httpx
 
 _HIGH_WATER = 256 * 1024  # buffered body bytes at which a stream stops reading the socket
+WHOLE_STEP = 2**20  # whole answers: body bytes read before the loop's other work gets a turn
 FRAMING = (b"content-length", b"transfer-encoding")
 _DROPPED = "Server disconnected without sending a response."
 _INCOMPLETE = "peer closed connection without sending complete message body"
@@ -90,6 +92,7 @@ class Connection(asyncio.Protocol):
         self.body: list[bytes] = []  # streamed answers: the pieces not read yet
         self.whole: io.BytesIO | None = None  # whole answers: the body so far
         self.buffered = 0
+        self.step_end = WHOLE_STEP  # whole answers: where reading pauses for one loop turn
         self.received = False  # any byte of this request's answer
         self.headed = False  # status line and headers complete
         self.complete = False  # the whole answer is in
@@ -182,12 +185,20 @@ class Connection(asyncio.Protocol):
             if self.whole is None:
                 self.whole = io.BytesIO()
             self.whole.write(body)
+            if self.buffered >= self.step_end:
+                self.step_end = self.buffered + WHOLE_STEP
+                self.transport.pause_reading()  # type: ignore[union-attr]
+                self.loop.call_soon(self._after_a_turn)
             return
         self.body.append(body)
         if self.buffered > _HIGH_WATER and not self.paused:
             self.paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
         self._wake()
+
+    def _after_a_turn(self) -> None:
+        if not self.lost and not self.paused:
+            self.transport.resume_reading()  # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
         if self.status < 200:
