@@ -229,10 +229,20 @@ class RoutingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 raise ValueError(f"tasks.{name}: give at least 3 example requests")
 
 
+class CalibrationConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """`router serve`'s calibration while it serves (`--calibrate` says whether it runs)."""
+
+    # after the quick start-up calibration, measure one (model, task) at a time with the full
+    # suite whenever no request has come for `idle_seconds`; paused as soon as one comes
+    continue_when_idle: bool = True
+    idle_seconds: Seconds = 30.0  # how long without requests counts as idle
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     server: ServerConfig = ServerConfig()
     backends: list[BackendConfig] = []
     routing: RoutingConfig = RoutingConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
 
     def __post_init__(self) -> None:
         names = [b.name for b in self.backends]
