@@ -79,14 +79,25 @@ class ModelProfile(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=Tru
 
 
 class TaskScore(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
-    """One model on one task: how good, how fast, how often it failed."""
+    """One model on one task: how good, how fast, how often it failed, and how sure we are.
+
+    In a measured profile `quality` is the mean grade `measured` over `samples` answers shrunk
+    toward `prior` by the prior's strength (`routing.priors`): what routing uses. An example
+    profile's `quality` is a judgement, with no measurement."""
 
     model: str
-    quality: float  # 0..1, mean grade over the task's prompts
+    quality: float  # 0..1: what the policy uses (see above)
     latency_seconds: float | None = None  # p50 end to end on the task's prompts
     failure_rate: float = 0.0  # share of answers that failed a hard grader or errored
-    samples: int = 0
+    samples: int = 0  # answers graded
     notes: str = ""
+    measured: float | None = None  # 0..1, the mean grade over the samples, before shrinkage
+    interval: list[float] = []  # [low, high]: the 95% interval of `measured` (Wilson)
+    prior: float | None = None  # the quality believed before measuring
+    prior_from: str = ""  # where the prior came from: "example" (a shipped profile) or "size"
+    # the hash of the task's suite when every prompt of it was asked ("": a quick run): serve's
+    # idle continuation skips the pairs measured so with the current suites
+    full_suite: str = ""
 
 
 class Profile(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True, kw_only=True):
@@ -101,6 +112,7 @@ class Profile(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True, kw
     models: list[ModelProfile] = []
     tasks: dict[str, list[TaskScore]] = {}  # task -> models, best first
     code_checks: str = ""  # were code answers run? "sandboxed: bubblewrap", "skipped: ..."
+    judge: str = ""  # the LLM judge: "<model>: passed 8/8", "not used: <why>"; "": none asked
 
     def model(self, model_id: str) -> ModelProfile | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -258,6 +270,12 @@ def select_profile(
     if example is not None:
         return ActiveProfile(example[1], str(example[0]), "example", problems)
     return ActiveProfile(None, None, "none: size priors", problems)
+
+
+def shipped_examples() -> list[Profile]:
+    """The example profiles shipped with the router that can be read, by file name: the prior
+    a calibration shrinks its measurements toward (`routing.priors`)."""
+    return [p for _, p in _readable(sorted(example_profiles().glob("*.toml")), [])]
 
 
 def _readable(paths: list[Path], problems: list[str]) -> list[tuple[Path, Profile]]:

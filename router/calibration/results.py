@@ -1,7 +1,10 @@
 """From calibration results to a profile: what one model did on one prompt (`Sample`), all a
 model did (`ModelResult`), and the `measured` profile they make: per model its speeds (p50 and
 p95 of the clean answers), failures by kind and capabilities; per task the models ranked by
-mean quality, then by p50 latency. Also the profile's file name: one per machine and model set.
+quality, then by p50 latency. A task score keeps the mean grade (`measured`), its interval and
+the prior, and its `quality` is that mean shrunk toward the prior (`routing.priors`): two quick
+answers move the example profile's belief a little, a full run most of the way. Also the
+profile's file name: one per machine and model set.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from router.profiles import (
     ModelProfile,
     Profile,
     TaskScore,
+    shipped_examples,
     this_machine,
 )
+from router.routing.priors import Prior, prior_for, shrink, wilson
 from router.wire import ModelCard
 
 FAILURE_KINDS = frozenset(f.name for f in msgspec.structs.fields(Failures))
@@ -57,10 +62,17 @@ class ModelResult(msgspec.Struct, kw_only=True):
 
 
 def build_profile(
-    results: list[ModelResult], suites: list[Suite], source: str, versions: dict[str, str]
+    results: list[ModelResult],
+    suites: list[Suite],
+    source: str,
+    versions: dict[str, str],
+    examples: list[Profile] | None = None,
 ) -> Profile:
-    """The measured profile of these results: per model, and per task the models ranked."""
-    tasks = {s.task: _task_scores(results, s.task) for s in suites}
+    """The measured profile of these results: per model, and per task the models ranked.
+    Scores are shrunk toward the `examples`' qualities (default: the shipped example
+    profiles), else toward the size prior (`routing.priors`)."""
+    examples = shipped_examples() if examples is None else examples
+    tasks = {s.task: _task_scores(results, s.task, examples) for s in suites}
     return Profile(
         schema_version=SCHEMA_VERSION,
         kind="measured",
@@ -127,26 +139,50 @@ def _notes(samples: list[Sample]) -> str:
     return "; ".join(f"{kind}: {detail}" for kind, detail in seen.items())
 
 
-def _task_scores(results: list[ModelResult], task: str) -> list[TaskScore]:
+def _task_scores(results: list[ModelResult], task: str, examples: list[Profile]) -> list[TaskScore]:
     """The models on one task, best quality first, then the faster."""
     scores = []
     for result in results:
         mine = [s for s in result.samples if s.task == task]
-        if not mine:
-            continue
-        clean = [s.run.e2e for s in mine if s.run.failure is None and s.run.e2e is not None]
-        quality = sum(s.quality for s in mine) / len(mine)
-        scores.append(
-            TaskScore(
-                model=result.id,
-                quality=round(quality, 4),
-                latency_seconds=rounded(percentile(clean, 0.5)),
-                failure_rate=round(sum(s.failed for s in mine) / len(mine), 4),
-                samples=len(mine),
-            )
-        )
+        if mine:
+            prior = prior_for(task, result.id, result.card.size_bytes, examples)
+            scores.append(task_score(result.id, mine, prior))
+    return ranked(scores)
+
+
+def task_score(model_id: str, samples: list[Sample], prior: Prior) -> TaskScore:
+    """One model's score on one task from its graded answers (at least one): the mean grade
+    (`measured`) and its 95% interval, and the quality routing uses: the mean shrunk toward
+    `prior` (`routing.priors.prior_for`) by the number of answers. To add answers to a score,
+    call it again with all of that model's answers on the task, then `put_task_score`."""
+    n = len(samples)
+    clean = [s.run.e2e for s in samples if s.run.failure is None and s.run.e2e is not None]
+    measured = sum(s.quality for s in samples) / n
+    low, high = wilson(measured, n)
+    return TaskScore(
+        model=model_id,
+        quality=round(shrink(measured, n, prior), 4),
+        latency_seconds=rounded(percentile(clean, 0.5)),
+        failure_rate=round(sum(s.failed for s in samples) / n, 4),
+        samples=n,
+        measured=round(measured, 4),
+        interval=[round(low, 3), round(high, 3)],
+        prior=round(prior.quality, 3),
+        prior_from=prior.source,
+    )
+
+
+def ranked(scores: Iterable[TaskScore]) -> list[TaskScore]:
+    """A task's scores best quality first, then the faster, then by id."""
     inf = float("inf")
     return sorted(scores, key=lambda s: (-s.quality, s.latency_seconds or inf, s.model))
+
+
+def put_task_score(profile: Profile, task: str, score: TaskScore) -> None:
+    """Put one model's score on a task into `profile`, in place of its old one, and keep the
+    task ranked (for a calibration that goes on one model and task at a time)."""
+    others = [s for s in profile.tasks.get(task, []) if s.model != score.model]
+    profile.tasks[task] = ranked([*others, score])
 
 
 def machine_slug(machine: Machine) -> str:

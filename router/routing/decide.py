@@ -14,7 +14,6 @@ the classifier). Its steps:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Mapping
 
 import msgspec
@@ -23,6 +22,7 @@ from router.errors import InvalidRequest, ModelNotFound, NoCapableModel, NoModel
 from router.profiles import ModelProfile, Profile, TaskScore
 from router.routing.classifier import Classification
 from router.routing.policy import Candidate, Decision, Needs, Settings, rank
+from router.routing.priors import size_gb, size_prior
 from router.tasks import DIRECT, POLICIES, TASKS, Policy, answer_tokens
 from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 
@@ -197,7 +197,7 @@ def candidates(
         if score is not None:
             quality, failure_rate, is_measured = score.quality, score.failure_rate, True
         else:
-            quality, failure_rate, is_measured = _prior_quality(card), 0.0, False
+            quality, failure_rate, is_measured = size_prior(card.size_bytes), 0.0, False
         latency = _latency(card, score, measured, answer_tokens)
         caps = set(card.capabilities)
         if measured is not None:
@@ -227,12 +227,7 @@ def _measured_capabilities(caps: object) -> set[str]:
 
 
 def _size_gb(card: ModelCard) -> float:
-    return (card.size_bytes or 4e9) / 1e9  # unknown size: a typical 7B at 4 bits
-
-
-def _prior_quality(card: ModelCard) -> float:
-    """Bigger is better, a little: a guess until calibration measures it."""
-    return round(min(0.8, 0.4 + 0.1 * math.log2(1 + _size_gb(card))), 3)
+    return size_gb(card.size_bytes)
 
 
 def _latency(
