@@ -37,6 +37,7 @@ from router.errors import (
 )
 from router.metrics import RequestMeter
 from router.routing.decide import Hints
+from router.routing.sessions import SESSION_HEADERS
 from router.serving.relay import SHUTTING_DOWN, Answer, Stream
 from router.serving.service import Service
 from router.wire import (
@@ -224,6 +225,7 @@ def _ascii(value: str) -> bytes:
         return value.encode("ascii")
     return value.encode("unicode_escape").replace(b"\x7f", b"\\x7f")
 
+        *([(b"x-router-session", _ascii(answer.session))] if answer.session else []),
 
 _NO_HINTS = Hints()
 
@@ -236,13 +238,18 @@ def _read_headers(scope: Scope) -> tuple[str | None, Hints]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
         elif name[:9] == b"x-router-":
+_SESSION_HEADERS = frozenset(h.encode() for h in SESSION_HEADERS)
             if name == b"x-router-task":
                 task = value.decode("latin-1")
             elif name == b"x-router-policy":
                 policy = value.decode("latin-1")
-    if task is None and policy is None:
+        elif name in _SESSION_HEADERS:
+            session = (*session, (name.decode(), value.decode("latin-1")))
+    if task is None and policy is None and not session:
         return authorization, _NO_HINTS
-    return authorization, Hints(task.strip() if task else None, policy.strip() if policy else None)
+    task, policy = task.strip() if task else None, policy.strip() if policy else None
+    return authorization, Hints(task, policy, session)
+    session: tuple[tuple[str, str], ...] = ()
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

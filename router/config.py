@@ -236,12 +236,25 @@ class CalibrationConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     # suite whenever no request has come for `idle_seconds`; paused as soon as one comes
     continue_when_idle: bool = True
     idle_seconds: Seconds = 30.0  # how long without requests counts as idle
+    # an LLM judge for story, business_mail, style_rewrite, explain_simple: "off", "auto" (the
+    # best model of the prior) or a model id; used only when it passes its check on the suite
+    judge: str = "off"
+
+
+class SessionsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Conversations kept on their model (router.serving.sessions)."""
+
+    enabled: bool = True  # false: every turn is routed on its own
+    max_sessions: Annotated[int, msgspec.Meta(ge=1)] = 10_000  # least recently used go first
+    ttl: Seconds = 3600.0  # a conversation idle this long is forgotten
+    switch_margin: Share = 0.05  # a task change moves only when the new best scores this more
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     server: ServerConfig = ServerConfig()
     backends: list[BackendConfig] = []
     routing: RoutingConfig = RoutingConfig()
+    sessions: SessionsConfig = SessionsConfig()
     calibration: CalibrationConfig = CalibrationConfig()
 
     def __post_init__(self) -> None:

@@ -129,6 +129,18 @@ class Metrics:
             ["from_model", "to_model", "reason"],
             registry=r,
         )
+        self.session_switches = Counter(
+            "router_session_switches",
+            "Conversations moved to another model (reason: task, failure, unfit).",
+            ["reason"],
+            registry=r,
+        )
+        self.sessions = Gauge(
+            "router_sessions",
+            "Conversations the router remembers (live: not expired).",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
 
     def _model_series(self, r: CollectorRegistry) -> None:
         """Models: residency and loads; the router's own costs (overhead, classification)."""

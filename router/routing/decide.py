@@ -36,6 +36,7 @@ class Hints(msgspec.Struct, frozen=True):
 
     task: str | None = None
     policy: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # a conversation's name (routing.sessions)
 
 
 class Route(msgspec.Struct, frozen=True):

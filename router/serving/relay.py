@@ -47,12 +47,14 @@ class Out(Protocol):
 class Answer:
     """Who answers a request and why: what the response's headers say."""
 
-    __slots__ = ("meter", "route", "served")
+    __slots__ = ("meter", "note", "route", "served", "session")
 
     def __init__(self, route: Route, served: Served, meter: RequestMeter) -> None:
         self.route = route
         self.served = served
         self.meter = meter
+        self.session: str | None = None  # the conversation's id (`x-router-session`)
+        self.note: str | None = None  # what the session says first ("moved: m failed")
 
     @property
     def model(self) -> str:
@@ -64,7 +66,8 @@ class Answer:
 
     @property
     def reason(self) -> str:
-        return self.served.reason(self.route)
+        reason = self.served.reason(self.route)
+        return f"{self.note}; {reason}" if self.note else reason
 
     @property
     def backend(self) -> str:

@@ -32,6 +32,7 @@ from router.serving.discover import zero_config_backends
 from router.serving.dispatch import Dispatcher
 from router.serving.relay import Relay, Stream, Whole
 from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
+from router.serving.sessions import Sessions
 
 log = logging.getLogger("router")
 BackendFactory = Callable[[BackendConfig, Metrics], Backend]
@@ -57,6 +58,7 @@ class Service:
         self.catalog = Catalog(lambda name: is_router_name(name, self.tasks, routing.aliases))
         self.decisions = Decisions(routing, self.catalog, self.metrics)
         self.tasks = self.decisions.tasks
+        self.sessions = Sessions(self.config.sessions, self.decisions, self.metrics)
         for backend_config in self.config.backends:
             self.catalog.add(build(backend_config, self.metrics), backend_config)
         self.backends: list[Backend] = self.catalog.backends
@@ -205,11 +207,15 @@ class Service:
         """A generation request's answer: routed, dispatched, whole or a stream begun. Any
         failure is recorded in `meter` before it is raised."""
         try:
-            route = self.decisions.route(parsed.model, hints, parsed)  # type: ignore[arg-type]
+            route, session = self.sessions.route(parsed.model, hints, parsed)  # type: ignore[arg-type]
         except RouterError as err:
             meter.finish(err.status, timed=False)
             raise
-        return await self.relay.answer(route, endpoint, parsed, body, meter)
+        answer = await self.relay.answer(route, endpoint, parsed, body, meter)
+        if session is not None:
+            answer.session = session.id
+            answer.note = self.sessions.served(session, route, answer.model)
+        return answer
 
     def models(self) -> list[ModelCard]:
         """Every model once, then the router's own names (the catalogue holds none of them:

@@ -29,6 +29,7 @@ class ContentPart(msgspec.Struct):
 class Message(msgspec.Struct):
     role: Role
     content: str | list[ContentPart] | None = None
+    tool_calls: msgspec.Raw = msgspec.Raw()  # an assistant's calls: a tool loop (routing.sessions)
 
     def text(self) -> str:
         """The message's text, its text parts joined; images and other parts left out."""
@@ -78,6 +79,8 @@ class ChatRequest(Sampling, kw_only=True):
     messages: Annotated[list[Message], msgspec.Meta(min_length=1, max_length=100_000)]
     tools: list[msgspec.Raw] | None = None
     response_format: ResponseFormat | None = None
+    user: msgspec.Raw = msgspec.Raw()  # read only to name a conversation (routing.sessions)
+    metadata: msgspec.Raw = msgspec.Raw()
 
     def user_turn(self) -> tuple[str, str]:
         """(system prompt, the user's trailing turn): see `user_turn`."""
