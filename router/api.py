@@ -62,14 +62,16 @@ def create_app(
     *,
     on_startup: Sequence[Callable[[], Any]] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
+    calibration: Callable[[], dict[str, Any] | None] = lambda: None,
 ) -> Litestar:
     """The litestar application serving `service`, listening on `host` (default: the config's;
     it decides which web pages may call the router, see `router.edges`). Starting and stopping
-    the service is the caller's (`router.app`), through the two hooks."""
+    the service is the caller's (`router.app`), through the two hooks; `calibration` says how
+    far background calibration got, for `/readyz` (None: there is none)."""
     keys = Keys(service.config.server)
     generation = _generation_handlers(service, keys)
     app = Litestar(
-        route_handlers=[*generation, *_plain_handlers(service, keys)],
+        route_handlers=[*generation, *_plain_handlers(service, keys, calibration)],
         on_startup=list(on_startup),
         on_shutdown=list(on_shutdown),
         exception_handlers={
@@ -112,6 +114,14 @@ class Generation:
         self.max_body = service.config.server.max_body_bytes
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        activity = self.service.activity  # background work waits while clients are served
+        activity.begin()
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            activity.end()
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         meter = RequestMeter(self.service.metrics, time.perf_counter())
         try:
             if scope["method"] != "POST":
@@ -215,6 +225,7 @@ def _route_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
         (b"x-router-task", _ascii(answer.task)),
         (b"x-router-reason", _ascii(answer.reason)),
         (b"x-router-backend", _ascii(answer.backend)),
+        *([(b"x-router-session", _ascii(answer.session))] if answer.session else []),
     ]
 
 
@@ -225,20 +236,21 @@ def _ascii(value: str) -> bytes:
         return value.encode("ascii")
     return value.encode("unicode_escape").replace(b"\x7f", b"\\x7f")
 
-        *([(b"x-router-session", _ascii(answer.session))] if answer.session else []),
 
 _NO_HINTS = Hints()
+_SESSION_HEADERS = frozenset(h.encode() for h in SESSION_HEADERS)
 
 
 def _read_headers(scope: Scope) -> tuple[str | None, Hints]:
-    """The `Authorization` header and the routing hints: the only headers the router reads
-    (names come lower-cased from the server; the last of repeated ones counts)."""
+    """The `Authorization` header and the routing hints (with a conversation's name): the only
+    headers the router reads (names come lower-cased from the server; the last of repeated
+    ones counts)."""
     authorization = task = policy = None
+    session: tuple[tuple[str, str], ...] = ()
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
         elif name[:9] == b"x-router-":
-_SESSION_HEADERS = frozenset(h.encode() for h in SESSION_HEADERS)
             if name == b"x-router-task":
                 task = value.decode("latin-1")
             elif name == b"x-router-policy":
@@ -249,7 +261,6 @@ _SESSION_HEADERS = frozenset(h.encode() for h in SESSION_HEADERS)
         return authorization, _NO_HINTS
     task, policy = task.strip() if task else None, policy.strip() if policy else None
     return authorization, Hints(task, policy, session)
-    session: tuple[tuple[str, str], ...] = ()
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -296,7 +307,9 @@ async def _send_error(send: Send, err: RouterError) -> None:
     await _send(send, err.status, err.body(), extra)
 
 
-def _plain_handlers(service: Service, keys: Keys) -> list[Any]:
+def _plain_handlers(
+    service: Service, keys: Keys, calibration: Callable[[], dict[str, Any] | None]
+) -> list[Any]:
     started = int(time.time())  # `created` of the router's own names and of undated models
 
     def models_list() -> list[dict[str, object]]:
@@ -328,6 +341,8 @@ def _plain_handlers(service: Service, keys: Keys) -> list[Any]:
             for s in service.backend_states()
         }
         body = {"status": "ready" if ready else "not ready", "detail": detail, "backends": states}
+        if (progress := calibration()) is not None:
+            body["calibration"] = progress
         return Response(body, status_code=200 if ready else 503)
 
     @get("/metrics", sync_to_thread=False)

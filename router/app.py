@@ -4,7 +4,9 @@
 application over it (`router.api.create_app`) and the background calibration, and gives them
 one lifecycle: at start the service starts, start-up's garbage is handed back to the system,
 and calibration is scheduled; at shutdown calibration stops first (at once, before the grace
-period: `stop_background`), then the service.
+period: `stop_background`), then the service. Calibration is the quick start-up run where no
+measured profile fits, then the full suites while clients leave the router idle
+(`router.calibration.continuous`); `/readyz` shows how far it got.
 
 Nothing below imports this module: the serving layer never knows about calibration, while
 calibration builds on serving (it measures the replicas a `Service` holds).
@@ -19,12 +21,14 @@ import gc
 import logging
 import os
 import sys
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from litestar import Litestar
 
 from router.api import create_app
-from router.calibration.calibrate import run_background_calibration
+from router.calibration.calibrate import Options, run_background_calibration, select_suites
+from router.calibration.continuous import Continuation
 from router.config import LoadedConfig, load_config
 from router.grading.sandbox import detect
 from router.metrics import Metrics
@@ -48,7 +52,11 @@ class RouterApp:
         self.service = Service(loaded, metrics)
         self.calibration = BackgroundCalibration(self.service, calibrate)
         self.app: Litestar = create_app(
-            self.service, host, on_startup=[self.start], on_shutdown=[self.stop]
+            self.service,
+            host,
+            on_startup=[self.start],
+            on_shutdown=[self.stop],
+            calibration=self.calibration.status,
         )
 
     async def start(self) -> None:
@@ -68,12 +76,16 @@ class RouterApp:
 
 class BackgroundCalibration:
     """`router serve --calibrate quick|full`: once the first discovery is over, calibrate the
-    models served unless a measured or configured profile already fits them."""
+    models served unless a measured or configured profile already fits them; then (`[calibration]
+    continue_when_idle`) measure the full suites pair by pair while the router is idle."""
 
-    def __init__(self, service: Service, mode: Mode) -> None:
+    def __init__(self, service: Service, mode: Mode, options: Options | None = None) -> None:
         self.service = service
         self.mode: Mode = mode
-        self.task: asyncio.Task[None] | None = None
+        self.options = options or Options()  # which suites (tests narrow them)
+        self.task: asyncio.Task[None] | None = None  # the start-up calibration
+        self.continuing: asyncio.Task[None] | None = None  # then the idle continuation
+        self.continuation: Continuation | None = None
 
     def start(self) -> None:
         if self.mode != "off":
@@ -81,22 +93,44 @@ class BackgroundCalibration:
 
     async def _run(self) -> None:
         await self.service.discovered()
-        if self.service.active.how in ("measured", "configured"):
+        if self.service.active.how == "configured":
             return
-        mode: Literal["quick", "full"] = "full" if self.mode == "full" else "quick"
-        warned = await _warn_without_sandbox()
-        await run_background_calibration(self.service, mode, sandbox_warned=warned)
+        if self.service.active.how != "measured":
+            mode: Literal["quick", "full"] = "full" if self.mode == "full" else "quick"
+            warned = await _warn_without_sandbox()
+            await run_background_calibration(
+                self.service, mode, sandbox_warned=warned, options=self.options
+            )
+        active = self.service.active
+        settings = self.service.config.calibration
+        if settings.continue_when_idle and active.how == "measured" and active.profile:
+            suites = select_suites(self.options)
+            self.continuation = Continuation(self.service, suites, settings.idle_seconds)
+            run = self.continuation.run(active.profile, Path(active.path or ""))
+            self.continuing = asyncio.create_task(run)
+
+    def status(self) -> dict[str, Any] | None:
+        """How far calibration got (`/readyz`); None when serve does not calibrate."""
+        if self.mode == "off":
+            return None
+        if self.continuation is not None:
+            return self.continuation.status()
+        running = self.task is not None and not self.task.done()
+        return {"state": "starting" if running else "done"}
 
     def cancel(self) -> None:
-        if self.task is not None and not self.task.done():
+        tasks = [t for t in (self.task, self.continuing) if t is not None and not t.done()]
+        if tasks:
             log.info("shutting down: background calibration stopped")
-            self.task.cancel()
+        for task in tasks:
+            task.cancel()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        for task in (self.task, self.continuing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def _warn_without_sandbox() -> bool:

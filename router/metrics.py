@@ -202,7 +202,7 @@ class Metrics:
         )
 
     def _calibration_series(self, r: CollectorRegistry) -> None:
-        """The active profile's figures."""
+        """The active profile's figures, and how far serve's calibration has come."""
         self.calibration_tokens_per_second = Gauge(
             "router_calibration_tokens_per_second",
             "Decode speed in the active profile.",
@@ -221,6 +221,13 @@ class Metrics:
             "router_calibration_quality",
             "Quality per task in the active profile (0..1).",
             ["model", "task"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.calibration_progress = Gauge(
+            "router_calibration_progress",
+            "Share of (model, task) pairs measured with the full suites (0..1), as serve's "
+            "idle calibration goes on.",
             registry=r,
             multiprocess_mode="livemax",
         )

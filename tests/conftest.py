@@ -19,7 +19,7 @@ import httpx
 import msgspec
 import pytest
 
-from router.app import RouterApp
+from router.app import Mode, RouterApp
 from router.config import LoadedConfig, load_config
 from router.server import RouterServer, server_config
 from tests.conftest_embedded import embedded_mlx_model, embedded_model_path  # noqa: F401
@@ -29,8 +29,9 @@ from tests.fakes.upstream import FakeModel, FakeUpstream
 class RunningRouter:
     """A router serving on 127.0.0.1:<free port> until `stop`."""
 
-    def __init__(self, config_path: Path) -> None:
-        self.app = RouterApp(_hermetic(load_config(str(config_path)), config_path.parent))
+    def __init__(self, config_path: Path, calibrate: Mode = "off") -> None:
+        loaded = _hermetic(load_config(str(config_path)), config_path.parent)
+        self.app = RouterApp(loaded, calibrate)
         self.service = self.app.service
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from router.calibration.coverage import mark_full, task_hashes
+from router.calibration.judge import STEPS, judge_results, make_judge
 from router.calibration.measure import PROBES, probe, timed_stream
 from router.calibration.results import (
     FAILURE_KINDS,
@@ -67,6 +69,7 @@ class Options(msgspec.Struct, kw_only=True, frozen=True):
     yield_to_clients: bool = False  # wait while clients are using the model (background)
     run_code: bool = False  # run code answers (in the sandbox): set per model, see code_policy
     sandbox_warned: bool = False  # the missing sandbox was said at start-up (background)
+    judge: str | None = None  # "off", "auto" or a model id; None: the config's [calibration]
 
 
 class Result(msgspec.Struct, kw_only=True):
@@ -99,10 +102,12 @@ async def calibrate_service(
     started = time.perf_counter()
     suites = select_suites(options)
     replicas = select_models(service, options.models)
+    setting = service.config.calibration.judge if options.judge is None else options.judge
+    judge = make_judge(service, setting, options.quick, options.timeout)
     out_dir = writable_dir(Path(options.out or service.config.routing.profiles_dir))
     box, trusted = await code_policy(service, replicas, warn=not options.sandbox_warned)
     if progress is not None:
-        progress.plan(list(replicas), [s.task for s in suites])
+        progress.plan(list(replicas), [s.task for s in suites], extra=STEPS if judge else 0)
     results = []
     for index, (model_id, replica) in enumerate(replicas.items()):
         run_code = box.available and replica.backend.name in trusted
@@ -112,6 +117,8 @@ async def calibrate_service(
                 model_id, replica, suites, model_options, progress, index * (len(suites) + 1)
             )
         )
+    step = len(replicas) * (len(suites) + 1)
+    judged = "" if judge is None else await judge_results(judge, results, suites, progress, step)
     seconds = time.perf_counter() - started
     profile = build_profile(
         results,
@@ -120,6 +127,9 @@ async def calibrate_service(
         backend_versions(service, results),
     )
     profile.code_checks = code_checks(box, {r.backend.name for r in replicas.values()} - trusted)
+    if not options.quick:  # every prompt asked: serve's idle continuation skips these pairs
+        mark_full(profile, task_hashes(suites))
+    profile.judge = judged
     path = out_dir / profile_filename(profile.machine, profile.model_ids())
     try:
         save_profile(profile, path)
@@ -134,13 +144,15 @@ async def run_background_calibration(
     delay: float | None = None,
     *,
     sandbox_warned: bool = False,
+    options: Options | None = None,
 ) -> None:
     """`router serve` without a measured profile: calibrate while serving, then switch.
 
     Logs one line when it starts and one when it ends; a failure is one logged line and never
     reaches the server. Requests are served meanwhile (the calibration waits while clients
     use a model), from the prior or example profile until the new one is written.
-    `sandbox_warned`: the missing sandbox was said at start-up (not said again).
+    `sandbox_warned`: the missing sandbox was said at start-up (not said again); `options`:
+    which suites (default: all).
     """
     await asyncio.sleep(BACKGROUND_DELAY if delay is None else delay)
     ids = list(service.catalog.ids())
@@ -148,7 +160,12 @@ async def run_background_calibration(
         log.info("calibration skipped: no model to calibrate")
         return
     log.info("calibrating %d model(s) in the background (%s): %s", len(ids), mode, ", ".join(ids))
-    options = Options(quick=mode == "quick", yield_to_clients=True, sandbox_warned=sandbox_warned)
+    options = msgspec.structs.replace(
+        options or Options(),
+        quick=mode == "quick",
+        yield_to_clients=True,
+        sandbox_warned=sandbox_warned,
+    )
     try:
         result = await calibrate_service(service, options)
     except asyncio.CancelledError:

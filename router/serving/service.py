@@ -26,13 +26,14 @@ from router.profiles import ActiveProfile, remove_stale_temp_files, select_profi
 from router.routing.classifier import Classifier
 from router.routing.classifier_cache import load_default_classifier
 from router.routing.decide import Explanation, Hints, is_router_name, virtual_ids
+from router.serving.activity import Activity
 from router.serving.catalog import BackendState, Catalog
 from router.serving.decisions import Decisions
 from router.serving.discover import zero_config_backends
 from router.serving.dispatch import Dispatcher
 from router.serving.relay import Relay, Stream, Whole
-from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 from router.serving.sessions import Sessions
+from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 
 log = logging.getLogger("router")
 BackendFactory = Callable[[BackendConfig, Metrics], Backend]
@@ -57,8 +58,8 @@ class Service:
         routing = self.config.routing
         self.catalog = Catalog(lambda name: is_router_name(name, self.tasks, routing.aliases))
         self.decisions = Decisions(routing, self.catalog, self.metrics)
-        self.tasks = self.decisions.tasks
         self.sessions = Sessions(self.config.sessions, self.decisions, self.metrics)
+        self.tasks = self.decisions.tasks
         for backend_config in self.config.backends:
             self.catalog.add(build(backend_config, self.metrics), backend_config)
         self.backends: list[Backend] = self.catalog.backends
@@ -71,6 +72,7 @@ class Service:
             decisions.answer_check,
             decisions.observe_speed,
         )
+        self.activity = Activity()  # clients' requests, as the HTTP layer reports them
         self._refresher: asyncio.Task[None] | None = None  # discovery, then the refreshes
         self._discovered = asyncio.Event()
         self._waiting = True  # `start` waits for the first discovery (and raises its failure)
