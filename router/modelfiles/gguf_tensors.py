@@ -4,7 +4,8 @@ Apart from `router.modelfiles.gguf` because it is the arithmetic of the import: 
 the tensors (Q4_0, Q4_1 and Q8_0 stay quantized as weight/scales/biases triplets; the other types
 come back unpacked), each GGUF name becomes mlx-lm's module path, llama.cpp's row permutation of
 the q/k projections is undone, float tensors take the chosen dtype, and the quantized modules'
-bit widths become mlx-lm's `quantization` config.
+bit widths become mlx-lm's `quantization` config. `requantize` (the importer's `bits`) stores
+the quantized modules with fewer bits: how the tests make a deliberately worse twin of a model.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import mlx.core as mx
 from router.errors import ModelFileError
 
 GROUP_SIZE = 32  # every block format mlx keeps quantized (Q4_0, Q4_1, Q8_0) has 32 weights a block
+REQUANT_BITS = (2, 3, 4, 6, 8)  # what `requantize` accepts (bit widths mlx quantizes to)
 
 _LAYER_NAMES = {
     "attn_norm": "input_layernorm",
@@ -101,3 +103,25 @@ def quantization(weights: dict[str, mx.array]) -> dict[str, Any]:
         if b != default:
             quant[module] = {"group_size": GROUP_SIZE, "bits": b}
     return quant
+
+
+def requantize(weights: dict[str, mx.array], bits: int) -> dict[str, mx.array]:
+    """Store every quantized module wider than `bits` with `bits` bits (groups of 32).
+
+    Each module is dequantized from its own width and quantized again; float tensors (norms)
+    are left alone. Requantizing 4-bit weights to 3 or 2 bits loses information for good.
+    """
+    if bits not in REQUANT_BITS:
+        raise ValueError(f"bits must be one of {', '.join(map(str, REQUANT_BITS))}, not {bits!r}")
+    out = dict(weights)
+    widths = quantization(weights)
+    for key in [k for k in weights if k.endswith(".scales")]:
+        module = key.removesuffix(".scales")
+        width = widths.get(module, widths)["bits"]
+        if width <= bits:
+            continue
+        parts = (weights[f"{module}.weight"], weights[key], weights[f"{module}.biases"])
+        full = mx.dequantize(*parts, group_size=GROUP_SIZE, bits=width)
+        packed, scales, biases = mx.quantize(full, group_size=GROUP_SIZE, bits=bits)
+        out[f"{module}.weight"], out[key], out[f"{module}.biases"] = packed, scales, biases
+    return out
