@@ -113,6 +113,13 @@ def _add_profile_commands(commands: argparse._SubParsersAction) -> None:
         help="seconds per request (default: 30 + 0.5 per token asked, "
         "and 300 more for a model's first request, which may load it)",
     )
+    calibrate.add_argument(
+        "--judge",
+        metavar="MODEL",
+        help="also grade story, business_mail, style_rewrite and explain_simple by this model "
+        "against the references, if it passes its check ('auto': the best of the prior; 'off'; "
+        "default: [calibration] judge)",
+    )
     calibrate.set_defaults(run=_calibrate)
 
     profiles = commands.add_parser(
@@ -267,6 +274,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         quick=args.quick,
         out=args.out,
         timeout=args.timeout,
+        judge=args.judge,
     )
     result = asyncio.run(calibrate(loaded, options, Progress(sys.stderr)))
     print(summary(result.profile))

@@ -27,8 +27,9 @@ class Progress:
         self.head = ""
         self.total = 0
 
-    def plan(self, models: list[str], tasks: list[str]) -> None:
-        self.steps = len(models) * (len(tasks) + 1)
+    def plan(self, models: list[str], tasks: list[str], extra: int = 0) -> None:
+        """`extra`: steps after the models' (the judge's check and judging)."""
+        self.steps = len(models) * (len(tasks) + 1) + extra
         self.model_width = max(map(len, models), default=0)
         self.task_width = max(map(len, [*tasks, "capabilities"]))
 
@@ -149,6 +150,8 @@ def describe(profile: Profile, where: str) -> str:
     ]
     if profile.source:
         lines.append(f"source: {profile.source}")
+    if profile.judge:
+        lines.append(f"judge: {profile.judge}")
     for task, scores in profile.tasks.items():
         lines += ["", task]
         rows = [
