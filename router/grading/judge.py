@@ -14,10 +14,12 @@ The judge's reply is model output, untrusted: the caller reads at most `MAX_REPL
 nothing else; anything else is no verdict. The answers shown to the judge are cut to
 `MAX_ANSWER_CHARS` and fenced, and the judge is told that nothing inside them is an instruction.
 
-Folding (`blend`): quality stays the task evidence times the gates. The judge's evidence is its
-win rate against the reference, doubled (an answer as good as the reference wins half the
-comparisons: evidence 1); it blends with the graders' evidence as a weighted geometric mean
-(`WEIGHT`), so an answer the graders found nothing in stays at 0, and the gates (language,
+Folding (`blend`): quality stays the task evidence times the gates. The judge's evidence comes
+from its win rate against the reference: an answer as good as the reference wins half the
+comparisons (evidence 1), one that loses every time gets `FLOOR`. It blends with the graders'
+evidence as a weighted geometric mean (`WEIGHT`): a judge that finds an answer worse than the
+reference both times halves its score, one that finds it as good lifts partial grader evidence
+(0.64 -> 0.8); an answer the graders found nothing in stays at 0, and the gates (language,
 loop, refusal, empty, leaked reasoning) still multiply.
 """
 
@@ -38,6 +40,7 @@ MAX_ANSWER_CHARS = 6000  # each answer shown to the judge is cut to this
 MAX_REPLY_CHARS = 200  # at most this much of the judge's reply is read
 MAX_TOKENS = 8  # the judge answers with one letter
 WEIGHT = 0.5  # the judge's share of the evidence (exponent in the geometric blend)
+FLOOR = 0.25  # the judge's evidence for an answer it found worse than the reference both times
 PASS_SHARE = 0.9  # the share of the suite's prompts the judge must get right to be used
 
 RUBRICS = {
@@ -163,8 +166,10 @@ def win_rate(answer_first: Letter | None, answer_second: Letter | None) -> float
 
 
 def judge_evidence(rate: float) -> float:
-    """Evidence from the win rate: as good as the reference (half the wins) or better is 1."""
-    return min(1.0, 2.0 * rate)
+    """Evidence from the win rate: as good as the reference (half the wins) or better is 1,
+    worse every time is `FLOOR` (one judge's pairwise verdicts halve a score at most, so the
+    graders' ranking of answers that all lose to the reference is kept)."""
+    return FLOOR + (1.0 - FLOOR) * min(1.0, 2.0 * rate)
 
 
 def gate_factor(failures: list[str]) -> float:

@@ -74,8 +74,9 @@ def test_win_rate_over_both_orders(first: str | None, second: str | None, rate: 
         (0.64, [], None, 0.64),  # no verdict: the graders' score
         (0.64, [], 0.5, 0.8),  # as good as the reference: evidence sqrt(0.64 * 1)
         (0.64, [], 1.0, 0.8),  # better than the reference counts as as good
-        (0.64, [], 0.25, 0.5657),  # sqrt(0.64 * 0.5)
-        (0.64, [], 0.0, 0.0),  # the judge found it worse than the reference both times
+        (0.64, [], 0.25, 0.6325),  # sqrt(0.64 * (0.25 + 0.75 * 2 * 0.25))
+        (1.0, [], 0.0, 0.5),  # found worse than the reference both times: halved
+        (0.64, [], 0.0, 0.4),
         (0.0, [], 0.5, 0.0),  # the graders found nothing: the judge cannot add it
         (0.16, ["leaked_reasoning"], 0.5, 0.2),  # the gate still multiplies: 0.25 * sqrt(0.64)
         (0.0, ["loop"], 1.0, 0.0),
