@@ -95,6 +95,17 @@ class TaskScore(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
     interval: list[float] = []  # [low, high]: the 95% interval of `measured` (Wilson)
     prior: float | None = None  # the quality believed before measuring
     prior_from: str = ""  # where the prior came from: "example" (a shipped profile) or "size"
+
+    def confidence(self) -> str:
+        """How far to trust `quality`, in words: `measured 0.05 (0.00-0.66, n=2), prior 0.90
+        (example)`; `(n samples)` for a score without a measurement."""
+        if self.measured is None:
+            return f"({self.samples} samples)" if self.samples else ""
+        low_high = self.interval if len(self.interval) == 2 else None
+        span = f"{low_high[0]:.2f}-{low_high[1]:.2f}, " if low_high else ""
+        prior = f", prior {self.prior:.2f} ({self.prior_from})" if self.prior is not None else ""
+        return f"measured {self.measured:.2f} ({span}n={self.samples}){prior}"
+
     # the hash of the task's suite when every prompt of it was asked ("": a quick run): serve's
     # idle continuation skips the pairs measured so with the current suites
     full_suite: str = ""

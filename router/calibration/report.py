@@ -161,7 +161,7 @@ def describe(profile: Profile, where: str) -> str:
                 f"quality {s.quality:.2f}",
                 f"latency {_s(s.latency_seconds)}",
                 f"failures {s.failure_rate:.0%}",
-                f"({s.samples} samples)" if s.samples else "",
+                s.confidence(),
             ]
             for i, s in enumerate(scores, start=1)
         ]

@@ -149,7 +149,8 @@ def test_slow_good_ranks_first_on_every_task(calibrated: dict) -> None:
     profile = _profile(calibrated)
     for task, scores in profile.tasks.items():
         assert scores[0].model == "slow-good", (task, scores)
-        assert scores[0].quality >= 0.8 and scores[0].failure_rate == 0
+        assert scores[0].measured is not None and scores[0].measured >= 0.8
+        assert scores[0].failure_rate == 0
         assert scores[0].samples == 2  # --quick: one prompt per language
         assert scores[0].latency_seconds is not None and scores[0].latency_seconds > 0.05
         wrong = next(s for s in scores if s.model == "fast-wrong")
@@ -221,7 +222,7 @@ def test_profiles_command_shows_it(calibrated: dict, capsys: pytest.CaptureFixtu
     shown = capsys.readouterr().out
     assert "machine: " in shown and "made: " in shown
     qa = shown.split("\nqa\n")[1].splitlines()
-    assert qa[0].split()[:2] == ["1.", "slow-good"] and "quality 1.00" in qa[0]
+    assert qa[0].split()[:2] == ["1.", "slow-good"] and "measured 1.00" in qa[0]
     assert main(["profiles", "--json", str(calibrated["files"][0])]) == 0
     assert '"how": "file"' in capsys.readouterr().out
 
@@ -551,7 +552,7 @@ async def test_code_answers_run_sandboxed_for_configured_backends_only(
         assert any("code answers of fake are not run" in r.getMessage() for r in caplog.records)
     else:  # run, in the sandbox: the exit fails the check, the marker is never written
         assert profile.code_checks == "sandboxed: bubblewrap"
-        assert score.quality == 0 and score.failure_rate == 1
+        assert score.measured == 0 and score.failure_rate == 1
     assert not marker.exists()
 
 

@@ -109,7 +109,7 @@ def quick_profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile]
 
 def test_quick_calibration_scores_bad_models_low(quick_profile: Profile) -> None:
     table = {
-        task: {s.model: s.quality for s in scores} for task, scores in quick_profile.tasks.items()
+        task: {s.model: s.measured for s in scores} for task, scores in quick_profile.tasks.items()
     }
     assert len(table) == 8
     for task, scores in table.items():
