@@ -12,7 +12,9 @@ reads one, or guesses from a model's size when the profile has no score).
   person's judgement of that very model and weighs 4 samples, so a quick calibration (2 prompts
   per task) moves the score a third of the way to what it measured and a full run (12 prompts)
   three quarters; the size prior knows nothing but the model's size and weighs 1 sample (2/3
-  and 12/13 of the way).
+  and 12/13 of the way). Only quality is shrunk: a failure rate stays as measured, so a model
+  that crashed or looped on most of the few prompts it was given is still kept out by the
+  policy's `max_failure_rate`.
 - Confidence: a Wilson score interval (95%) of the measured mean grade. Grades lie in [0, 1],
   and a variable in [0, 1] with mean m has a variance of at most m(1 - m) (a 0/1 grade is the
   worst case), so the interval for a proportion is conservative for graded answers. Unlike a
