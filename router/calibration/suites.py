@@ -13,7 +13,7 @@ A suite is one TOML file per task, `router/data/suites/<task>.toml`, data only:
     prompt = "次のお知らせを3文以内で要約してください。"
     source = "..."                              # appended to the prompt; length ratios use it
     reference = "..."                           # a good answer: scores >= 0.8 (tests), chrf uses it
-    rubric = "..."                              # for an LLM judge (off by default, not built)
+    rubric = "..."                              # for the optional LLM judge (grading.judge)
     graders = [{ name = "facts", required = [["移転", "引っ越"]] }]
 
 A prompt gives either `prompt` (one user message) or `messages` (a chat). A prompt's grader

@@ -16,8 +16,9 @@ Failure kinds: wrong_language, loop, leaked_reasoning, refusal, missing_fact, fo
 too_long, too_short, format, code_failed, empty, invalid_json, copied, far_from_reference,
 not_simple, not_a_story.
 
-The suite format also carries a free-text `rubric` per prompt for an LLM judge; that judge
-is off by default and not implemented here: grading is deterministic only.
+The suite format also carries a free-text `rubric` per prompt for an LLM judge; that judge is
+optional (off by default) and lives apart (`router.grading.judge`): grading here is
+deterministic only.
 
 `grade` blocks while a `code` grader runs its sandboxed process (up to the spec's
 `timeout_s`); async callers should run it in a worker thread (`asyncio.to_thread`). Code
