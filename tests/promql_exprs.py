@@ -46,6 +46,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "router_calibration_tokens_per_second": (GAUGE, ("model", "backend")),
     "router_calibration_quality": (GAUGE, ("model", "task")),
     "router_calibration_ttft_seconds": (GAUGE, ("model", "backend")),
+    "router_calibration_progress": (GAUGE, ()),
     "router_backend_up": (GAUGE, ("backend",)),
     "router_loop_guard_total": (COUNTER, ("model",)),
     "router_escalations_total": (COUNTER, ("task", "from_model", "to_model")),
@@ -69,6 +70,7 @@ ALWAYS_PRESENT = (
     "router_overhead_seconds",
     "router_classification_seconds",
     "router_backend_up",
+    "router_calibration_progress",  # no labels: exported (0) from the start
 )
 
 # What Grafana's variables become outside Grafana: select everything.

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("router")
 State = Literal["starting", "paused", "running", "done", "stopped"]
 PROBE_TIMEOUT = 90.0  # seconds a capability probe may take (+ LOAD_ALLOWANCE the first)
+RETRY_AFTER = 300.0  # seconds before a failed step is tried again
 _SUFFIX = re.compile(r"; then the full suites while idle: .*$")
 
 
@@ -78,7 +79,7 @@ class Continuation:
         self._left = 0  # prompts still to ask
         self._partial: dict[Pair, list[Sample]] = {}  # answers of steps cut short, kept
         self._probed: dict[str, tuple[Any, list[Any]]] = {}  # new models' capabilities, probes
-        self._skip: set[Pair] = set()  # steps that failed: not tried again in this run
+        self._retry: dict[Pair, float] = {}  # failed steps -> when to try again (monotonic)
         self._seconds = 0.0  # spent asking (for the estimate)
         self._asked = 0
         self._trusted: set[str] = set()  # backends whose code answers may run
@@ -109,7 +110,7 @@ class Continuation:
         self.total = len(models) * len(self.hashes)
         self._left = sum(
             len(self.suites[task].prompts) - len(self._partial.get((model, task), ()))
-            for model, task in pending(models, self.hashes, profile, self._skip)
+            for model, task in pending(models, self.hashes, profile)
         )
         gauge = self.service.metrics.calibration_progress
         gauge.set(self.done / self.total if self.total else 1.0)
@@ -117,7 +118,22 @@ class Continuation:
     # ---------------------------------------------------------------- the loop
 
     async def run(self, profile: Profile, path: Path) -> None:
-        """Measure pair after pair while idle, until every pair is measured; then return."""
+        """Measure pair after pair while idle, until every pair is measured; then return. A
+        failure (the profile cannot be written) is one logged line, and the end of it."""
+        try:
+            await self._run(profile, path)
+        except RouterError as err:
+            self._stop(err.message)
+        except OSError as err:
+            self._stop(f"{getattr(err, 'filename', None) or path}: {err.strerror or err}")
+        except Exception as err:  # a bug here must not reach the server
+            self._stop(f"{type(err).__name__}: {err}")
+
+    def _stop(self, why: str) -> None:
+        self.state = "stopped"
+        log.warning("calibration while idle stopped: %s", why)
+
+    async def _run(self, profile: Profile, path: Path) -> None:
         box, self._trusted = await code_policy(self.service, self._replicas(), warn=False)
         if not box.available:
             self._trusted = set()
@@ -133,10 +149,15 @@ class Continuation:
         while True:
             replicas = self._replicas()
             self._count(list(replicas), profile)
-            pair = next_pair(list(replicas), self.hashes, profile, self._skip)
-            if pair is None:
+            cooling = {p for p, when in self._retry.items() if when > time.monotonic()}
+            pair = next_pair(list(replicas), self.hashes, profile, cooling)
+            if pair is None and not cooling:
                 self._finish()
                 return
+            if pair is None:  # only failed steps left: wait to try them again
+                self.current, self.state = None, "paused"
+                await asyncio.sleep(min(self._retry[p] for p in cooling) - time.monotonic())
+                continue
             self.current, self.state = pair, "paused"
             await self.service.activity.idle_for(self.idle_seconds)
             self.state = "running"
@@ -169,17 +190,21 @@ class Continuation:
     def _failed(self, why: str) -> None:
         assert self.current is not None
         model, task = self.current
-        log.warning("calibration of %s on %s failed (%s); skipped until restart", model, task, why)
-        self._skip.add(self.current)
+        log.warning(
+            "calibration of %s on %s failed (%s); tried again in %.0f s",
+            model,
+            task,
+            why,
+            RETRY_AFTER,
+        )
+        self._retry[self.current] = time.monotonic() + RETRY_AFTER
 
     def _finish(self) -> None:
         self.current, self.state = None, "done"
-        skipped = f" ({len(self._skip)} failed)" if self._skip else ""
         log.info(
-            "calibration complete: %d of %d (model, task) pairs measured with the full suites%s",
+            "calibration complete: %d of %d (model, task) pairs measured with the full suites",
             self.done,
             self.total,
-            skipped,
         )
 
     # ---------------------------------------------------------------- one step
@@ -196,7 +221,10 @@ class Continuation:
         options = Options(run_code=replica.backend.name in self._trusted, sandbox_warned=True)
         for prompt in suite.prompts[len(samples) :]:
             began = time.perf_counter()
-            samples.append(await _sample(replica, suite, prompt, options))
+            sample = await _sample(replica, suite, prompt, options)
+            if sample.run.failure == "error" and sample.run.status is None:  # not the model's
+                raise RouterError(f"{replica.backend.name} unreachable: {sample.run.detail}")
+            samples.append(sample)
             self._seconds += time.perf_counter() - began
             self._asked += 1
             self._left -= 1
@@ -227,6 +255,7 @@ class Continuation:
         merged = merge(profile, pair[1], step)
         models = list(self._replicas())
         self._partial.pop(pair, None)
+        self._retry.pop(pair, None)
         self._count(models, merged)
         merged.source = (
             _SUFFIX.sub("", profile.source)
