@@ -258,7 +258,7 @@ def _md_rankings(profile: Profile) -> list[str]:
     """One table per task: its models in rank order."""
     out: list[str] = []
     for task, scores in profile.tasks.items():
-        rows = [["#", "model", "quality", "latency p50", "failure rate", "samples"]]
+        rows = [["#", "model", "quality", "latency p50", "failure rate", "samples", "confidence"]]
         rows += [
             [
                 str(i),
@@ -267,6 +267,7 @@ def _md_rankings(profile: Profile) -> list[str]:
                 _s(s.latency_seconds),
                 f"{s.failure_rate:.0%}",
                 str(s.samples),
+                s.confidence() if s.measured is not None else "",
             ]
             for i, s in enumerate(scores, start=1)
         ]

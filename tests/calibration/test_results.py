@@ -81,7 +81,10 @@ def _calibrate(tmp: Path, models: list[FakeModel], *args: str) -> Iterator[tuple
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Profile]]:
     """A quick calibration of the six look-alikes (the upstream stays up for `router route`)."""
     tmp = tmp_path_factory.mktemp("prior-kept")
-    yield from _calibrate(tmp, example_models(), "--quick", "--tasks", ",".join(TASKS))
+    report = str(tmp / "report.md")
+    yield from _calibrate(
+        tmp, example_models(), "--quick", "--tasks", ",".join(TASKS), "--report", report
+    )
 
 
 def _example_quality(task: str, model: str) -> float:
@@ -146,6 +149,14 @@ def test_profiles_command_shows_quality_measured_interval_and_prior(
     assert main(["profiles", "--json", str(path)]) == 0
     shown = json.loads(capsys.readouterr().out)["profile"]["tasks"]["business_mail"][0]
     assert {"quality", "measured", "samples", "interval", "prior", "prior_from"} <= set(shown)
+
+
+def test_the_report_says_how_far_to_trust_each_score(quick: tuple[Path, Profile]) -> None:
+    config, profile = quick
+    report = (config.parent / "report.md").read_text()
+    mail = report.split("### business_mail")[1].split("###")[0]
+    first = next(line for line in mail.splitlines() if line.startswith("| 1 |"))
+    assert GEMMA in first and profile.tasks["business_mail"][0].confidence() in first
 
 
 def test_a_full_run_moves_the_score_most_of_the_way(tmp_path: Path) -> None:
