@@ -22,6 +22,7 @@ import msgspec
 import msgspec.structs
 
 from router.config import SessionsConfig
+from router.errors import RouterError
 from router.metrics import Metrics
 from router.routing.decide import (
     Explanation,
@@ -49,12 +50,14 @@ from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest
 
 Parsed = ChatRequest | CompletionRequest | EmbeddingRequest
 ROUTED = ("direct", "alias")  # a route's basis when the client named the model: no session
+REPLAY = 16  # turns a conversation not remembered is followed back to place its last turn
 
 
 class Entry(msgspec.Struct):
     model: str  # the model that answered the conversation's last turn
     task: str
     since: int  # the user turn it has answered since
+    last: int  # the user turn it answered last
     seen: float  # when last used (the store's clock)
 
 
@@ -80,8 +83,8 @@ class Store:
         self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: str, model: str, task: str, since: int) -> None:
-        self._entries[key] = Entry(model, task, since, self.clock())
+    def put(self, key: str, model: str, task: str, since: int, last: int = 0) -> None:
+        self._entries[key] = Entry(model, task, since, max(last, since), self.clock())
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -153,7 +156,7 @@ class Sessions:
             return None
         moved = model != route.candidates[0]
         since = session.turn.number if moved else session.since
-        self.store.put(session.id, model, route.task, since)
+        self.store.put(session.id, model, route.task, since, session.turn.number)
         self.metrics.sessions.set(len(self.store))
         if not moved:
             return None
@@ -163,15 +166,28 @@ class Sessions:
     def _prior(
         self, key: str, turn: Turn, name: str, hints: Hints, parsed: ChatRequest
     ) -> Prior | None:
-        """Where the conversation is: remembered, else the route its previous turn gets now."""
+        """Where the conversation is: remembered, else derived from the conversation itself
+        (also when a turn since the one remembered was answered elsewhere: another router)."""
         entry = self.store.get(key)
-        if entry is not None:
+        if entry is not None and entry.last in (turn.number, turn.number - 1):
             return Prior(entry.model, entry.task, entry.since)
-        previous = _previous(parsed, turn)
+        return self._derive(name, hints, parsed, REPLAY)
+
+    def _derive(self, name: str, hints: Hints, parsed: ChatRequest, depth: int) -> Prior | None:
+        """Where the previous turn was placed: its request routed now and followed from where
+        the turn before it was (and so back to the start, at most `depth` turns)."""
+        previous = _previous(parsed)
         if previous is None:
             return None
-        before = decide(RequestView(name, hints, previous), self.decisions.snapshot()).route
-        return Prior(before.candidates[0], before.task, 1)
+        try:
+            fresh = decide(RequestView(name, hints, previous), self.decisions.snapshot()).route
+        except RouterError:  # the previous turn could not be placed now: a new start
+            return None
+        prior = self._derive(name, hints, previous, depth - 1) if depth > 1 else None
+        turn = turn_of(previous)
+        steer = self._steer(prior, turn, fresh, previous, hints)
+        kept = prior is not None and steer.kind in ("kept", "tool")
+        return Prior(steer.candidates[0], steer.task, prior.since if kept else turn.number)  # type: ignore[union-attr]
 
     def _steer(
         self, prior: Prior | None, turn: Turn, fresh: Route, parsed: ChatRequest, hints: Hints
@@ -221,7 +237,7 @@ def _reason(kind: str) -> str:
     return "task" if kind == "switched" else "unfit"
 
 
-def _previous(parsed: ChatRequest, turn: Turn) -> ChatRequest | None:
+def _previous(parsed: ChatRequest) -> ChatRequest | None:
     """The previous turn's request: the conversation up to the user turn the last answer
     followed (for a tool loop, this turn's own user request). None for a first turn."""
     messages = parsed.messages

@@ -5,6 +5,9 @@ stays where it moved. The headers say so, and the metrics count it."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -175,3 +178,53 @@ def test_a_tool_loop_stays_on_the_model_that_made_the_call(
         assert reply.headers["x-router-reason"].startswith("tool loop: kept from turn 1")
     asked = [r.json["model"] for r in three.requests if r.path == "/v1/chat/completions"]
     assert asked == ["alpha", caller, caller, caller]
+
+
+def test_two_routers_place_a_conversation_alike_without_sharing_state(
+    three: FakeUpstream, start_router: Callable[[str], RunningRouter], tmp_path: Path
+) -> None:
+    """Behind a load balancer turns alternate between two routers; each places every turn
+    where the other would, from the conversation alone."""
+    profile = tmp_path / "three.toml"
+    profile.write_text(PROFILE)
+    config = backend_toml("lmstudio", three.base_url) + f'[routing]\nprofile = "{profile}"\n'
+    routers = [start_router(config), start_router(config)]
+    history: list[dict] = []
+    turns = [ARTICLE, FOLLOW_UPS[0], FOLLOW_UPS[1], CODE, FOLLOW_UPS[2]]
+    placed = [_turn(routers[i % 2], history, text) for i, text in enumerate(turns)]
+    models = [h["x-router-model"] for h in placed]
+    assert models == ["alpha", "alpha", "alpha", "beta", "beta"]
+    assert len({h["x-router-session"] for h in placed[1:]}) == 1
+    assert placed[3]["x-router-reason"].startswith("switched: task changed to code")
+
+
+def test_router_route_reads_a_whole_conversation(three: FakeUpstream, tmp_path: Path) -> None:
+    profile = tmp_path / "three.toml"
+    profile.write_text(PROFILE)
+    config = tmp_path / "router.toml"
+    config.write_text(
+        backend_toml("lmstudio", three.base_url) + f'[routing]\nprofile = "{profile}"\n'
+    )
+    conversation = tmp_path / "chat.json"
+    answer = {"role": "assistant", "content": "The council backs more bike lanes."}
+    messages = [{"role": "user", "content": ARTICLE}, answer]
+    conversation.write_text(json.dumps([*messages, {"role": "user", "content": FOLLOW_UPS[1]}]))
+    route = [sys.executable, "-m", "router", "route", "--config", str(config)]
+    done = subprocess.run(
+        [*route, "--messages-file", str(conversation)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "model:   alpha" in done.stdout
+    assert "reason:  kept from turn 1 (task changed to qa; not worth a switch)" in done.stdout
+    conversation.write_text(json.dumps([*messages, {"role": "user", "content": CODE}]))
+    done = subprocess.run(
+        [*route, "--messages-file", str(conversation)], capture_output=True, text=True, timeout=120
+    )
+    assert "model:   beta" in done.stdout
+    assert "reason:  switched: task changed to code" in done.stdout
+    conversation.write_text('[{"role": "nobody", "content": "hi"}]')
+    done = subprocess.run(
+        [*route, "--messages-file", str(conversation)], capture_output=True, text=True, timeout=120
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and lines[0].startswith("router: "), lines
