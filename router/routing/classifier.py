@@ -28,7 +28,6 @@ returns a new classifier trained on the shipped examples plus theirs.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -37,11 +36,22 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from router.routing.classifier_features import featurize, views
+from router.routing.classifier_features import featurize, system_view, turn_views
 from router.routing.classifier_model import fit
 from router.routing.classifier_rules import sure_rule
+from router.routing.classifier_turns import (
+    WINDOW,
+    Conversation,
+    FollowModel,
+    dense,
+    edge_grams,
+    edge_slice,
+    fit_follow,
+    is_follow_up,
+    read_conversations,
+)
 from router.tasks import FALLBACK_TASK, TASKS
-from router.wire import user_turn
+from router.wire import user_turns
 
 DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallback
 
@@ -49,12 +59,17 @@ DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallbac
 class Classification(msgspec.Struct, frozen=True):
     """The answer: the task, how sure (its probability), every task's probability, and the
     rule that decided, if any (`stack_trace`, `code_fence_error`, `no_user_text`,
-    `low_confidence`)."""
+    `low_confidence`). In a conversation, whether the last user turn was judged a follow-up
+    (its task inherited) and how many user turns before it the task was read from (0: its own
+    words; with the last turn numbered N, the task came from turn N - `turns_back`); the
+    confidence, scores and rule are then that turn's."""
 
     task: str
     confidence: float
     scores: dict[str, float]
     rule: str | None = None
+    follow_up: bool = False
+    turns_back: int = 0
 
 
 class Example(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -71,10 +86,10 @@ _EXAMPLE_DECODER = msgspec.json.Decoder(Example)
 
 def _example_features(examples: Sequence[Example]) -> tuple[np.ndarray, ...]:
     """Flattened sparse rows of all examples: (row, bucket, weight), rows in order."""
-    feats = [featurize(*views(ex.system, ex.text)[:4]) for ex in examples]
-    row = np.repeat(np.arange(len(feats)), [idx.size for idx, _ in feats])
-    col = np.concatenate([idx for idx, _ in feats]).astype(np.int64)
-    return row, col, np.concatenate([w for _, w in feats])
+    feats = [featurize(system_view(ex.system), [turn_views(ex.text)[:3]]) for ex in examples]
+    row = np.repeat(np.arange(len(feats)), [idx.size for idx, _, _ in feats])
+    col = np.concatenate([idx for idx, _, _ in feats]).astype(np.int64)
+    return row, col, np.concatenate([w for _, w, _ in feats])
 
 
 def read_examples(path: str | os.PathLike[str]) -> list[Example]:
@@ -96,7 +111,8 @@ def _as_example(item: Example | tuple[str, str] | Mapping[str, Any]) -> Example:
 
 
 class Classifier:
-    """Hashed character n-grams into a linear model, with sure rules in front."""
+    """Hashed character n-grams into a linear model, with sure rules in front; in a
+    conversation, a follow-up detector (`classifier_turns`) that lets a turn keep its task."""
 
     def __init__(
         self,
@@ -106,14 +122,17 @@ class Classifier:
         examples: Sequence[Example],
         threshold: float = DEFAULT_THRESHOLD,
         source: Path | None = None,
+        follow: FollowModel | None = None,
     ) -> None:
         self.tasks = tuple(tasks)
-        self.weights = weights
-        self.bias = bias
+        self.weights = np.asarray(weights, dtype=np.float32)  # a memory map stays one
+        self.bias = np.asarray(bias, dtype=np.float32)
         self._examples = tuple(examples)
         self.source = source  # where the examples are, when they were not kept
         self.threshold = threshold
+        self.follow = follow  # None: every turn is classified on its own words
         self._code = self.tasks.index("code") if "code" in self.tasks else -1
+        self._fallback = self.tasks.index(FALLBACK_TASK) if FALLBACK_TASK in self.tasks else 0
 
     @classmethod
     def from_examples(
@@ -122,9 +141,11 @@ class Classifier:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         extra_tasks: Sequence[str] = (),
+        conversations: str | os.PathLike[str] | Sequence[Conversation] | None = None,
     ) -> Classifier:
         """Train on a JSON-lines file or on examples; tasks are the built-in ones, then
-        any others the examples (or `extra_tasks`) name."""
+        any others the examples (or `extra_tasks`) name. With labelled `conversations` (a
+        JSON-lines file or a list), also the follow-up detector."""
         if isinstance(source, str | os.PathLike):
             examples = read_examples(source)
         else:
@@ -137,7 +158,29 @@ class Classifier:
         y = np.array([tasks.index(ex.task) for ex in examples], dtype=np.int64)
         row, col, val = _example_features(examples)
         weights, bias = fit(row, col, val, y, len(tasks))
-        return cls(tasks, weights, bias, examples, threshold)
+        trained = cls(tasks, weights, bias, examples, threshold)
+        if conversations is not None:
+            if isinstance(conversations, str | os.PathLike):
+                conversations = read_conversations(conversations)
+            trained.follow = trained.fit_follow(conversations)
+        return trained
+
+    def fit_follow(self, conversations: Sequence[Conversation]) -> FollowModel:
+        """The follow-up detector, fitted on this classifier's view of labelled turns."""
+        features, grams, labels, texts = [], [], [], []
+        for conv in conversations:
+            known = [t for t in conv.turns if t.task in self.tasks]
+            if len(known) < 2:
+                continue
+            probs, views, _ = self._probs(conv.system, [t.user for t in known])
+            for i in range(1, len(known)):
+                inherited = self.tasks.index(known[i - 1].task)  # the true one, when fitting
+                before = (known[i - 1].user, known[i - 1].answer)
+                features.append(self._dense(known[i].user, before, views[i], probs[i], inherited))
+                grams.append(edge_grams(known[i].user))
+                labels.append(int(known[i].kind == "follow"))
+                texts.append(known[i].user)
+        return fit_follow(features, grams, labels, texts)
 
     @property
     def examples(self) -> tuple[Example, ...]:
@@ -152,36 +195,104 @@ class Classifier:
         extra_tasks: Mapping[str, Sequence[str]] | None = None,
     ) -> Classifier:
         """A new classifier trained on this one's examples plus `examples` ((text, task)
-        pairs) and `extra_tasks` ({task: [example text, ...]}, e.g. from config)."""
+        pairs) and `extra_tasks` ({task: [example text, ...]}, e.g. from config); it keeps
+        this one's follow-up detector (which reads probabilities, not task names)."""
         added = [_as_example(item) for item in examples]
         for task, texts in (extra_tasks or {}).items():
             added.extend(Example(text=t, task=task) for t in texts)
-        return Classifier.from_examples([*self.examples, *added], threshold=self.threshold)
+        trained = Classifier.from_examples([*self.examples, *added], threshold=self.threshold)
+        trained.follow = self.follow
+        return trained
 
-    def scores(self, messages: Any) -> tuple[list[float], str | None]:
-        """The task probabilities (in `self.tasks` order) and the sure rule that fired."""
-        system, turn = user_turn(messages)
-        sys_view, body, head, tail, raw = views(system, turn)
-        if not head:
-            return [0.0] * len(self.tasks), "no_user_text"
-        idx, w = featurize(sys_view, body, head, tail)
-        z = (w @ self.weights.take(idx, axis=0) + self.bias).tolist()
-        top = max(z)
-        e = [math.exp(v - top) for v in z]
-        total = sum(e)
-        return [v / total for v in e], (sure_rule(raw) if self._code >= 0 else None)
+    def _probs(
+        self, system: str, texts: Sequence[str]
+    ) -> tuple[list[list[float]], list[tuple[str, str, str, str]], tuple[np.ndarray, ...]]:
+        """Each turn's task probabilities on its own words (with the system prompt), its
+        views, and the features (bucket ids, weights, segment starts), in one pass."""
+        views = [turn_views(t) for t in texts]
+        idx, w, starts = featurize(system_view(system), [v[:3] for v in views])
+        rows = self.weights.take(idx, axis=0)
+        rows *= w[:, None]
+        z = np.add.reduceat(rows, starts, axis=0)
+        z = z[1:] + (z[0] + self.bias)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z, out=z)
+        e /= e.sum(axis=1, keepdims=True)
+        return e.tolist(), views, (idx, w, starts)
+
+    def _own(self, probs: list[float], raw: str) -> tuple[int, bool]:
+        """The task index a turn gets on its own words (`qa`'s below the threshold), and
+        whether a sure rule decided it."""
+        if self._code >= 0 and sure_rule(raw) is not None:
+            return self._code, True
+        conf = max(probs)
+        return (probs.index(conf) if conf >= self.threshold else self._fallback), False
+
+    def _dense(
+        self,
+        text: str,
+        before: tuple[str, str],
+        view: tuple[str, str, str, str],
+        probs: list[float],
+        inherited: int,
+    ) -> list[float]:
+        """A turn's follow-up features against the task it would inherit; `before` is the
+        user turn before it and the assistant's answer between."""
+        own, ruled = self._own(probs, view[3])
+        edges = f"{view[1]} {view[2]}"
+        rule_on_other = ruled and inherited != self._code
+        return dense(text, edges, probs, own, inherited, rule_on_other, *before)
 
     def classify(self, messages: Any) -> Classification:
         """The task a request asks for (a decoded request, its messages, or messages as plain
-        JSON); `qa` when nothing is sure enough. Never raises on odd input: no user text is
-        `qa` with confidence 0."""
-        probs, rule = self.scores(messages)
+        JSON); `qa` when nothing is sure enough. In a conversation, a follow-up keeps the task
+        of the turn it follows. Never raises on odd input: no user text is `qa` with
+        confidence 0."""
+        system, turns = user_turns(messages, WINDOW if self.follow is not None else 1)
+        if not turns or not turns[-1][0].strip():
+            return Classification(
+                FALLBACK_TASK, 0.0, dict.fromkeys(self.tasks, 0.0), "no_user_text"
+            )
+        probs, views, feats = self._probs(system, [t for t, _ in turns])
+        if not views[-1][1]:
+            scores = dict.fromkeys(self.tasks, 0.0)
+            return Classification(FALLBACK_TASK, 0.0, scores, "no_user_text")
+        source, follow_up = len(turns) - 1, False
+        if len(turns) > 1 and self.follow is not None:
+            source, follow_up = self._source(turns, probs, views, feats)
+        return self._answer(probs[source], views[source][3], follow_up, len(turns) - 1 - source)
+
+    def _source(
+        self,
+        turns: list[tuple[str, str]],
+        probs: list[list[float]],
+        views: list[tuple[str, str, str, str]],
+        feats: tuple[np.ndarray, ...],
+    ) -> tuple[int, bool]:
+        """Which turn's words give the last turn's task, and whether the last turn was a
+        follow-up: forward over the window, each turn keeping its predecessor's source when
+        judged a follow-up of it."""
+        assert self.follow is not None
+        idx, w, starts = feats
+        grams = self.follow.grams
+        source, follow_up = 0, False
+        for i in range(1, len(turns)):
+            inherited = self._own(probs[source], views[source][3])[0]
+            before = (turns[i - 1][0], turns[i][1])
+            row = self._dense(turns[i][0], before, views[i], probs[i], inherited)
+            cut = edge_slice(int(starts[i + 1]), views[i][1], views[i][2])
+            score = float(grams.take(idx[cut]) @ w[cut])
+            follow_up = is_follow_up(self.follow, row, score)
+            if not follow_up:
+                source = i
+        return source, follow_up
+
+    def _answer(self, probs: list[float], raw: str, follow_up: bool, back: int) -> Classification:
         scores = dict(zip(self.tasks, probs, strict=True))
-        if rule == "no_user_text":
-            return Classification(FALLBACK_TASK, 0.0, scores, rule)
+        rule = sure_rule(raw) if self._code >= 0 else None
         if rule is not None:
-            return Classification("code", 1.0, scores, rule)
+            return Classification("code", 1.0, scores, rule, follow_up, back)
         conf = max(probs)
         if conf < self.threshold:
-            return Classification(FALLBACK_TASK, conf, scores, "low_confidence")
-        return Classification(self.tasks[probs.index(conf)], conf, scores, None)
+            return Classification(FALLBACK_TASK, conf, scores, "low_confidence", follow_up, back)
+        return Classification(self.tasks[probs.index(conf)], conf, scores, None, follow_up, back)

@@ -21,21 +21,32 @@ import msgspec
 import numpy as np
 
 from router.paths import CLASSIFIER_TRAINING, default_cache_dir
-from router.routing import classifier, classifier_features, classifier_model
+from router.routing import classifier, classifier_features, classifier_model, classifier_turns
 from router.routing.classifier import Classifier
+from router.routing.classifier_turns import FollowModel
 
 # What the trained weights depend on besides the examples (the sure rules are not learned).
-_SOURCES = (classifier, classifier_features, classifier_model)
+_SOURCES = (classifier, classifier_features, classifier_model, classifier_turns)
 
 
 class _Meta(msgspec.Struct):
     tasks: list[str]
     bias: list[float]
     threshold: float
+    follow: list[float] | None = None  # the follow-up detector's weights, then its bias
+
+
+def conversations_of(data: Path) -> Path | None:
+    """The labelled conversations beside a training set (`turns.jsonl`), if any."""
+    path = data.parent / "turns.jsonl"
+    return path if path.is_file() else None
 
 
 def cache_key(data: Path) -> str:
     digest = hashlib.sha256(data.read_bytes())
+    turns = conversations_of(data)
+    if turns is not None:
+        digest.update(turns.read_bytes())
     for module in _SOURCES:
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:24]
@@ -44,25 +55,34 @@ def cache_key(data: Path) -> str:
 def load_or_train(data: Path, cache_dir: Path) -> Classifier:
     """The classifier for `data`, from the cache when it is there, else trained and cached."""
     key = cache_key(data)
-    weights_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
+    paths = cache_dir / f"{key}.npy", cache_dir / f"{key}.follow.npy", cache_dir / f"{key}.json"
     try:
-        meta = msgspec.json.decode(meta_path.read_bytes(), type=_Meta)
-        weights = np.load(weights_path, mmap_mode="r")
+        meta = msgspec.json.decode(paths[2].read_bytes(), type=_Meta)
+        weights = np.load(paths[0], mmap_mode="r")
+        follow = None
+        if meta.follow is not None:
+            grams = np.load(paths[1], mmap_mode="r")
+            follow = FollowModel(np.asarray(meta.follow[:-1], np.float32), meta.follow[-1], grams)
     except (OSError, ValueError, msgspec.DecodeError):
-        trained = Classifier.from_examples(data)
-        _save(trained, weights_path, meta_path)
+        trained = Classifier.from_examples(data, conversations=conversations_of(data))
+        _save(trained, *paths)
         return trained
     bias = np.asarray(meta.bias, dtype=np.float32)
-    return Classifier(meta.tasks, weights, bias, (), meta.threshold, source=data)
+    return Classifier(meta.tasks, weights, bias, (), meta.threshold, source=data, follow=follow)
 
 
-def _save(trained: Classifier, weights_path: Path, meta_path: Path) -> None:
+def _save(trained: Classifier, weights_path: Path, follow_path: Path, meta_path: Path) -> None:
     """Write the weights, then the meta file that marks them complete; never half a file."""
     try:
         weights_path.parent.mkdir(parents=True, exist_ok=True)
-        # half precision: half the pages to map, and the scores move by well under 1e-3
-        _atomic(weights_path, lambda f: np.save(f, trained.weights.astype(np.float16)))
+        # single precision: half precision halved the pages but cost ~10 us a request to widen
+        _atomic(weights_path, lambda f: np.save(f, trained.weights.astype(np.float32)))
+        follow = trained.follow
+        if follow is not None:
+            _atomic(follow_path, lambda f: np.save(f, follow.grams))
         meta = _Meta(list(trained.tasks), trained.bias.tolist(), trained.threshold)
+        if follow is not None:
+            meta.follow = [*follow.weights.tolist(), follow.bias]
         _atomic(meta_path, lambda f: f.write(msgspec.json.encode(meta)))
     except OSError:
         return  # a read-only cache only costs the training on the next start

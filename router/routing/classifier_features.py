@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -31,6 +32,7 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _OFF_BODY = 0x400000  # code-point offset that gives the body its own namespace
 _QUOTED = re.compile(r'「[^」]{2,300}」|"[^"]{2,300}"')
 BUCKETS = 1 << _BITS  # the hashed feature space
+_PAD = "\x00\x00\x00"  # ends a segment: no n-gram reaches into the next
 
 
 def _norm(text: str) -> str:
@@ -46,19 +48,23 @@ def _edge(text: str) -> str:
     return text
 
 
-def views(system: str, turn: str) -> tuple[str, str, str, str, str]:
-    """The bounded, normalised views: system head; body (what lies between the edges, at
-    most `HEAD` + `TAIL` characters of it); head and tail edges (a one-line turn is all
-    head; else its first and last line, each cut to `EDGE` characters: where instructions
-    sit). Last, the raw bounded turn for the rules."""
-    sys_view = _edge(system[:SYSTEM_CAP]) if system else ""
+def system_view(system: str) -> str:
+    """The system prompt's view: its head, normalised, quoted material blanked."""
+    return _edge(system[:SYSTEM_CAP]) if system else ""
+
+
+def turn_views(turn: str) -> tuple[str, str, str, str]:
+    """A user turn's bounded, normalised views: body (what lies between the edges, at most
+    `HEAD` + `TAIL` characters of it); head and tail edges (a one-line turn is all head; else
+    its first and last line, each cut to `EDGE` characters: where instructions sit). Last, the
+    raw bounded turn for the rules."""
     if len(turn) > 2 * (EDGE + HEAD + TAIL):  # only the ends are read: never copy the middle
         turn = turn[: EDGE + HEAD + 64].lstrip() + "\n" + turn[-(EDGE + TAIL + 64) :].rstrip()
     else:
         turn = turn.strip()
     n = len(turn)
     if n <= 2 * EDGE + 16 and "\n" not in turn:
-        return sys_view, "", _edge(turn), "", turn
+        return "", _edge(turn), "", turn
     head, tail = turn[:EDGE], turn[-EDGE:]
     i = head.find("\n")
     if i >= 1:
@@ -68,38 +74,49 @@ def views(system: str, turn: str) -> tuple[str, str, str, str, str]:
         tail = tail[j + 1 :]
     h, t = len(head), max(len(head), n - len(tail))
     if t - h <= HEAD + TAIL + 64:
-        return sys_view, _norm(turn[h:t]), _edge(head), _edge(turn[t:]), turn
+        return _norm(turn[h:t]), _edge(head), _edge(turn[t:]), turn
     body = _norm(turn[h : h + HEAD]) + " … " + _norm(turn[t - TAIL : t])
     raw = turn[: h + HEAD] + "\n…\n" + turn[t - TAIL :]
-    return sys_view, body, _edge(head), _edge(tail), raw
+    return body, _edge(head), _edge(tail), raw
 
 
-def featurize(sys_view: str, body: str, head: str, tail: str) -> tuple[np.ndarray, np.ndarray]:
-    """Hashed 1-4 gram bucket ids and their weights. The system prompt and the edges share
-    one namespace, the body has its own; each view is normalised on its own (weights
-    1/sqrt(n-grams)), so a short instruction line weighs as much as a long one."""
-    ls, lh, lt, lb = len(sys_view), len(head), len(tail), len(body)
-    c = np.frombuffer(
-        f"{sys_view}\x00{head}\x00{tail}\x00{body}".encode("utf-32-le"), dtype=np.uint32
-    ).astype(np.uint64)
-    c[ls + lh + lt + 3 :] += _OFF_BODY
-    scale = np.array(
-        (
-            SYSTEM_WEIGHT / math.sqrt(4 * ls + 1),
+def featurize(
+    sys_view: str, turns: Sequence[tuple[str, str, str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hashed 1-4 gram bucket ids and their weights, for the system prompt's view and each
+    turn's (body, head, tail) views, in one pass; and where each segment's entries start (the
+    system prompt, then each turn: a turn's scores are the sum over its segment, plus the
+    system prompt's). Every segment ends in padding, so no n-gram crosses into the next and a
+    turn scores alike alone or in a conversation. The system prompt and the edges share one
+    namespace, the body has its own; each view is normalised on its own (weights
+    1/sqrt(n-grams)), so a short instruction line weighs as much as a long one. Entries are
+    position-major: a position's 1- to 4-grams side by side."""
+    parts = [sys_view, _PAD]
+    scales = [SYSTEM_WEIGHT / math.sqrt(4 * len(sys_view) + 1), 0.0]
+    offs = [0, 0]
+    for body, head, tail in turns:
+        parts += (head, "\x00", tail, "\x00", body, _PAD)
+        scales += (
+            1.0 / math.sqrt(4 * len(head) + 1),
             0.0,
-            1.0 / math.sqrt(4 * lh + 1),
+            1.0 / math.sqrt(4 * len(tail) + 1),
             0.0,
-            1.0 / math.sqrt(4 * lt + 1),
+            BODY_WEIGHT / math.sqrt(4 * len(body) + 1),
             0.0,
-            BODY_WEIGHT / math.sqrt(4 * lb + 1),
-        ),
-        dtype=np.float32,
-    )
-    pos_w = scale.repeat((ls, 1, lh, 1, lt, 1, lb))
-    h2 = c[:-1] * _PRIME + c[1:]
-    h3 = h2[:-1] * _PRIME + c[2:]
-    h4 = h3[:-1] * _PRIME + c[3:]
-    h = np.concatenate((c, h2, h3, h4))
+        )
+        offs += (0, 0, 0, 0, _OFF_BODY, 0)
+    lens = [len(p) for p in parts]
+    c = np.frombuffer("".join(parts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    c += np.repeat(np.array(offs, dtype=np.uint64), lens)
+    h = np.empty((c.size, 4), dtype=np.uint64)
+    h[:, 0] = c
+    for k in (1, 2, 3):
+        np.multiply(h[:, k - 1], _PRIME, out=h[:, k])
+        h[:-k, k] += c[k:]  # the padding's zero weights cover the short grams at the end
     h *= _MIX
     h >>= _SHIFT  # bucket ids < 2**_BITS, used as indices as they are
-    return h, np.concatenate((pos_w, pos_w[:-1], pos_w[:-2], pos_w[:-3]))
+    w = np.repeat(np.array(scales, dtype=np.float32), lens).repeat(4)
+    starts = [0, 4 * (lens[0] + 3)]  # in entries: 4 a position
+    for k in range(2, len(parts) - 6, 6):
+        starts.append(starts[-1] + 4 * sum(lens[k : k + 6]))
+    return h.ravel(), w, np.array(starts, dtype=np.intp)

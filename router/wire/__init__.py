@@ -76,6 +76,7 @@ from router.wire.requests import (
     encode,
     replace_fields,
     user_turn,
+    user_turns,
 )
 
 __all__ = [
@@ -135,4 +136,5 @@ __all__ = [
     "object_kind",
     "replace_fields",
     "user_turn",
+    "user_turns",
 ]

@@ -163,6 +163,36 @@ def user_turn(messages: Any) -> tuple[str, str]:
     return system, "\n".join(reversed(users))
 
 
+def user_turns(messages: Any, last: int = 4) -> tuple[str, list[tuple[str, str]]]:
+    """(system prompt, the chat's last `last` user turns, oldest first), each turn as (its
+    text, the assistant's text just before it: the answer to the turn before, "" if none). A
+    turn is a run of user messages (system messages in it skipped), joined, as in `user_turn`,
+    whose turn is the last here. Reads back only as far as `last` turns; a completion request
+    or a bare string is one turn; odd input is no turn, never an error."""
+    if isinstance(messages, ChatRequest):
+        messages = messages.messages
+    elif not isinstance(messages, (list, tuple)):
+        system, turn = user_turn(messages)
+        return system, [(turn, "")] if turn else []
+    turns: list[list[str]] = []
+    run: list[str] = []
+    for msg in reversed(messages):
+        role = _field(msg, "role")
+        if role == "user":
+            if not run and len(turns) == last:
+                break
+            run.append(content_text(_field(msg, "content")))
+        elif role not in SYSTEM_ROLES:
+            if run:
+                turns.append(["\n".join(reversed(run)), ""])
+                run = []
+            if role == "assistant" and turns and not turns[-1][1]:
+                turns[-1][1] = content_text(_field(msg, "content"))
+    if run:
+        turns.append(["\n".join(reversed(run)), ""])
+    return user_turn(messages[:SYSTEM_AT])[0], [(t, a) for t, a in reversed(turns)]
+
+
 decode_chat = msgspec.json.Decoder(ChatRequest).decode
 decode_completion = msgspec.json.Decoder(CompletionRequest).decode
 decode_embedding = msgspec.json.Decoder(EmbeddingRequest).decode

@@ -15,17 +15,25 @@ REQUESTS = [
     [{"role": "user", "content": "Write a short story about a lighthouse keeper."}],
 ]
 
+FOLLOW_UP = [
+    {"role": "user", "content": "Write a short story about a lighthouse keeper."},
+    {"role": "assistant", "content": "The keeper lit the lamp at dusk, as he had for forty years."},
+    {"role": "user", "content": "continue it"},
+]
+
 
 def test_trained_once_then_loaded_with_the_same_answers(tmp_path: Path) -> None:
     trained = load_or_train(DEFAULT_DATA, tmp_path)
     key = cache_key(DEFAULT_DATA)
     assert (tmp_path / f"{key}.npy").is_file() and (tmp_path / f"{key}.json").is_file()
     loaded = load_or_train(DEFAULT_DATA, tmp_path)
-    assert isinstance(loaded.weights, np.memmap)
+    assert isinstance(loaded.weights.base, np.memmap)  # mapped, not read into memory
+    assert loaded.follow is not None and isinstance(loaded.follow.grams, np.memmap)
     assert loaded.tasks == trained.tasks
-    for messages in REQUESTS:
+    for messages in [*REQUESTS, FOLLOW_UP]:
         again, first = loaded.classify(messages), trained.classify(messages)
         assert again.task == first.task and abs(again.confidence - first.confidence) < 1e-3
+        assert again.follow_up == first.follow_up
 
 
 def test_other_examples_or_a_broken_cache_retrain(tmp_path: Path) -> None:

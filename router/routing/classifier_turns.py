@@ -1,0 +1,244 @@
+"""Follow-ups: whether a user turn keeps the task of the turn before it, or asks for a new one.
+
+Apart from `router.routing.classifier` because it is a second, small model on top of the
+single-turn one: chat clients send the whole conversation every turn, and most later turns
+("shorter, 1 line", 「もっと丁寧にして」, "continue it", "and this one: ...") say nothing of the
+task on their own. A turn judged a follow-up inherits the task of the turn it follows
+(recursively, of the conversation's last turn that was not one); any other turn is classified on
+its own words ("now translate that", 「話は変わるけど」, a pasted stack trace after a story).
+
+The detector reads the turn and its context as a few features: how the single-turn classifier
+sees the turn (its probability for the inherited task, its confidence, whether it agrees, a
+sure rule firing on something that was not code), the turn's length and shape, whether its
+language differs from the turn before, the assistant's answer before it (length, a code
+fence), and three small word lists (deictic words, edit and continuation verbs, topic-change
+markers); plus a score from the turn's edge n-grams (naive Bayes log-count ratios, fitted out
+of fold so that the logistic regression on top does not over-trust it). Trained from
+conversations (`router/data/classify/turns.jsonl`, written by
+`benchmarks/classify/make_turns.py`). Pure; bounded work: `WINDOW` user turns at most, each
+through the single-turn classifier's bounded views. A change here changes the trained weights:
+the classifier cache's key hashes this file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+
+from router.routing.classifier_features import BUCKETS, featurize, turn_views
+
+WINDOW = 4  # user turns read: the last one and up to three before it
+ANSWER_CAP = 2000  # characters of the answer before a turn searched for a code fence
+NB_ALPHA = 0.5  # smoothing of the n-gram log-count ratios
+L2 = 1e-3  # the logistic regression's ridge
+STEPS = 400  # its gradient steps (full batch, Adam)
+
+_JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_DEICTIC = re.compile(
+    r"\b(?:it|that|this|these|those|them|same|above|again|one)\b"
+    r"|それ|これ|あれ|その|この|今の|さっき|上の|同じ"
+)
+_EDIT = re.compile(
+    r"\b(?:shorter|longer|more|less|simpler|continue|keep|next|another|redo|rewrite|make"
+    r"|add|remove|drop|change|rename|fix|use|try|too|instead|also|only|just|again|what about"
+    r"|and)\b"
+    r"|もっと|もう少し|もうちょ|短く|長く|続き|続け|変えて|直して|足して|追加|減らして|やり直"
+    r"|もう一|別の|さらに|少し|にして|で$|は\?$"
+    r"|いらない|不要|消して|削って|外して|入れて|加えて|付けて|つけて|も(?:書いて|お願い|して)"
+)
+_LEAD = re.compile(  # a turn that opens by pointing back: "this one too:", 「これも」, "same for"
+    r"^(?:and |now |ok |also )?(?:this one|these|that one|same|again|more|another|next)\b"
+    r"|^(?:これ|こっち|こちら|それ|あれ)も|^(?:次|今度|同じ)"
+)
+_SWITCH = re.compile(
+    r"\b(?:by the way|btw|unrelated|different (?:topic|thing|question)|new question"
+    r"|something else|chang(?:e|ing) the subject|another question|off topic|separate question)\b"
+    r"|話は変わ|話変わ|ところで|別件|関係ない|別の質問|話題を変え|それとは別"
+)
+
+
+class LabelledTurn(msgspec.Struct, frozen=True):
+    """One user turn of a labelled conversation: its text, its true task, how it relates to the
+    turn before (`first`, `follow`, `switch`) and the assistant's answer after it."""
+
+    user: str
+    task: str
+    kind: str = "first"
+    answer: str = ""
+
+
+class Conversation(msgspec.Struct, frozen=True):
+    turns: list[LabelledTurn]
+    lang: str = ""
+    system: str = ""
+
+    def messages(self, upto: int) -> list[dict[str, str]]:
+        """The chat request whose last user turn is `turns[upto]`."""
+        out = [{"role": "system", "content": self.system}] if self.system else []
+        for turn in self.turns[:upto]:
+            out += (
+                {"role": "user", "content": turn.user},
+                {"role": "assistant", "content": turn.answer},
+            )
+        return [*out, {"role": "user", "content": self.turns[upto].user}]
+
+
+def read_conversations(path: str | os.PathLike[str]) -> list[Conversation]:
+    decode = msgspec.json.Decoder(Conversation).decode
+    return [decode(line) for line in Path(path).read_bytes().splitlines() if line.strip()]
+
+
+class FollowModel(NamedTuple):
+    """The detector: weights of the dense features (`dense`), of the n-gram score, a bias, and
+    the n-gram log-count ratios (one per hashed bucket)."""
+
+    weights: np.ndarray  # (len(FEATURES) + 1,): the dense features, then the n-gram score
+    bias: float
+    grams: np.ndarray  # (BUCKETS,) float32
+
+
+FEATURES = (
+    "p_inherited",
+    "confidence",
+    "agrees",
+    "rule_on_other",
+    "log_length",
+    "short",
+    "brief",
+    "multiline",
+    "question",
+    "language_changed",
+    "answer_has_code",
+    "answer_log_length",
+    "deictic",
+    "edit",
+    "switch_marker",
+    "points_back",
+    "brief_edit",
+)
+
+
+def dense(
+    text: str,
+    edges: str,
+    probs: Sequence[float],
+    own: int,
+    inherited: int,
+    rule_on_other: bool,
+    before: str,
+    answer: str,
+) -> list[float]:
+    """The dense features of a turn (`text`, its normalised edge views `edges`, the
+    single-turn probabilities and own task index) against the task it would inherit, the
+    turn before it and the assistant's answer between."""
+    n = len(text)
+    ja = _JA.search(text[:200]) is not None
+    return [
+        probs[inherited],
+        max(probs),
+        float(own == inherited),
+        float(rule_on_other),
+        math.log1p(n) / 8,
+        float(n <= 16),
+        float(n <= 48),
+        float("\n" in text.strip()),
+        float(text.rstrip().endswith(("?", "？"))),
+        float(ja != (_JA.search(before[:200]) is not None)),
+        float("```" in answer[:ANSWER_CAP]),
+        math.log1p(len(answer)) / 8,
+        float(_DEICTIC.search(edges) is not None),
+        float(_EDIT.search(edges) is not None),
+        float(_SWITCH.search(edges) is not None),
+        float(_LEAD.search(edges) is not None),
+        float(n <= 48 and (_EDIT.search(edges) is not None or _DEICTIC.search(edges) is not None)),
+    ]
+
+
+def is_follow_up(model: FollowModel, features: list[float], gram_score: float) -> bool:
+    w = model.weights
+    z = model.bias + gram_score * float(w[-1])
+    for x, wx in zip(features, w[:-1].tolist(), strict=False):
+        z += x * wx
+    return z > 0.0
+
+
+def edge_slice(start: int, head: str, tail: str) -> slice:
+    """Where a turn's edge n-grams lie among its segment's entries (see `featurize`): the
+    n-gram score reads the edges only, never pasted material."""
+    return slice(start, start + 4 * (len(head) + len(tail) + 2))
+
+
+def edge_grams(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A turn's edge n-grams and their weights, as the classifier reads them in a request."""
+    body, head, tail, _ = turn_views(text)
+    idx, w, starts = featurize("", [(body, head, tail)])
+    cut = edge_slice(int(starts[1]), head, tail)
+    return idx[cut], w[cut]
+
+
+def fit_ratios(rows: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray) -> np.ndarray:
+    """Naive Bayes log-count ratios (follow-up over new) per bucket; unseen buckets zero."""
+    col = np.concatenate([i for i, _ in rows]).astype(np.int64)
+    val = np.concatenate([w for _, w in rows])
+    lab = np.repeat(y, [i.size for i, _ in rows])
+    pos = np.bincount(col, weights=val * lab, minlength=BUCKETS)
+    neg = np.bincount(col, weights=val * (1 - lab), minlength=BUCKETS)
+    seen = (pos + neg) > 0
+    r = np.log((pos + NB_ALPHA) / (pos.sum() + NB_ALPHA)) - np.log(
+        (neg + NB_ALPHA) / (neg.sum() + NB_ALPHA)
+    )
+    return np.where(seen, r, 0.0).astype(np.float32)
+
+
+def _gram_scores(ratios: np.ndarray, rows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    return np.array([float(ratios.take(i) @ w) for i, w in rows], dtype=np.float32)
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Logistic regression, full batch, Adam; classes balanced."""
+    n, d = x.shape
+    share = y.mean()
+    weight = np.where(y > 0, 0.5 / share, 0.5 / (1 - share)) / n
+    w, b = np.zeros(d), 0.0
+    m, v, mb, vb = np.zeros(d), np.zeros(d), 0.0, 0.0
+    rate, beta1, beta2 = 0.05, 0.9, 0.999
+    for t in range(1, STEPS + 1):
+        p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+        g = (p - y) * weight
+        gw, gb = x.T @ g + L2 * w, float(g.sum())
+        m, v = beta1 * m + (1 - beta1) * gw, beta2 * v + (1 - beta2) * gw * gw
+        mb, vb = beta1 * mb + (1 - beta1) * gb, beta2 * vb + (1 - beta2) * gb * gb
+        c1, c2 = 1 - beta1**t, 1 - beta2**t
+        w -= rate * (m / c1) / (np.sqrt(v / c2) + 1e-8)
+        b -= rate * (mb / c1) / (math.sqrt(vb / c2) + 1e-8)
+    return w, b
+
+
+def fit_follow(
+    features: list[list[float]],
+    rows: list[tuple[np.ndarray, np.ndarray]],
+    y: Sequence[int],
+    texts: Sequence[str],
+) -> FollowModel:
+    """The detector from labelled turns: dense features, edge n-grams, 1 for a follow-up.
+    The n-gram score the regression sees is out of fold (two halves, each scored by ratios
+    fitted on the other; a turn's half chosen by its opening words, so that one phrasing is
+    never on both sides), so that it is weighed as it will be on turns worded otherwise."""
+    labels = np.asarray(y, dtype=np.float64)
+    half = np.array([zlib.crc32(t.strip()[:8].lower().encode()) % 2 == 0 for t in texts])
+    oof = np.zeros(len(rows), dtype=np.float32)
+    for part in (half, ~half):
+        fitted = fit_ratios([r for r, p in zip(rows, ~part, strict=True) if p], labels[~part])
+        oof[part] = _gram_scores(fitted, [r for r, p in zip(rows, part, strict=True) if p])
+    x = np.column_stack([np.asarray(features, dtype=np.float64), oof / 10.0])
+    w, b = _fit_logistic(x, labels)
+    w[-1] /= 10.0  # the n-gram score is used unscaled
+    return FollowModel(w.astype(np.float32), float(b), fit_ratios(rows, labels))
