@@ -38,6 +38,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "router_queue_depth": (GAUGE, ("model", "backend")),
     "router_route_decisions_total": (COUNTER, ("task", "model", "reason")),
     "router_fallbacks_total": (COUNTER, ("from_model", "to_model", "reason")),
+    "router_session_switches_total": (COUNTER, ("reason",)),
+    "router_sessions": (GAUGE, ()),
     "router_model_loaded": (GAUGE, ("model", "backend")),
     "router_model_load_seconds": (HISTOGRAM, ("model", "backend")),
     "router_overhead_seconds": (HISTOGRAM, ()),
@@ -71,6 +73,7 @@ ALWAYS_PRESENT = (
     "router_classification_seconds",
     "router_backend_up",
     "router_calibration_progress",  # no labels: exported (0) from the start
+    "router_sessions",  # no labels: exported (0) from the start
 )
 
 # What Grafana's variables become outside Grafana: select everything.
