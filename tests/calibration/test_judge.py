@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -28,7 +29,7 @@ from router.grading.judge import JUDGED_TASKS
 from router.profiles import Profile, load_profile, shipped_examples
 from router.wire import ModelCard
 from tests.conftest import backend_toml
-from tests.fakes.answers import GOOD, answer, by_last_user_message
+from tests.fakes.answers import answer, by_last_user_message
 from tests.fakes.upstream import FakeModel, FakeUpstream
 
 SUITES = load_suites()
@@ -81,6 +82,8 @@ def _models() -> list[FakeModel]:
         *(FakeModel(m, answer=_answerer(m)) for m in CALIBRATED),
         FakeModel("rule-judge", answer=rule_judge),
         FakeModel("biased-judge", answer="A"),
+        # 1,000 words at 100 a second: 10 s a reply unless the reading stops early
+        FakeModel("rambler", answer="A, " + "because it reads better, " * 250, tokens_per_s=100),
         FakeModel("google/gemma-3-12b", answer="A"),
         FakeModel("liquid/lfm2.5-1.2b", answer="A"),
     ]
@@ -190,7 +193,7 @@ def test_auto_picks_the_best_model_of_the_prior(tmp_path: Path) -> None:
     lfm = prior_quality(ModelCard(id="liquid/lfm2.5-1.2b"), examples)
     big = prior_quality(ModelCard(id="unknown", size_bytes=64 * 10**9), examples)
     assert gemma > lfm and big > lfm
-    with FakeUpstream([FakeModel("reference", answer=_answerer(GOOD)), *_models()[3:]]) as fake:
+    with FakeUpstream(_models()) as fake:
         flags = ["--models", "reference", "--tasks", "story"]
         run = _calibrate(fake, tmp_path, *flags, setting="auto")
         assert run.returncode == 0, run.stderr
@@ -198,6 +201,18 @@ def test_auto_picks_the_best_model_of_the_prior(tmp_path: Path) -> None:
     assert load_profile(_written(tmp_path)).judge.startswith(
         "not used: google/gemma-3-12b preferred the echo"
     )
+
+
+def test_a_reply_longer_than_a_verdict_is_no_verdict(tmp_path: Path) -> None:
+    """The judge's reply is read up to 200 characters, then the request is closed."""
+    with FakeUpstream(_models()) as fake:
+        started = time.monotonic()
+        flags = ["--models", "reference", "--tasks", "story", "--judge", "rambler"]
+        run = _calibrate(fake, tmp_path, *flags)
+        seconds = time.monotonic() - started
+    assert run.returncode == 0, run.stderr
+    assert load_profile(_written(tmp_path)).judge == "not used: rambler gave no verdict on 2/2"
+    assert seconds < 40  # 8 replies read whole: 80 s
 
 
 def test_an_unknown_judge_is_one_line_naming_it(tmp_path: Path) -> None:
