@@ -246,6 +246,7 @@ def _md_summary(profile: Profile) -> list[str]:
         f"- Machine: {m.chip or '?'}, {m.memory_bytes / 2**30:.0f} GB, {m.os or '?'}",
         f"- Backends: {versions}",
         f"- Suite hash: `{profile.suite_hash[:16] or '-'}`",
+        *([f"- Judge: {profile.judge}"] if profile.judge else []),
         "",
         "## Best model per task",
         "",

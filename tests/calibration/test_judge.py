@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from router.calibration.judge import prior_quality
+from router.calibration.report import markdown
 from router.calibration.suites import Prompt, load_suites
 from router.grading.judge import JUDGED_TASKS
 from router.profiles import Profile, load_profile, shipped_examples
@@ -183,6 +184,7 @@ def test_a_position_biased_judge_is_not_used(runs: dict[str, Run]) -> None:
         "not used: biased-judge preferred the echo on 8/8, preferred the off-topic answer on 8/8"
     )
     assert "judge: not used: biased-judge" in runs["biased"].shown
+    assert "- Judge: not used: biased-judge" in markdown(runs["biased"].profile, None)
     assert _measured(runs["biased"].profile) == _measured(runs["none"].profile)
     assert runs["none"].profile.judge == "" and "judge:" not in runs["none"].shown
 
