@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import msgspec
+from session_switches import report as switch_report
 
 from router.profiles import Profile, load_profile
 from router.routing.classifier import Example, read_examples
@@ -107,6 +108,7 @@ def main() -> None:
     for r in rows:
         print(f"{r.strategy:48} {r.quality:8.3f} {r.latency_seconds:10.2f} {r.failure_rate:9.3f}")
     summarize(rows)
+    switch_report(profile)  # conversations: model switches turn by turn and with sessions
 
 
 def summarize(rows: list[Row]) -> None:
