@@ -5,9 +5,13 @@ on a
 labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out set): accuracy
 overall, per task and per language, the most frequent confusions, the training time, and the
 classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
-requests and on a 20,000-character paste.
+requests, on a 20,000-character paste and on the conversations' requests. Multi-turn: on
+labelled conversations (default `benchmarks/classify/heldout_turns.jsonl`, blind), every user
+turn after the first is a request (the conversation up to it); accuracy of the task for
+follow-ups (which keep the task) and switches (a new one), overall and per language.
 
-    .venv/bin/python benchmarks/classify_bench.py [--data F] [--train F] [--calls N] [--json]
+    .venv/bin/python benchmarks/classify_bench.py [--data F] [--turns F] [--train F] [--calls N]
+        [--json]
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from router.paths import CLASSIFIER_TRAINING  # noqa: E402
 from router.routing.classifier import Classifier, Example, read_examples  # noqa: E402
+from router.routing.classifier_cache import conversations_of  # noqa: E402
+from router.routing.classifier_turns import Conversation, read_conversations  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "classify"
 
@@ -43,6 +49,8 @@ class Report(msgspec.Struct):
     per_language: dict[str, Accuracy]
     per_task: dict[str, Accuracy]
     confusions: list[tuple[str, str, int]]  # (true task, predicted task, count), most first
+    turns_data: str
+    multi_turn: dict[str, Accuracy]  # follow, switch, and each per language (follow:ja, ...)
     train_examples: int
     train_seconds: float
     latency_us: dict[str, dict[str, float]]  # workload -> {"p50", "p99", "mean"}
@@ -78,6 +86,17 @@ def evaluate(clf: Classifier, examples: list[Example]) -> dict[str, Any]:
     }
 
 
+def evaluate_turns(clf: Classifier, conversations: list[Conversation]) -> dict[str, Accuracy]:
+    """Task accuracy on every user turn after the first, by kind and by kind and language."""
+    pairs: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+    for conv in conversations:
+        for i, turn in enumerate(conv.turns[1:], start=1):
+            pair = (turn.task, clf.classify(conv.messages(i)).task)
+            pairs[turn.kind].append(pair)
+            pairs[f"{turn.kind}:{conv.lang or '?'}"].append(pair)
+    return {k: accuracy(pairs[k]) for k in sorted(pairs)}
+
+
 def latency(clf: Classifier, requests: list[list[dict[str, Any]]], calls: int) -> dict[str, float]:
     """p50/p99/mean microseconds of `classify` over `calls` calls cycling through requests."""
     for req in requests[:50]:
@@ -102,21 +121,30 @@ def long_paste() -> list[dict[str, Any]]:
     return [{"role": "user", "content": (article * 600)[:20000] + "\n\n三行で"}]
 
 
-def run(data: Path, train: Path, calls: int) -> Report:
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run(data: Path, turns: Path, train: Path, calls: int) -> Report:
     t0 = time.perf_counter()
-    clf = Classifier.from_examples(train)
+    clf = Classifier.from_examples(train, conversations=conversations_of(train))
     train_seconds = time.perf_counter() - t0
     examples = read_examples(data)
     result = evaluate(clf, examples)
     requests = [as_messages(ex) for ex in examples]
+    conversations = read_conversations(turns)
+    chats = [c.messages(i) for c in conversations for i in range(1, len(c.turns))]
     return Report(
-        data=str(data.relative_to(ROOT)) if data.is_relative_to(ROOT) else str(data),
+        data=shown(data),
         examples=len(examples),
+        turns_data=shown(turns),
+        multi_turn=evaluate_turns(clf, conversations),
         train_examples=len(clf.examples),
         train_seconds=round(train_seconds, 3),
         latency_us={
             "requests": latency(clf, requests, calls),
             "paste_20k": latency(clf, [long_paste()], max(1, calls // 4)),
+            "turns": latency(clf, chats, calls),
         },
         **result,
     )
@@ -134,6 +162,9 @@ def show(r: Report) -> None:
     print("per task:")
     for k, a in r.per_task.items():
         print(line(k, a))
+    print(f"multi-turn, on {r.turns_data} (every user turn after the first):")
+    for k, a in r.multi_turn.items():
+        print(line(k, a))
     print("most frequent confusions (true -> predicted):")
     for t, p, n in r.confusions[:10]:
         print(f"  {t:>14} -> {p:<14} {n}")
@@ -146,11 +177,12 @@ def show(r: Report) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "heldout.jsonl")
+    ap.add_argument("--turns", type=Path, default=DATA / "heldout_turns.jsonl")
     ap.add_argument("--train", type=Path, default=CLASSIFIER_TRAINING)
     ap.add_argument("--calls", type=int, default=20000, help="classify calls timed")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args(argv)
-    report = run(args.data.resolve(), args.train.resolve(), args.calls)
+    report = run(args.data.resolve(), args.turns.resolve(), args.train.resolve(), args.calls)
     if args.json:
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
     else:

@@ -28,6 +28,7 @@ returns a new classifier trained on the shipped examples plus theirs.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from router.routing.classifier_features import featurize, system_view, turn_views
+from router.routing.classifier_features import featurize, segment_sums, system_view, turn_views
 from router.routing.classifier_model import fit
 from router.routing.classifier_rules import sure_rule
 from router.routing.classifier_turns import (
@@ -45,7 +46,6 @@ from router.routing.classifier_turns import (
     FollowModel,
     dense,
     edge_grams,
-    edge_slice,
     fit_follow,
     is_follow_up,
     read_conversations,
@@ -87,9 +87,9 @@ _EXAMPLE_DECODER = msgspec.json.Decoder(Example)
 def _example_features(examples: Sequence[Example]) -> tuple[np.ndarray, ...]:
     """Flattened sparse rows of all examples: (row, bucket, weight), rows in order."""
     feats = [featurize(system_view(ex.system), [turn_views(ex.text)[:3]]) for ex in examples]
-    row = np.repeat(np.arange(len(feats)), [idx.size for idx, _, _ in feats])
-    col = np.concatenate([idx for idx, _, _ in feats]).astype(np.int64)
-    return row, col, np.concatenate([w for _, w, _ in feats])
+    row = np.repeat(np.arange(len(feats)), [f[0].size for f in feats])
+    col = np.concatenate([f[0] for f in feats]).astype(np.int64)
+    return row, col, np.concatenate([f[1] for f in feats])
 
 
 def read_examples(path: str | os.PathLike[str]) -> list[Example]:
@@ -206,19 +206,20 @@ class Classifier:
 
     def _probs(
         self, system: str, texts: Sequence[str]
-    ) -> tuple[list[list[float]], list[tuple[str, str, str, str]], tuple[np.ndarray, ...]]:
-        """Each turn's task probabilities on its own words (with the system prompt), its
-        views, and the features (bucket ids, weights, segment starts), in one pass."""
+    ) -> tuple[list[list[float]], list[tuple[str, str, str, str]], list[float]]:
+        """Each turn's task probabilities on its own words (with the system prompt) and its
+        views, in one pass; in a conversation with a detector, each turn's n-gram score."""
         views = [turn_views(t) for t in texts]
-        idx, w, starts = featurize(system_view(system), [v[:3] for v in views])
+        multi = len(texts) > 1 and self.follow is not None
+        idx, w, starts, edge_w = featurize(system_view(system), [v[:3] for v in views], multi)
         rows = self.weights.take(idx, axis=0)
         rows *= w[:, None]
-        z = np.add.reduceat(rows, starts, axis=0)
-        z = z[1:] + (z[0] + self.bias)
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z, out=z)
-        e /= e.sum(axis=1, keepdims=True)
-        return e.tolist(), views, (idx, w, starts)
+        z = segment_sums(rows, starts)
+        z = (z[1:] + (z[0] + self.bias)).tolist()
+        gram_scores: list[float] = []
+        if multi and edge_w is not None and self.follow is not None:
+            gram_scores = segment_sums(self.follow.grams.take(idx) * edge_w, starts)[1:].tolist()
+        return [_softmax(row) for row in z], views, gram_scores
 
     def _own(self, probs: list[float], raw: str) -> tuple[int, bool]:
         """The task index a turn gets on its own words (`qa`'s below the threshold), and
@@ -228,6 +229,15 @@ class Classifier:
         conf = max(probs)
         return (probs.index(conf) if conf >= self.threshold else self._fallback), False
 
+    @property
+    def follow(self) -> FollowModel | None:
+        return self._follow
+
+    @follow.setter
+    def follow(self, model: FollowModel | None) -> None:
+        self._follow = model
+        self._follow_w = [] if model is None else model.weights.tolist()
+
     def _dense(
         self,
         text: str,
@@ -235,10 +245,12 @@ class Classifier:
         view: tuple[str, str, str, str],
         probs: list[float],
         inherited: int,
+        own: tuple[int, bool] | None = None,
     ) -> list[float]:
         """A turn's follow-up features against the task it would inherit; `before` is the
-        user turn before it and the assistant's answer between."""
-        own, ruled = self._own(probs, view[3])
+        user turn before it and the assistant's answer between; `own`, the turn's own task
+        index and whether a rule gave it, when known."""
+        own, ruled = own or self._own(probs, view[3])
         edges = f"{view[1]} {view[2]}"
         rule_on_other = ruled and inherited != self._code
         return dense(text, edges, probs, own, inherited, rule_on_other, *before)
@@ -253,13 +265,13 @@ class Classifier:
             return Classification(
                 FALLBACK_TASK, 0.0, dict.fromkeys(self.tasks, 0.0), "no_user_text"
             )
-        probs, views, feats = self._probs(system, [t for t, _ in turns])
+        probs, views, gram_scores = self._probs(system, [t for t, _ in turns])
         if not views[-1][1]:
             scores = dict.fromkeys(self.tasks, 0.0)
             return Classification(FALLBACK_TASK, 0.0, scores, "no_user_text")
         source, follow_up = len(turns) - 1, False
         if len(turns) > 1 and self.follow is not None:
-            source, follow_up = self._source(turns, probs, views, feats)
+            source, follow_up = self._source(turns, probs, views, gram_scores)
         return self._answer(probs[source], views[source][3], follow_up, len(turns) - 1 - source)
 
     def _source(
@@ -267,22 +279,18 @@ class Classifier:
         turns: list[tuple[str, str]],
         probs: list[list[float]],
         views: list[tuple[str, str, str, str]],
-        feats: tuple[np.ndarray, ...],
+        gram_scores: list[float],
     ) -> tuple[int, bool]:
         """Which turn's words give the last turn's task, and whether the last turn was a
         follow-up: forward over the window, each turn keeping its predecessor's source when
         judged a follow-up of it."""
         assert self.follow is not None
-        idx, w, starts = feats
-        grams = self.follow.grams
-        source, follow_up = 0, False
+        owns = [self._own(p, v[3]) for p, v in zip(probs, views, strict=True)]
+        source, follow_up, bias = 0, False, self.follow.bias
         for i in range(1, len(turns)):
-            inherited = self._own(probs[source], views[source][3])[0]
             before = (turns[i - 1][0], turns[i][1])
-            row = self._dense(turns[i][0], before, views[i], probs[i], inherited)
-            cut = edge_slice(int(starts[i + 1]), views[i][1], views[i][2])
-            score = float(grams.take(idx[cut]) @ w[cut])
-            follow_up = is_follow_up(self.follow, row, score)
+            row = self._dense(turns[i][0], before, views[i], probs[i], owns[source][0], owns[i])
+            follow_up = is_follow_up(self._follow_w, bias, row, gram_scores[i])
             if not follow_up:
                 source = i
         return source, follow_up
@@ -296,3 +304,10 @@ class Classifier:
         if conf < self.threshold:
             return Classification(FALLBACK_TASK, conf, scores, "low_confidence", follow_up, back)
         return Classification(self.tasks[probs.index(conf)], conf, scores, None, follow_up, back)
+
+
+def _softmax(z: list[float]) -> list[float]:
+    top = max(z)
+    e = [math.exp(v - top) for v in z]
+    total = sum(e)
+    return [v / total for v in e]

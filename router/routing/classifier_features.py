@@ -81,19 +81,20 @@ def turn_views(turn: str) -> tuple[str, str, str, str]:
 
 
 def featurize(
-    sys_view: str, turns: Sequence[tuple[str, str, str]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sys_view: str, turns: Sequence[tuple[str, str, str]], edges: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Hashed 1-4 gram bucket ids and their weights, for the system prompt's view and each
-    turn's (body, head, tail) views, in one pass; and where each segment's entries start (the
-    system prompt, then each turn: a turn's scores are the sum over its segment, plus the
-    system prompt's). Every segment ends in padding, so no n-gram crosses into the next and a
-    turn scores alike alone or in a conversation. The system prompt and the edges share one
+    turn's (body, head, tail) views, in one pass. The system prompt and the edges share one
     namespace, the body has its own; each view is normalised on its own (weights
-    1/sqrt(n-grams)), so a short instruction line weighs as much as a long one. Entries are
-    position-major: a position's 1- to 4-grams side by side."""
+    1/sqrt(n-grams)), so a short instruction line weighs as much as a long one.
+
+    Segments: the system prompt, then each turn. Each ends in padding, so no n-gram crosses
+    into the next and a turn scores alike alone or in a conversation. Entries are ordered by
+    n-gram order, then position; the third value gives where each segment starts within each
+    order (4 x segments indices, for `np.add.reduceat`: sum the 4 blocks of its result). With
+    `edges`, also the weights with the system prompt and bodies zeroed (the edges only)."""
     parts = [sys_view, _PAD]
     scales = [SYSTEM_WEIGHT / math.sqrt(4 * len(sys_view) + 1), 0.0]
-    offs = [0, 0]
     for body, head, tail in turns:
         parts += (head, "\x00", tail, "\x00", body, _PAD)
         scales += (
@@ -104,19 +105,40 @@ def featurize(
             BODY_WEIGHT / math.sqrt(4 * len(body) + 1),
             0.0,
         )
-        offs += (0, 0, 0, 0, _OFF_BODY, 0)
     lens = [len(p) for p in parts]
     c = np.frombuffer("".join(parts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    c += np.repeat(np.array(offs, dtype=np.uint64), lens)
-    h = np.empty((c.size, 4), dtype=np.uint64)
-    h[:, 0] = c
-    for k in (1, 2, 3):
-        np.multiply(h[:, k - 1], _PRIME, out=h[:, k])
-        h[:-k, k] += c[k:]  # the padding's zero weights cover the short grams at the end
+    n = c.size
+    seg, at = [0], lens[0] + 3
+    for j in range(2, len(parts), 6):
+        seg.append(at)
+        body = at + lens[j] + lens[j + 2] + 2
+        if lens[j + 4]:
+            c[body : body + lens[j + 4]] += _OFF_BODY
+        at = body + lens[j + 4] + 3
+    h2 = c[:-1] * _PRIME
+    h2 += c[1:]
+    h3 = h2[:-1] * _PRIME
+    h3 += c[2:]
+    h4 = h3[:-1] * _PRIME
+    h4 += c[3:]
+    h = np.concatenate((c, h2, h3, h4))
     h *= _MIX
     h >>= _SHIFT  # bucket ids < 2**_BITS, used as indices as they are
-    w = np.repeat(np.array(scales, dtype=np.float32), lens).repeat(4)
-    starts = [0, 4 * (lens[0] + 3)]  # in entries: 4 a position
-    for k in range(2, len(parts) - 6, 6):
-        starts.append(starts[-1] + 4 * sum(lens[k : k + 6]))
-    return h.ravel(), w, np.array(starts, dtype=np.intp)
+    starts = np.array([s + k * n - k * (k - 1) // 2 for k in range(4) for s in seg])
+    w = _by_order(np.repeat(np.array(scales, dtype=np.float32), lens))
+    if not edges:
+        return h, w, starts, None
+    scales[0] = 0.0
+    scales[6::6] = [0.0] * len(turns)
+    return h, w, starts, _by_order(np.repeat(np.array(scales, dtype=np.float32), lens))
+
+
+def _by_order(pos_w: np.ndarray) -> np.ndarray:
+    """Position weights as n-gram weights: an n-gram weighs what its first character does."""
+    return np.concatenate((pos_w, pos_w[:-1], pos_w[:-2], pos_w[:-3]))
+
+
+def segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per segment, the sum of `values` (one row an entry) over its entries (see `featurize`)."""
+    sums = np.add.reduceat(values, starts, axis=0)
+    return sums.reshape(4, -1, *values.shape[1:]).sum(axis=0)

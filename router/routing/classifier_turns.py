@@ -162,26 +162,23 @@ def dense(
     ]
 
 
-def is_follow_up(model: FollowModel, features: list[float], gram_score: float) -> bool:
-    w = model.weights
-    z = model.bias + gram_score * float(w[-1])
-    for x, wx in zip(features, w[:-1].tolist(), strict=False):
+def is_follow_up(weights: list[float], bias: float, features: list[float], gram: float) -> bool:
+    """The detector's verdict, from its weights as a list (dense features, then the n-gram
+    score's) and bias."""
+    z = bias + gram * weights[-1]
+    for x, wx in zip(features, weights, strict=False):
         z += x * wx
     return z > 0.0
 
 
-def edge_slice(start: int, head: str, tail: str) -> slice:
-    """Where a turn's edge n-grams lie among its segment's entries (see `featurize`): the
-    n-gram score reads the edges only, never pasted material."""
-    return slice(start, start + 4 * (len(head) + len(tail) + 2))
-
-
 def edge_grams(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """A turn's edge n-grams and their weights, as the classifier reads them in a request."""
+    """A turn's edge n-grams and their weights, as the classifier reads them in a request:
+    what the n-gram score reads (never pasted material)."""
     body, head, tail, _ = turn_views(text)
-    idx, w, starts = featurize("", [(body, head, tail)])
-    cut = edge_slice(int(starts[1]), head, tail)
-    return idx[cut], w[cut]
+    idx, _, _, w = featurize("", [(body, head, tail)], edges=True)
+    assert w is not None
+    keep = w > 0
+    return idx[keep], w[keep]
 
 
 def fit_ratios(rows: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray) -> np.ndarray:

@@ -115,6 +115,10 @@ class EmbeddingRequest(msgspec.Struct, kw_only=True):
 
 
 def _field(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):  # the usual cases first: the ABC check costs more
+        return obj.get(name)
+    if isinstance(obj, Message):
+        return getattr(obj, name, None)
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
@@ -145,14 +149,7 @@ def user_turn(messages: Any) -> tuple[str, str]:
         if isinstance(messages, (ChatRequest, CompletionRequest)):
             return messages.user_turn()
         return ("", messages) if isinstance(messages, str) else ("", "")
-    system = next(
-        (
-            content_text(_field(m, "content"))
-            for m in messages[:SYSTEM_AT]
-            if _field(m, "role") in SYSTEM_ROLES
-        ),
-        "",
-    )
+    system = _system(messages)
     users: list[str] = []
     for msg in reversed(messages):
         role = _field(msg, "role")
@@ -190,7 +187,15 @@ def user_turns(messages: Any, last: int = 4) -> tuple[str, list[tuple[str, str]]
                 turns[-1][1] = content_text(_field(msg, "content"))
     if run:
         turns.append(["\n".join(reversed(run)), ""])
-    return user_turn(messages[:SYSTEM_AT])[0], [(t, a) for t, a in reversed(turns)]
+    return _system(messages), [(t, a) for t, a in reversed(turns)]
+
+
+def _system(messages: list[Any] | tuple[Any, ...]) -> str:
+    """The first system or developer message's text among the first `SYSTEM_AT`."""
+    for m in messages[:SYSTEM_AT]:
+        if _field(m, "role") in SYSTEM_ROLES:
+            return content_text(_field(m, "content"))
+    return ""
 
 
 decode_chat = msgspec.json.Decoder(ChatRequest).decode

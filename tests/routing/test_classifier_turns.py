@@ -1,0 +1,167 @@
+"""The classifier in a conversation (`router.routing.classifier_turns`): a follow-up keeps the
+task of the turn it follows, a switch gets its own; held-out accuracy on conversations."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import msgspec
+import pytest
+
+from router.routing.classifier import Classifier
+from router.routing.classifier_cache import load_default_classifier
+from router.routing.classifier_turns import read_conversations
+from router.wire import decode_chat, user_turns
+from tests import REPO
+
+DATA = REPO / "benchmarks" / "classify"
+STORY_EN = "Write a short story about a lighthouse keeper who befriends a seal."
+STORY_ANSWER_EN = "Every night Tomas lit the lamp, and every night the grey seal watched him."
+MAIL_JA = "取引先に納品が2日遅れることを謝るメールを書いて"
+MAIL_ANSWER_JA = "件名:納品遅延のお詫び\n\n株式会社○○ △△様\n\nいつもお世話になっております。"
+TRANSLATE_EN = "Translate into French: Where is the train station?"
+TRANSLATE_ANSWER_EN = "Où est la gare ?"
+SUMMARY_JA = (
+    "市の図書館は来月から耐震工事のため休館します。休館中は駅前の臨時窓口で予約本の受け取りと"
+    "返却を受け付けます。\n\n三行で要約して"
+)
+SUMMARY_ANSWER_JA = "・来月から休館\n・駅前で受け取りと返却\n・工事後に新設備"
+TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "app.py", line 12, in <module>\n'
+    "    main()\n"
+    "ZeroDivisionError: division by zero"
+)
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return load_default_classifier()
+
+
+def chat(*turns: str) -> list[dict[str, Any]]:
+    """Alternating user and assistant messages, starting and ending with the user."""
+    roles = ("user", "assistant")
+    return [{"role": roles[i % 2], "content": text} for i, text in enumerate(turns)]
+
+
+FOLLOW_UPS = [
+    # (conversation, the task it keeps, user turns back to where it was read)
+    (chat(STORY_EN, STORY_ANSWER_EN, "continue it"), "story", 1),
+    (chat(STORY_EN, STORY_ANSWER_EN, "make it funnier"), "story", 1),
+    (chat(STORY_EN, STORY_ANSWER_EN, "shorter, 1 line"), "story", 1),
+    (chat(STORY_EN, STORY_ANSWER_EN, "continue it", STORY_ANSWER_EN, "keep going"), "story", 2),
+    (chat(TRANSLATE_EN, TRANSLATE_ANSWER_EN, "and in Spanish?"), "translate", 1),
+    (chat(TRANSLATE_EN, TRANSLATE_ANSWER_EN, "and this one: I missed the bus."), "translate", 1),
+    (chat(MAIL_JA, MAIL_ANSWER_JA, "もっと丁寧にして"), "business_mail", 1),
+    (chat(MAIL_JA, MAIL_ANSWER_JA, "件名もつけて"), "business_mail", 1),
+    (chat(SUMMARY_JA, SUMMARY_ANSWER_JA, "もっと短く"), "summarize", 1),
+    (chat(SUMMARY_JA, SUMMARY_ANSWER_JA, "それ、一行で"), "summarize", 1),
+    (chat(MAIL_JA, MAIL_ANSWER_JA, "もっと丁寧にして", MAIL_ANSWER_JA, "続き"), "business_mail", 2),
+]
+
+SWITCHES = [
+    (chat(STORY_EN, STORY_ANSWER_EN, "now translate that into French"), "translate"),
+    (chat(STORY_EN, STORY_ANSWER_EN, TRACE), "code"),
+    (chat(STORY_EN, STORY_ANSWER_EN, "By the way, what's the capital of Australia?"), "qa"),
+    (
+        chat(TRANSLATE_EN, TRANSLATE_ANSWER_EN, "Write a Python function that reverses a string."),
+        "code",
+    ),
+    (chat(MAIL_JA, MAIL_ANSWER_JA, "それを英語に翻訳して"), "translate"),
+    (chat(MAIL_JA, MAIL_ANSWER_JA, "話は変わるけど、富士山の高さは?"), "qa"),
+    (chat(SUMMARY_JA, SUMMARY_ANSWER_JA, "それを元に短い物語を書いて"), "story"),
+    (chat(SUMMARY_JA, SUMMARY_ANSWER_JA, "これ直して\n" + TRACE), "code"),
+]
+
+
+@pytest.mark.parametrize(
+    ("messages", "task", "back"),
+    FOLLOW_UPS,
+    ids=[f"{t}:{m[-1]['content'][:20]!r}" for m, t, _ in FOLLOW_UPS],
+)
+def test_a_follow_up_keeps_the_task(
+    clf: Classifier, messages: list[dict[str, Any]], task: str, back: int
+) -> None:
+    alone = clf.classify(messages[-1:])
+    got = clf.classify(messages)
+    assert (got.task, got.follow_up, got.turns_back) == (task, True, back), (got, alone.task)
+
+
+@pytest.mark.parametrize(
+    ("messages", "task"), SWITCHES, ids=[f"{t}:{m[-1]['content'][:20]!r}" for m, t in SWITCHES]
+)
+def test_a_switch_gets_its_own_task(
+    clf: Classifier, messages: list[dict[str, Any]], task: str
+) -> None:
+    got = clf.classify(messages)
+    assert (got.task, got.follow_up, got.turns_back) == (task, False, 0), got
+
+
+def test_a_first_turn_and_a_decoded_request(clf: Classifier) -> None:
+    first = clf.classify(chat(STORY_EN))
+    assert (first.task, first.follow_up, first.turns_back) == ("story", False, 0)
+    body = {"model": "auto", "messages": chat(MAIL_JA, MAIL_ANSWER_JA, "もっと丁寧にして")}
+    got = clf.classify(decode_chat(msgspec.json.encode(body)))
+    assert (got.task, got.follow_up) == ("business_mail", True)
+
+
+def test_without_a_detector_every_turn_stands_alone(clf: Classifier) -> None:
+    alone = Classifier(clf.tasks, clf.weights, clf.bias, (), clf.threshold)
+    got = alone.classify(chat(STORY_EN, STORY_ANSWER_EN, "now German"))
+    assert not got.follow_up and got.task != "story"
+
+
+def test_user_turns_reads_runs_and_answers() -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "A"},
+        {"role": "user", "content": "b1"},
+        {"role": "user", "content": "b2"},
+        {"role": "assistant", "content": None, "tool_calls": []},
+        {"role": "tool", "content": "result"},
+        {"role": "assistant", "content": "B"},
+        {"role": "user", "content": "c"},
+    ]
+    assert user_turns(messages) == ("Be brief.", [("a", ""), ("b1\nb2", "A"), ("c", "B")])
+    assert user_turns(messages, last=2) == ("Be brief.", [("b1\nb2", "A"), ("c", "B")])
+    assert user_turns("hello") == ("", [("hello", "")])
+    assert user_turns(None) == ("", [])
+
+
+def multi_turn_accuracy(clf: Classifier) -> dict[str, float]:
+    hits: dict[str, list[bool]] = collections.defaultdict(list)
+    for conv in read_conversations(DATA / "heldout_turns.jsonl"):
+        for i, turn in enumerate(conv.turns[1:], start=1):
+            ok = clf.classify(conv.messages(i)).task == turn.task
+            hits[turn.kind].append(ok)
+            hits[f"{turn.kind}:{conv.lang}"].append(ok)
+    return {k: sum(v) / len(v) for k, v in hits.items()}
+
+
+def test_heldout_conversations_no_worse_than_measured(clf: Classifier) -> None:
+    """Floors at the blind measurement (benchmarks/classify_bench.py), so a change that loses
+    accuracy fails; the issue's targets are in the test below."""
+    acc = multi_turn_accuracy(clf)
+    print(acc)
+    assert acc["follow"] >= 0.83 and acc["switch"] >= 0.91
+    assert min(acc["follow:ja"], acc["follow:en"]) >= 0.75
+    assert min(acc["switch:ja"], acc["switch:en"]) >= 0.88
+
+
+@pytest.mark.xfail(strict=True, reason="not met yet: blind held-out follow-ups 0.84 (en 0.77)")
+def test_heldout_conversations_meet_the_targets(clf: Classifier) -> None:
+    acc = multi_turn_accuracy(clf)
+    assert acc["follow"] >= 0.92 and acc["switch"] >= 0.92
+
+
+def test_heldout_conversations_are_apart_from_training() -> None:
+    train = read_conversations(REPO / "router" / "data" / "classify" / "turns.jsonl")
+    held = read_conversations(DATA / "heldout_turns.jsonl")
+    later = {t.user for c in train for t in c.turns[1:]}
+    short_held = {t.user for c in held for t in c.turns[1:] if len(t.user) < 40}
+    assert not later & short_held  # no follow-up or switch phrasing shared
+    kinds = collections.Counter((t.kind, c.lang) for c in held for t in c.turns[1:])
+    assert min(kinds.values()) >= 100
