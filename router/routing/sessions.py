@@ -69,12 +69,15 @@ class Steer(msgspec.Struct, frozen=True):
 
 
 def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    """A field of a decoded request (a Struct) or of plain JSON (a dict)."""
+    return obj.get(name) if type(obj) is dict else getattr(obj, name, None)
 
 
 def _text(value: Any) -> str | None:
     """A client's id as a string: decoded JSON (raw bytes decoded first), or None."""
     if isinstance(value, msgspec.Raw):
+        if not len(value):  # absent from the request
+            return None
         try:
             value = msgspec.json.decode(value)
         except msgspec.DecodeError:
@@ -136,14 +139,18 @@ def identify(headers: Mapping[str, str], request: Any) -> SessionId | None:
     if scope is None:
         scope, source = _text(_field(request, "user")), "user"
     if scope is None:
+        if len(messages) < 2:
+            return None  # a first turn: nothing says a conversation will follow
         roles = [_field(m, "role") for m in messages]
         if "assistant" not in roles and roles.count("user") < 2:
-            return None  # a first turn: nothing says a conversation will follow
+            return None
         scope, source = "", "conversation"
     return SessionId("c-" + stable_hash(scope, *_opening(request, messages)), source)
 
 
 def _text_map(raw: msgspec.Raw) -> dict[str, Any]:
+    if not len(raw):
+        return {}
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError:
