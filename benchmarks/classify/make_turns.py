@@ -24,7 +24,9 @@ Each split has its own follow-up and switch phrasings and its own opening reques
 turns come from the split's single-turn set written by `make_data.py`: `train.jsonl`,
 `dev.jsonl`, `heldout.jsonl`) and material slots (`make_data.SLOTS`), so the held-out set
 measures generalisation, not memory. The assistant answers are shared by all splits: only
-their shape (length, a code fence) is read. Seeded, so reproducible:
+their shape (length, a code fence) is read. The held-out conversations are written by
+`blind_turns.py` instead (its own phrasings, requests, material and answers, written blind to
+the ones here; only `heldout.jsonl`'s openers are shared). Seeded, so reproducible:
 
     .venv/bin/python benchmarks/classify/make_turns.py
 """
@@ -44,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
 
+import blind_turns  # noqa: E402  (the held-out split's own phrasings)
 import make_data  # noqa: E402
 
 from router.tasks import TASKS  # noqa: E402
@@ -816,8 +819,9 @@ def main() -> int:
     for split in SPLITS:
         rng = random.Random(f"{SEED}/{split}")
         opened = openers(split)
+        make = blind_turns.conversation if split == "heldout" else conversation
         convs = [
-            conversation(rng, lang, split, opened)
+            make(rng, lang, split, opened)
             for lang in ("ja", "en")
             for _ in range(CONVERSATIONS[split])
         ]

@@ -4,6 +4,7 @@ task of the turn it follows, a switch gets its own; held-out accuracy on convers
 from __future__ import annotations
 
 import collections
+import importlib.util
 from typing import Any
 
 import msgspec
@@ -165,3 +166,29 @@ def test_heldout_conversations_are_apart_from_training() -> None:
     assert not later & short_held  # no follow-up or switch phrasing shared
     kinds = collections.Counter((t.kind, c.lang) for c in held for t in c.turns[1:])
     assert min(kinds.values()) >= 100
+
+
+def blind_phrasings() -> dict[str, list[str]]:
+    """benchmarks/classify/blind_turns.py's follow-up and named-switch phrasings (slots cut)."""
+    spec = importlib.util.spec_from_file_location("blind_turns", DATA / "blind_turns.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {lang: module.phrasings(lang) for lang in ("ja", "en")}
+
+
+def test_blind_heldout_phrasings_are_not_in_training() -> None:
+    """No held-out phrasing is a training turn, nor (6+ characters) the start of one; each
+    language has 25+ follow-up and named-switch phrasings, and the held-out set uses them."""
+    train = read_conversations(REPO / "router" / "data" / "classify" / "turns.jsonl")
+    later = [t.user.strip() for c in train for t in c.turns[1:]]
+    held = "\n".join(
+        t.user for c in read_conversations(DATA / "heldout_turns.jsonl") for t in c.turns
+    )
+    for lang, phrases in blind_phrasings().items():
+        assert len(set(phrases)) >= 25, lang
+        shared = [
+            p for p in phrases if any(t == p or (len(p) >= 6 and t.startswith(p)) for t in later)
+        ]
+        assert not shared, (lang, shared)
+        assert sum(p in held for p in phrases) >= 0.8 * len(phrases), lang
