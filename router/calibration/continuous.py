@@ -57,6 +57,11 @@ RETRY_AFTER = 300.0  # seconds before a failed step is tried again
 _SUFFIX = re.compile(r"; then the full suites while idle: .*$")
 
 
+class Unreachable(RouterError):
+    """The model's backend could not be reached: no sample, and no pair of the model for a
+    while (the next catalogue refresh marks the backend down)."""
+
+
 class Step(msgspec.Struct):
     """What one finished step adds to the profile."""
 
@@ -182,22 +187,21 @@ class Continuation:
             return None
         try:
             return step.result()
+        except Unreachable as err:
+            return self._failed(err.message, every_task=True)
         except RouterError as err:
             return self._failed(err.message)
         except Exception as err:  # a step's bug must not end serving, nor the continuation
             return self._failed(f"{type(err).__name__}: {err}")
 
-    def _failed(self, why: str) -> None:
+    def _failed(self, why: str, *, every_task: bool = False) -> None:
+        """Try the pair (or every pair of the model) again in RETRY_AFTER seconds."""
         assert self.current is not None
         model, task = self.current
-        log.warning(
-            "calibration of %s on %s failed (%s); tried again in %.0f s",
-            model,
-            task,
-            why,
-            RETRY_AFTER,
-        )
-        self._retry[self.current] = time.monotonic() + RETRY_AFTER
+        what = model if every_task else f"{model} on {task}"
+        log.warning("calibration of %s failed (%s); tried again in %.0f s", what, why, RETRY_AFTER)
+        for again in self.hashes if every_task else (task,):
+            self._retry[(model, again)] = time.monotonic() + RETRY_AFTER
 
     def _finish(self) -> None:
         self.current, self.state = None, "done"
@@ -223,7 +227,7 @@ class Continuation:
             began = time.perf_counter()
             sample = await _sample(replica, suite, prompt, options)
             if sample.run.failure == "error" and sample.run.status is None:  # not the model's
-                raise RouterError(f"{replica.backend.name} unreachable: {sample.run.detail}")
+                raise Unreachable(sample.run.detail)
             samples.append(sample)
             self._seconds += time.perf_counter() - began
             self._asked += 1

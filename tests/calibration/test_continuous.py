@@ -21,7 +21,9 @@ import httpx
 import openai
 import pytest
 
-from router.calibration.calibrate import Options
+from router.calibration.calibrate import Options, calibrate, select_suites
+from router.calibration.coverage import task_hashes
+from router.config import load_config
 from router.profiles import load_profile
 from tests.conftest import RunningRouter, backend_toml
 from tests.fakes.upstream import FakeModel, FakeUpstream, RecordedRequest
@@ -45,7 +47,8 @@ class Script:
         with self.lock:
             self.full += 1
             slow = self.full == SLOW_AT
-        return "word " * 200 if slow else "The answer is Paris, as the text says."
+        long = " ".join(f"w{i}" for i in range(200))  # distinct words: not a loop
+        return long if slow else "The answer is Paris, as the text says."
 
 
 def _full(requests: list[RecordedRequest]) -> list[RecordedRequest]:
@@ -150,3 +153,56 @@ def test_calibration_goes_on_while_idle_and_pauses_for_a_client(
         finally:
             again.stop()
         assert not [r for r in fake.requests if r.path.endswith("/chat/completions")]
+
+
+async def test_a_full_calibrate_marks_its_pairs_so_serve_asks_nothing(tmp_path: Path) -> None:
+    with FakeUpstream([FakeModel("m", answer="The answer is Paris.")]) as fake:
+        config = tmp_path / "router.toml"
+        config.write_text(
+            backend_toml("fake", fake.base_url, 'models = ["m"]')
+            + f'[routing]\nprofiles_dir = "{tmp_path / "profiles"}"\n'
+        )
+        result = await calibrate(load_config(str(config)), Options(tasks=["qa"]))
+        digest = task_hashes(select_suites(Options(tasks=["qa"])))["qa"]
+        assert [s.full_suite for s in result.profile.tasks["qa"]] == [digest]
+        quick = await calibrate(load_config(str(config)), Options(tasks=["qa"], quick=True))
+        assert [s.full_suite for s in quick.profile.tasks["qa"]] == [""]
+
+
+def test_an_unreachable_backend_is_not_scored_and_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream goes away in the middle of a step: the prompts that find nobody are not
+    scored (that is not the model's doing) and nothing is written; once it is back, the step
+    goes on and lands."""
+    monkeypatch.setattr("router.calibration.continuous.RETRY_AFTER", 0.5)
+    script = Script()
+    fake = FakeUpstream([FakeModel("m", answer=script, tokens_per_s=50)]).start()
+    port = fake.port
+    config = tmp_path / "router.toml"
+    config.write_text(
+        backend_toml("fake", fake.base_url, 'models = ["m"]\nconnect_timeout = 0.5')
+        + f'[routing]\nprofiles_dir = "{tmp_path / "profiles"}"\n'
+        + "[calibration]\nidle_seconds = 0.2\n"
+    )
+    router = _start(config, monkeypatch)
+    try:
+        _until(lambda: len(_full(fake.requests)) == SLOW_AT, 30, "the slow answer")
+        path = Path(router.service.active.path or "")
+        fake.stop()  # gone mid-answer; the next prompts find nobody
+        time.sleep(1.5)
+        assert _full_pairs(path) == set()  # nothing written for the pair meanwhile
+        assert router.app.calibration.continuation is not None
+        fake = FakeUpstream([FakeModel("m", answer=script, tokens_per_s=50)], port=port).start()
+        _until(lambda: len(_full_pairs(path)) == 2, 30, "both pairs measured")
+        qa = next(s for s in load_profile(path).tasks["qa"] if s.model == "m")
+        assert qa.samples == 12
+        # the step went on from the answers kept (the slow one, cut mid-stream, counts as a
+        # crash: a broken stream may be the model's doing); the prompts that found nobody were
+        # asked once the upstream was back, not counted as failed while it was away
+        asked = [r.json["messages"] for r in _full(fake.requests)]
+        qa_prompts = [p.to_messages() for p in select_suites(Options(tasks=["qa"]))[0].prompts]
+        assert asked[: 12 - SLOW_AT] == qa_prompts[SLOW_AT:]
+    finally:
+        router.stop()
+        fake.stop()
