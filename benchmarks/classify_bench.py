@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ class Report(msgspec.Struct):
     train_examples: int
     train_seconds: float
     latency_us: dict[str, dict[str, float]]  # workload -> {"p50", "p99", "mean"}
+    load_average: list[float]  # the machine's 1, 5, 15 minute load when timing began
 
 
 def as_messages(ex: Example) -> list[dict[str, Any]]:
@@ -87,24 +89,37 @@ def evaluate(clf: Classifier, examples: list[Example]) -> dict[str, Any]:
 
 
 def evaluate_turns(clf: Classifier, conversations: list[Conversation]) -> dict[str, Accuracy]:
-    """Task accuracy on every user turn after the first, by kind and by kind and language."""
+    """Task accuracy on every user turn after the first, by kind and by kind and language;
+    and the detector's alone (`detector:follow`: judged a follow-up, whatever the task)."""
     pairs: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
     for conv in conversations:
         for i, turn in enumerate(conv.turns[1:], start=1):
-            pair = (turn.task, clf.classify(conv.messages(i)).task)
+            got = clf.classify(conv.messages(i))
+            pair = (turn.task, got.task)
             pairs[turn.kind].append(pair)
             pairs[f"{turn.kind}:{conv.lang or '?'}"].append(pair)
+            judged = "follow" if got.follow_up else "switch"
+            pairs[f"detector:{turn.kind}"].append((turn.kind, judged))
     return {k: accuracy(pairs[k]) for k in sorted(pairs)}
 
 
-def latency(clf: Classifier, requests: list[list[dict[str, Any]]], calls: int) -> dict[str, float]:
-    """p50/p99/mean microseconds of `classify` over `calls` calls cycling through requests."""
+def latency(
+    clf: Classifier,
+    requests: list[list[dict[str, Any]]],
+    calls: int,
+    fresh: list[bool] | None = None,
+) -> dict[str, float]:
+    """p50/p99/mean microseconds of `classify` over `calls` calls cycling through requests;
+    the classifier's memo of recent turns emptied (untimed) before each call, or before the
+    requests marked `fresh` (a new conversation: its later turns find the earlier ones)."""
     for req in requests[:50]:
         clf.classify(req)  # warm up
     times = []
     clock = time.perf_counter_ns
     for i in range(calls):
         req = requests[i % len(requests)]
+        if fresh is None or fresh[i % len(requests)]:
+            clf.forget()
         t0 = clock()
         clf.classify(req)
         times.append(clock() - t0)
@@ -134,6 +149,8 @@ def run(data: Path, turns: Path, train: Path, calls: int) -> Report:
     requests = [as_messages(ex) for ex in examples]
     conversations = read_conversations(turns)
     chats = [c.messages(i) for c in conversations for i in range(1, len(c.turns))]
+    starts = [i == 1 for c in conversations for i in range(1, len(c.turns))]
+    load = os.getloadavg()
     return Report(
         data=shown(data),
         examples=len(examples),
@@ -145,7 +162,9 @@ def run(data: Path, turns: Path, train: Path, calls: int) -> Report:
             "requests": latency(clf, requests, calls),
             "paste_20k": latency(clf, [long_paste()], max(1, calls // 4)),
             "turns": latency(clf, chats, calls),
+            "growing": latency(clf, chats, calls, starts),
         },
+        load_average=[round(x, 2) for x in load],
         **result,
     )
 
@@ -169,6 +188,8 @@ def show(r: Report) -> None:
     for t, p, n in r.confusions[:10]:
         print(f"  {t:>14} -> {p:<14} {n}")
     print(f"training: {r.train_examples} examples in {r.train_seconds:.3f} s")
+    print(f"load average {r.load_average}; cold: memo emptied before each call; growing:")
+    print("  each conversation turn by turn, earlier turns remembered (as a chat client sends)")
     for k, v in r.latency_us.items():
         p50, p99, mean = v["p50"], v["p99"], v["mean"]
         print(f"latency {k:<9} p50 {p50:.1f} us  p99 {p99:.1f} us  mean {mean:.1f} us")

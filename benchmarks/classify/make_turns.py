@@ -35,6 +35,7 @@ the ones here; only `heldout.jsonl`'s openers are shared). Seeded, so reproducib
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
 import sys
@@ -48,12 +49,14 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 import blind_turns  # noqa: E402  (the held-out split's own phrasings)
 import make_data  # noqa: E402
+import turn_phrases  # noqa: E402
 
 from router.tasks import TASKS  # noqa: E402
 
 SEED = 20260315
-CONVERSATIONS = {"train": 1500, "dev": 120, "heldout": 160}  # per language
+CONVERSATIONS = {"train": 2500, "dev": 200, "heldout": 160}  # per language
 FOLLOW_SHARE = 0.6  # of the turns after the first
+COMPOSED = 0.75  # train and dev: share of later turns from turn_phrases' compositions
 SPLITS = ("train", "dev", "heldout")
 Pools = dict[str, dict[str, dict[str, list[str]]]]  # [task][lang][split]
 
@@ -764,6 +767,8 @@ def fill(rng: random.Random, text: str, lang: str, split: str) -> str:
 
 
 def follow_turn(rng: random.Random, task: str, lang: str, split: str) -> str:
+    if split != "heldout" and rng.random() < COMPOSED:
+        return fill(rng, turn_phrases.follow_phrase(rng, task, lang, split), lang, split)
     pool = FOLLOW[task][lang][split]
     if rng.random() < 0.2:
         pool = GENERIC[lang][split]
@@ -775,6 +780,10 @@ def switch_turn(
 ) -> str:
     """A turn that asks for `new`: named on the last answer, a pasted trace, or unrelated."""
     r = rng.random()
+    if split != "heldout" and r < 0.4 and rng.random() < COMPOSED:
+        composed = turn_phrases.switch_phrase(rng, new, lang, split)
+        if composed is not None:
+            return fill(rng, composed, lang, split)
     if new in SWITCH and r < 0.4:
         return fill(rng, rng.choice(SWITCH[new][lang][split]), lang, split)
     if new == "code" and r < 0.7:
@@ -784,6 +793,8 @@ def switch_turn(
     text = rng.choice(short or [o["text"] for o in opened[(new, lang)]]).strip()
     if rng.random() < 0.5:
         marker = rng.choice(MARKERS[lang][split])
+        if split != "heldout" and rng.random() < COMPOSED:
+            marker = turn_phrases.marker(rng, lang, split)
         text = marker + (text[0].lower() + text[1:] if lang == "en" and marker[-1] == " " else text)
     return text
 
@@ -814,9 +825,12 @@ def conversation(rng: random.Random, lang: str, split: str, opened: dict) -> dic
     return conv
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--splits", default=",".join(SPLITS), help="which to write, e.g. train,dev")
+    wanted = ap.parse_args(argv).splits.split(",")
     enc = msgspec.json.Encoder()
-    for split in SPLITS:
+    for split in (s for s in SPLITS if s in wanted):
         rng = random.Random(f"{SEED}/{split}")
         opened = openers(split)
         make = blind_turns.conversation if split == "heldout" else conversation

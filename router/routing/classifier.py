@@ -28,6 +28,7 @@ returns a new classifier trained on the shipped examples plus theirs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +55,8 @@ from router.tasks import FALLBACK_TASK, TASKS
 from router.wire import user_turns
 
 DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallback
+MEMO = 4096  # turns (and system prompts, verdicts) remembered: earlier turns are re-sent
+FOLLOW_SAY = 0.35  # a follow-up's own words' say in its task, beside its source turn's
 
 
 class Classification(msgspec.Struct, frozen=True):
@@ -208,18 +211,39 @@ class Classifier:
         self, system: str, texts: Sequence[str]
     ) -> tuple[list[list[float]], list[tuple[str, str, str, str]], list[float]]:
         """Each turn's task probabilities on its own words (with the system prompt) and its
-        views, in one pass; in a conversation with a detector, each turn's n-gram score."""
-        views = [turn_views(t) for t in texts]
+        views; in a conversation with a detector, each turn's n-gram score. Turns seen
+        lately come from the memo (a chat client re-sends every earlier turn each time):
+        only new ones are featurised, all of them in one pass."""
         multi = len(texts) > 1 and self.follow is not None
+        memo, sys_z = self._memo, self._memo_sys.get(system)
+        found = [memo.get(t) for t in texts]
+        missing = [i for i, f in enumerate(found) if f is None or (multi and f[2] is None)]
+        if missing or sys_z is None:
+            sys_z = self._featurize(system, texts, missing, found, multi)
+        z = [[a + b for a, b in zip(sys_z, f[0], strict=True)] for f in found if f]
+        gram_scores = [f[2] for f in found if f] if multi else []
+        return [_softmax(row) for row in z], [f[1] for f in found if f], gram_scores
+
+    def _featurize(
+        self, system: str, texts: Sequence[str], missing: list[int], found: list, multi: bool
+    ) -> list[float]:
+        """Featurise the system prompt and the `missing` turns in one pass; fill `found`
+        and the memo with the turns' (logits without system or bias, views, n-gram score)
+        and return the system prompt's logits plus the bias."""
+        views = [turn_views(texts[i]) for i in missing]
         idx, w, starts, edge_w = featurize(system_view(system), [v[:3] for v in views], multi)
         rows = self.weights.take(idx, axis=0)
         rows *= w[:, None]
-        z = segment_sums(rows, starts)
-        z = (z[1:] + (z[0] + self.bias)).tolist()
-        gram_scores: list[float] = []
+        z = segment_sums(rows, starts).tolist()
+        grams: list[float | None] = [None] * len(missing)
         if multi and edge_w is not None and self.follow is not None:
-            gram_scores = segment_sums(self.follow.grams.take(idx) * edge_w, starts)[1:].tolist()
-        return [_softmax(row) for row in z], views, gram_scores
+            grams = segment_sums(self.follow.grams.take(idx) * edge_w, starts)[1:].tolist()
+        for i, view, zi, gram in zip(missing, views, z[1:], grams, strict=True):
+            found[i] = (zi, view, gram)
+            _remember(self._memo, texts[i], found[i])
+        sys_z = [a + b for a, b in zip(z[0], self.bias.tolist(), strict=True)]
+        _remember(self._memo_sys, system, sys_z)
+        return sys_z
 
     def _own(self, probs: list[float], raw: str) -> tuple[int, bool]:
         """The task index a turn gets on its own words (`qa`'s below the threshold), and
@@ -237,6 +261,13 @@ class Classifier:
     def follow(self, model: FollowModel | None) -> None:
         self._follow = model
         self._follow_w = [] if model is None else model.weights.tolist()
+        self.forget()
+
+    def forget(self) -> None:
+        """Empty the memo of recent turns (they are recomputed as needed)."""
+        self._memo: dict[str, tuple] = {}  # turn text -> (logits, views, n-gram score)
+        self._memo_sys: dict[str, list[float]] = {}  # system prompt -> its logits + bias
+        self._memo_follow: dict[tuple, bool] = {}  # (system, turn, before, task) -> verdict
 
     def _dense(
         self,
@@ -271,11 +302,13 @@ class Classifier:
             return Classification(FALLBACK_TASK, 0.0, scores, "no_user_text")
         source, follow_up = len(turns) - 1, False
         if len(turns) > 1 and self.follow is not None:
-            source, follow_up = self._source(turns, probs, views, gram_scores)
-        return self._answer(probs[source], views[source][3], follow_up, len(turns) - 1 - source)
+            source, follow_up = self._source(system, turns, probs, views, gram_scores)
+        chosen = probs[source] if source == len(turns) - 1 else _pooled(probs[source:])
+        return self._answer(chosen, views[source][3], follow_up, len(turns) - 1 - source)
 
     def _source(
         self,
+        system: str,
         turns: list[tuple[str, str]],
         probs: list[list[float]],
         views: list[tuple[str, str, str, str]],
@@ -286,11 +319,15 @@ class Classifier:
         judged a follow-up of it."""
         assert self.follow is not None
         owns = [self._own(p, v[3]) for p, v in zip(probs, views, strict=True)]
-        source, follow_up, bias = 0, False, self.follow.bias
+        source, follow_up, bias, memo = 0, False, self.follow.bias, self._memo_follow
         for i in range(1, len(turns)):
             before = (turns[i - 1][0], turns[i][1])
-            row = self._dense(turns[i][0], before, views[i], probs[i], owns[source][0], owns[i])
-            follow_up = is_follow_up(self._follow_w, bias, row, gram_scores[i])
+            key = (system, turns[i][0], *before, owns[source][0])
+            follow_up = memo.get(key)  # type: ignore[assignment]
+            if follow_up is None:
+                row = self._dense(turns[i][0], before, views[i], probs[i], key[-1], owns[i])
+                follow_up = is_follow_up(self._follow_w, bias, row, gram_scores[i])
+                _remember(memo, key, follow_up)
             if not follow_up:
                 source = i
         return source, follow_up
@@ -304,6 +341,24 @@ class Classifier:
         if conf < self.threshold:
             return Classification(FALLBACK_TASK, conf, scores, "low_confidence", follow_up, back)
         return Classification(self.tasks[probs.index(conf)], conf, scores, None, follow_up, back)
+
+
+def _remember(memo: dict, key: Any, value: Any) -> None:
+    """Keep `value` under `key`, dropping the oldest entry beyond `MEMO` (bounded memory)."""
+    memo[key] = value
+    if len(memo) > MEMO:
+        with contextlib.suppress(KeyError, StopIteration, RuntimeError):  # a race: no matter
+            del memo[next(iter(memo))]
+
+
+def _pooled(probs: list[list[float]]) -> list[float]:
+    """A follow-up's task probabilities: its source turn's, sharpened a little by the
+    follow-ups' own (「フランス語でも」 says translate when the request before was unclear):
+    log p_source + FOLLOW_SAY * sum of the follow-ups' log p, renormalised."""
+    z = [math.log(max(p, 1e-9)) for p in probs[0]]
+    for row in probs[1:]:
+        z = [a + FOLLOW_SAY * math.log(max(p, 1e-9)) for a, p in zip(z, row, strict=True)]
+    return _softmax(z)
 
 
 def _softmax(z: list[float]) -> list[float]:

@@ -37,6 +37,7 @@ from router.routing.classifier_features import BUCKETS, featurize, turn_views
 
 WINDOW = 4  # user turns read: the last one and up to three before it
 ANSWER_CAP = 2000  # characters of the answer before a turn searched for a code fence
+WORDS_CAP = 400  # characters of a turn, the turn before and the answer compared for words
 NB_ALPHA = 0.5  # smoothing of the n-gram log-count ratios
 L2 = 1e-3  # the logistic regression's ridge
 STEPS = 400  # its gradient steps (full batch, Adam)
@@ -58,6 +59,8 @@ _LEAD = re.compile(  # a turn that opens by pointing back: "this one too:", 「�
     r"^(?:and |now |ok |also )?(?:this one|these|that one|same|again|more|another|next)\b"
     r"|^(?:これ|こっち|こちら|それ|あれ)も|^(?:次|今度|同じ)"
 )
+_WORD = re.compile(r"[a-z]{4,}|[\u30a0-\u30ff\u3400-\u9fff]{2,}")
+_MATERIAL = re.compile(r"[:：\n]\s*\S.{14,}")  # new material after a colon or a line break
 _SWITCH = re.compile(
     r"\b(?:by the way|btw|unrelated|different (?:topic|thing|question)|new question"
     r"|something else|chang(?:e|ing) the subject|another question|off topic|separate question)\b"
@@ -123,6 +126,12 @@ FEATURES = (
     "switch_marker",
     "points_back",
     "brief_edit",
+    "other_and_sure",
+    "long_and_sure",
+    "length_ratio",
+    "new_material",
+    "shares_before",
+    "shares_answer",
 )
 
 
@@ -159,7 +168,25 @@ def dense(
         float(_SWITCH.search(edges) is not None),
         float(_LEAD.search(edges) is not None),
         float(n <= 48 and (_EDIT.search(edges) is not None or _DEICTIC.search(edges) is not None)),
+        (own != inherited) * max(probs),
+        float(n > 48) * max(probs),
+        math.log((n + 8) / (len(before) + 8)) / 4,
+        float(_MATERIAL.search(text[:400]) is not None),
+        _shared(edges, before),
+        _shared(edges, answer),
     ]
+
+
+def _words(text: str) -> set[str]:
+    """The turn's content words: Latin words of 4+ letters, or runs of 2+ kanji/katakana."""
+    return set(_WORD.findall(text[:WORDS_CAP].lower()))
+
+
+def _shared(edges: str, other: str) -> float:
+    """The share of the turn's content words found in `other` (the turn before, the answer):
+    an edit names what it edits; a new request brings its own words."""
+    mine = _words(edges)
+    return len(mine & _words(other)) / len(mine) if mine else 0.0
 
 
 def is_follow_up(weights: list[float], bias: float, features: list[float], gram: float) -> bool:
