@@ -268,7 +268,7 @@ class Continuation:
         if step.model is not None:  # one file per model set
             path = path.with_name(profile_filename(merged.machine, merged.model_ids()))
         await asyncio.to_thread(save_profile, merged, path)
-        self.service.choose_profile()
+        self.service.choose_profile(quiet=True)  # problems were said at start-up
         eta = self.eta_seconds()
         log.info(
             "calibration %d/%d: %s on %s, quality %.2f over %d prompts; %s left",
