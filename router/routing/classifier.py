@@ -29,6 +29,7 @@ returns a new classifier trained on the shipped examples plus theirs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -248,7 +249,7 @@ class Classifier:
     def _own(self, probs: list[float], raw: str) -> tuple[int, bool]:
         """The task index a turn gets on its own words (`qa`'s below the threshold), and
         whether a sure rule decided it."""
-        if self._code >= 0 and sure_rule(raw) is not None:
+        if self._code >= 0 and _rule(raw) is not None:
             return self._code, True
         conf = max(probs)
         return (probs.index(conf) if conf >= self.threshold else self._fallback), False
@@ -265,6 +266,7 @@ class Classifier:
 
     def forget(self) -> None:
         """Empty the memo of recent turns (they are recomputed as needed)."""
+        _rule.cache_clear()
         self._memo: dict[str, tuple] = {}  # turn text -> (logits, views, n-gram score)
         self._memo_sys: dict[str, list[float]] = {}  # system prompt -> its logits + bias
         self._memo_follow: dict[tuple, bool] = {}  # (system, turn, before, task) -> verdict
@@ -334,13 +336,18 @@ class Classifier:
 
     def _answer(self, probs: list[float], raw: str, follow_up: bool, back: int) -> Classification:
         scores = dict(zip(self.tasks, probs, strict=True))
-        rule = sure_rule(raw) if self._code >= 0 else None
+        rule = _rule(raw) if self._code >= 0 else None
         if rule is not None:
             return Classification("code", 1.0, scores, rule, follow_up, back)
         conf = max(probs)
         if conf < self.threshold:
             return Classification(FALLBACK_TASK, conf, scores, "low_confidence", follow_up, back)
         return Classification(self.tasks[probs.index(conf)], conf, scores, None, follow_up, back)
+
+
+# The sure rules of recent turns (each turn is re-read on every later request of its
+# conversation); bounded.
+_rule = functools.lru_cache(maxsize=MEMO)(sure_rule)
 
 
 def _remember(memo: dict, key: Any, value: Any) -> None:

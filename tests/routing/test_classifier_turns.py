@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from router.routing import classifier
 from router.routing.classifier import Classifier
 from router.routing.classifier_cache import load_default_classifier
 from router.routing.classifier_turns import read_conversations
@@ -192,3 +193,23 @@ def test_blind_heldout_phrasings_are_not_in_training() -> None:
         ]
         assert not shared, (lang, shared)
         assert sum(p in held for p in phrases) >= 0.8 * len(phrases), lang
+
+
+def test_the_memo_of_recent_turns_changes_no_answer(
+    clf: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chat client re-sends earlier turns: remembered ones give what fresh ones give, and
+    the memo stays bounded."""
+    convo = chat(STORY_EN, STORY_ANSWER_EN, "continue it", STORY_ANSWER_EN, "now German")
+    requests = [convo[:k] for k in (1, 3, 5)]
+    cold = []
+    for req in requests:
+        clf.forget()
+        cold.append(clf.classify(req))
+    warm = [clf.classify(req) for req in requests]
+    assert warm == cold and [c.task for c in warm[:2]] == ["story", "story"]
+    monkeypatch.setattr(classifier, "MEMO", 2)
+    clf.forget()
+    for i in range(5):
+        clf.classify(chat(f"Translate into French: item {i}"))
+    assert len(clf._memo) <= 2
