@@ -195,6 +195,49 @@ def test_blind_heldout_phrasings_are_not_in_training() -> None:
         assert sum(p in held for p in phrases) >= 0.8 * len(phrases), lang
 
 
+def blind3() -> Any:
+    """benchmarks/classify/blind3_turns.py: the third blind set's generator."""
+    spec = importlib.util.spec_from_file_location("blind3_turns", DATA / "blind3_turns.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blind3_is_apart_from_training() -> None:
+    """No blind3 phrasing and no blind3 turn is a training later turn or a train.jsonl text; each
+    language has 40+ follow-up and 25+ switch phrasings; the file is what the generator writes."""
+    module, train_dir = blind3(), REPO / "router" / "data" / "classify"
+    later = {t.user.strip() for c in read_conversations(train_dir / "turns.jsonl") for t in c.turns}
+    lines = (train_dir / "train.jsonl").read_bytes().splitlines()
+    seen = later | {msgspec.json.decode(line)["text"].strip() for line in lines if line.strip()}
+    for lang in ("ja", "en"):
+        phrases = module.phrasings(lang)
+        assert len(set(phrases["follow"])) >= 40 and len(set(phrases["switch"])) >= 25, lang
+        shared = sorted(seen & {p for kind in phrases.values() for p in kind})
+        assert not shared, (lang, shared)  # (only the blind3 side is shown)
+    held = read_conversations(DATA / "blind3_turns.jsonl")
+    shared = sorted(seen & {t.user.strip() for c in held for t in c.turns})
+    assert not shared, shared
+    written = [msgspec.json.decode(line) for line in module.OUT.read_bytes().splitlines()]
+    assert written == module.build()
+
+
+def test_blind3_labels_are_consistent() -> None:
+    """A blind3 follow-up keeps the task it follows; a switch changes it; 150+ of each kind a
+    language, follow-ups 0.5-0.7 of the later turns."""
+    kinds: collections.Counter[tuple[str, str]] = collections.Counter()
+    for conv in read_conversations(DATA / "blind3_turns.jsonl"):
+        assert 2 <= len(conv.turns) <= 6 and conv.turns[0].kind == "first"
+        for before, turn in zip(conv.turns, conv.turns[1:], strict=False):
+            assert before.answer and turn.task in classifier.TASKS, turn
+            assert (turn.task == before.task) == (turn.kind == "follow"), turn
+            kinds[(conv.lang, turn.kind)] += 1
+    for lang in ("ja", "en"):
+        follow, switch = kinds[(lang, "follow")], kinds[(lang, "switch")]
+        assert min(follow, switch) >= 150 and 0.5 <= follow / (follow + switch) <= 0.7, lang
+
+
 def test_the_memo_of_recent_turns_changes_no_answer(
     clf: Classifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
