@@ -29,17 +29,22 @@ returns a new classifier trained on the shipped examples plus theirs.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
 
-from router.routing.classifier_features import featurize, segment_sums, system_view, turn_views
+from router.routing.classifier_features import (
+    SYSTEM_CAP,
+    featurize,
+    system_view,
+    turn_views,
+    view_sums,
+)
 from router.routing.classifier_model import fit
 from router.routing.classifier_rules import sure_rule
 from router.routing.classifier_turns import (
@@ -57,6 +62,7 @@ from router.wire import user_turns
 
 DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallback
 MEMO = 4096  # turns (and system prompts, verdicts) remembered: earlier turns are re-sent
+KEY_CAP = 2048  # a text longer than this is remembered by its ends (see `_key`)
 FOLLOW_SAY = 0.35  # a follow-up's own words' say in its task, beside its source turn's
 
 
@@ -127,10 +133,13 @@ class Classifier:
         threshold: float = DEFAULT_THRESHOLD,
         source: Path | None = None,
         follow: FollowModel | None = None,
+        table: np.ndarray | None = None,
     ) -> None:
         self.tasks = tuple(tasks)
         self.weights = np.asarray(weights, dtype=np.float32)  # a memory map stays one
+        self._mapped = table  # `weights` beside the detector's `grams`, as the cache maps them
         self.bias = np.asarray(bias, dtype=np.float32)
+        self._bias = self.bias.tolist()
         self._examples = tuple(examples)
         self.source = source  # where the examples are, when they were not kept
         self.threshold = threshold
@@ -176,11 +185,15 @@ class Classifier:
             known = [t for t in conv.turns if t.task in self.tasks]
             if len(known) < 2:
                 continue
-            probs, views, _ = self._probs(conv.system, [t.user for t in known])
+            seen = self._seen(conv.system, [t.user for t in known])
             for i in range(1, len(known)):
                 inherited = self.tasks.index(known[i - 1].task)  # the true one, when fitting
                 before = (known[i - 1].user, known[i - 1].answer)
-                features.append(self._dense(known[i].user, before, views[i], probs[i], inherited))
+                own = (seen[i].task, seen[i].rule is not None)
+                row = self._dense(
+                    known[i].user, before, seen[i].views, seen[i].probs, inherited, own
+                )
+                features.append(row)
                 grams.append(edge_grams(known[i].user))
                 labels.append(int(known[i].kind == "follow"))
                 texts.append(known[i].user)
@@ -208,51 +221,45 @@ class Classifier:
         trained.follow = self.follow
         return trained
 
-    def _probs(
-        self, system: str, texts: Sequence[str]
-    ) -> tuple[list[list[float]], list[tuple[str, str, str, str]], list[float]]:
-        """Each turn's task probabilities on its own words (with the system prompt) and its
-        views; in a conversation with a detector, each turn's n-gram score. Turns seen
-        lately come from the memo (a chat client re-sends every earlier turn each time):
-        only new ones are featurised, all of them in one pass."""
-        multi = len(texts) > 1 and self.follow is not None
-        memo, sys_z = self._memo, self._memo_sys.get(system)
-        found = [memo.get(t) for t in texts]
-        missing = [i for i, f in enumerate(found) if f is None or (multi and f[2] is None)]
-        if missing or sys_z is None:
-            sys_z = self._featurize(system, texts, missing, found, multi)
-        z = [[a + b for a, b in zip(sys_z, f[0], strict=True)] for f in found if f]
-        gram_scores = [f[2] for f in found if f] if multi else []
-        return [_softmax(row) for row in z], [f[1] for f in found if f], gram_scores
+    def _seen(self, system: str, texts: Sequence[str]) -> list[_Seen]:
+        """Each turn as seen on its own words (with the system prompt): its probabilities,
+        views, own task and sure rule, and with a detector its n-gram score. Turns seen
+        lately come from the memo, keyed by what the classifier reads of them (a chat client
+        re-sends every earlier turn each time): only new ones are featurised, in one pass."""
+        sk = system[:SYSTEM_CAP]
+        keys = [(sk, _key(t)) for t in texts]
+        seen = [self._memo.get(k) for k in keys]
+        missing = [i for i, f in enumerate(seen) if f is None]
+        if missing:
+            sys_z = self._memo_sys.get(sk)
+            views = [turn_views(texts[i]) for i in missing]
+            sv = None if sys_z is not None else system_view(system)
+            has_grams = self.follow is not None
+            z, g = view_sums(sv, [v[:3] for v in views], self._table, has_grams)
+            if sys_z is None:
+                sys_z = [a + b for a, b in zip(z.pop(0), self._bias, strict=True)]
+                g.pop(0)
+                _remember(self._memo_sys, sk, sys_z)
+            for i, view, zi, gi in zip(missing, views, z, g, strict=True):
+                seen[i] = self._new_seen(sys_z, zi, view, gi)
+                _remember(self._memo, keys[i], seen[i])
+        return seen  # type: ignore[return-value]
 
-    def _featurize(
-        self, system: str, texts: Sequence[str], missing: list[int], found: list, multi: bool
-    ) -> list[float]:
-        """Featurise the system prompt and the `missing` turns in one pass; fill `found`
-        and the memo with the turns' (logits without system or bias, views, n-gram score)
-        and return the system prompt's logits plus the bias."""
-        views = [turn_views(texts[i]) for i in missing]
-        idx, w, starts, edge_w = featurize(system_view(system), [v[:3] for v in views], multi)
-        rows = self.weights.take(idx, axis=0)
-        rows *= w[:, None]
-        z = segment_sums(rows, starts).tolist()
-        grams: list[float | None] = [None] * len(missing)
-        if multi and edge_w is not None and self.follow is not None:
-            grams = segment_sums(self.follow.grams.take(idx) * edge_w, starts)[1:].tolist()
-        for i, view, zi, gram in zip(missing, views, z[1:], grams, strict=True):
-            found[i] = (zi, view, gram)
-            _remember(self._memo, texts[i], found[i])
-        sys_z = [a + b for a, b in zip(z[0], self.bias.tolist(), strict=True)]
-        _remember(self._memo_sys, system, sys_z)
-        return sys_z
-
-    def _own(self, probs: list[float], raw: str) -> tuple[int, bool]:
-        """The task index a turn gets on its own words (`qa`'s below the threshold), and
-        whether a sure rule decided it."""
-        if self._code >= 0 and _rule(raw) is not None:
-            return self._code, True
+    def _new_seen(
+        self, sys_z: list[float], z: list[float], view: tuple[str, str, str, str], gram: float
+    ) -> _Seen:
+        """A turn seen on its own words: its logits (system and bias included) made into
+        probabilities, and its own task index (`qa`'s below the threshold; `code` by a
+        sure rule)."""
+        logits = [a + b for a, b in zip(sys_z, z, strict=True)]
+        top = max(logits)
+        e = [math.exp(v - top) for v in logits]
+        total = sum(e)
+        probs = [v / total for v in e]
+        rule = sure_rule(view[3]) if self._code >= 0 else None
         conf = max(probs)
-        return (probs.index(conf) if conf >= self.threshold else self._fallback), False
+        own = probs.index(conf) if conf >= self.threshold else self._fallback
+        return _Seen(probs, view, gram, self._code if rule else own, rule)
 
     @property
     def follow(self) -> FollowModel | None:
@@ -262,12 +269,28 @@ class Classifier:
     def follow(self, model: FollowModel | None) -> None:
         self._follow = model
         self._follow_w = [] if model is None else model.weights.tolist()
+        self._table = self._joined(model)
         self.forget()
+
+    @property
+    def table(self) -> np.ndarray:
+        """What classifying reads, one row a bucket: the weights, then with a detector its
+        n-gram ratio (one look-up a bucket reads both)."""
+        return self._table
+
+    def _joined(self, model: FollowModel | None) -> np.ndarray:
+        weights = self.weights.view(np.ndarray)  # np.memmap's wrappers cost ~1 us a step
+        if model is None:
+            return weights
+        mapped, (rows, k) = self._mapped, weights.shape
+        side_by_side = mapped is not None and mapped.shape == (rows, k + 1)
+        if side_by_side and np.may_share_memory(mapped, model.grams):  # the cache's
+            return np.asarray(mapped).view(np.ndarray)
+        return np.hstack((weights, np.asarray(model.grams, np.float32)[:, None]))
 
     def forget(self) -> None:
         """Empty the memo of recent turns (they are recomputed as needed)."""
-        _rule.cache_clear()
-        self._memo: dict[str, tuple] = {}  # turn text -> (logits, views, n-gram score)
+        self._memo: dict[tuple, _Seen] = {}  # (system, turn) -> the turn seen on its own
         self._memo_sys: dict[str, list[float]] = {}  # system prompt -> its logits + bias
         self._memo_follow: dict[tuple, bool] = {}  # (system, turn, before, task) -> verdict
 
@@ -278,15 +301,14 @@ class Classifier:
         view: tuple[str, str, str, str],
         probs: list[float],
         inherited: int,
-        own: tuple[int, bool] | None = None,
+        own: tuple[int, bool],
     ) -> list[float]:
         """A turn's follow-up features against the task it would inherit; `before` is the
         user turn before it and the assistant's answer between; `own`, the turn's own task
-        index and whether a rule gave it, when known."""
-        own, ruled = own or self._own(probs, view[3])
+        index and whether a rule gave it."""
         edges = f"{view[1]} {view[2]}"
-        rule_on_other = ruled and inherited != self._code
-        return dense(text, edges, probs, own, inherited, rule_on_other, *before)
+        rule_on_other = own[1] and inherited != self._code
+        return dense(text, edges, probs, own[0], inherited, rule_on_other, *before)
 
     def classify(self, messages: Any) -> Classification:
         """The task a request asks for (a decoded request, its messages, or messages as plain
@@ -294,49 +316,52 @@ class Classifier:
         of the turn it follows. Never raises on odd input: no user text is `qa` with
         confidence 0."""
         system, turns = user_turns(messages, WINDOW if self.follow is not None else 1)
-        if not turns or not turns[-1][0].strip():
-            return Classification(
-                FALLBACK_TASK, 0.0, dict.fromkeys(self.tasks, 0.0), "no_user_text"
-            )
-        probs, views, gram_scores = self._probs(system, [t for t, _ in turns])
-        if not views[-1][1]:
-            scores = dict.fromkeys(self.tasks, 0.0)
-            return Classification(FALLBACK_TASK, 0.0, scores, "no_user_text")
+        last = turns[-1][0] if turns else ""
+        if not last or last.isspace():
+            return self._no_text()
+        multi = len(turns) > 1 and self.follow is not None
+        seen = self._seen(system, [t for t, _ in turns])
+        if not seen[-1].views[1]:
+            return self._no_text()
         source, follow_up = len(turns) - 1, False
-        if len(turns) > 1 and self.follow is not None:
-            source, follow_up = self._source(system, turns, probs, views, gram_scores)
-        chosen = probs[source] if source == len(turns) - 1 else _pooled(probs[source:])
-        return self._answer(chosen, views[source][3], follow_up, len(turns) - 1 - source)
+        if multi:
+            source, follow_up = self._source(system[:SYSTEM_CAP], turns, seen)
+        if source == len(turns) - 1:
+            chosen = seen[source].probs
+        else:
+            chosen = _pooled([s.probs for s in seen[source:]])
+        back = len(turns) - 1 - source
+        return self._answer(chosen, seen[source].rule, follow_up, back)
 
-    def _source(
-        self,
-        system: str,
-        turns: list[tuple[str, str]],
-        probs: list[list[float]],
-        views: list[tuple[str, str, str, str]],
-        gram_scores: list[float],
-    ) -> tuple[int, bool]:
+    def _no_text(self) -> Classification:
+        return Classification(FALLBACK_TASK, 0.0, dict.fromkeys(self.tasks, 0.0), "no_user_text")
+
+    def _source(self, sk: str, turns: list[tuple[str, str]], seen: list[_Seen]) -> tuple[int, bool]:
         """Which turn's words give the last turn's task, and whether the last turn was a
         follow-up: forward over the window, each turn keeping its predecessor's source when
-        judged a follow-up of it."""
+        judged a follow-up of it. Verdicts are remembered by what they read (the system
+        prompt, the turn, the turn before, the answer between, the task it would inherit)."""
         assert self.follow is not None
-        owns = [self._own(p, v[3]) for p, v in zip(probs, views, strict=True)]
         source, follow_up, bias, memo = 0, False, self.follow.bias, self._memo_follow
+        keys = [_key(t) for t, _ in turns]
         for i in range(1, len(turns)):
-            before = (turns[i - 1][0], turns[i][1])
-            key = (system, turns[i][0], *before, owns[source][0])
+            at = seen[i]
+            key = (sk, keys[i], keys[i - 1], _key(turns[i][1]), seen[source].task)
             follow_up = memo.get(key)  # type: ignore[assignment]
             if follow_up is None:
-                row = self._dense(turns[i][0], before, views[i], probs[i], key[-1], owns[i])
-                follow_up = is_follow_up(self._follow_w, bias, row, gram_scores[i])
+                before = (turns[i - 1][0], turns[i][1])
+                own = (at.task, at.rule is not None)
+                row = self._dense(turns[i][0], before, at.views, at.probs, key[-1], own)
+                follow_up = is_follow_up(self._follow_w, bias, row, at.gram)
                 _remember(memo, key, follow_up)
             if not follow_up:
                 source = i
         return source, follow_up
 
-    def _answer(self, probs: list[float], raw: str, follow_up: bool, back: int) -> Classification:
+    def _answer(
+        self, probs: list[float], rule: str | None, follow_up: bool, back: int
+    ) -> Classification:
         scores = dict(zip(self.tasks, probs, strict=True))
-        rule = _rule(raw) if self._code >= 0 else None
         if rule is not None:
             return Classification("code", 1.0, scores, rule, follow_up, back)
         conf = max(probs)
@@ -345,9 +370,25 @@ class Classifier:
         return Classification(self.tasks[probs.index(conf)], conf, scores, None, follow_up, back)
 
 
-# The sure rules of recent turns (each turn is re-read on every later request of its
-# conversation); bounded.
-_rule = functools.lru_cache(maxsize=MEMO)(sure_rule)
+class _Seen(NamedTuple):
+    """A turn as seen on its own words, with the system prompt: task probabilities, views,
+    n-gram score, own task index and the sure rule that fired (if any)."""
+
+    probs: list[float]
+    views: tuple[str, str, str, str]
+    gram: float  # 0 without a detector
+    task: int
+    rule: str | None
+
+
+def _key(text: str) -> Any:
+    """What the classifier reads of a turn, an answer (first `ANSWER_CAP` characters, its
+    length) or a system prompt, as a memo key: a long text by its ends and the facts read
+    of its middle, so that a fresh copy of a long paste is not hashed whole."""
+    if len(text) <= KEY_CAP:
+        return text
+    stripped = text.strip()
+    return (len(text), text[:KEY_CAP], text[-KEY_CAP // 2 :], "\n" in stripped, stripped[-1:])
 
 
 def _remember(memo: dict, key: Any, value: Any) -> None:

@@ -2,11 +2,12 @@
 
 Training on the shipped examples takes a second or more and a transient 100 MB; the weights
 are the same every time for the same examples and code. So the first start trains and writes
-`<cache>/classifier/<key>.npy` (the weights in half precision, memory-mapped on later starts:
-shared, paged in as used) and `<key>.json` (tasks, bias, threshold; written last, so that its
-presence means complete). The key hashes the examples and the classifier's own source (the
-modules that decide the weights: `classifier`, `classifier_features`, `classifier_model`), so a
-change to any of them retrains.
+`<cache>/classifier/<key>.npy` (the weights, with the follow-up detector's n-gram ratios as a
+last column, memory-mapped on later starts: shared, paged in as used) and `<key>.json` (tasks,
+bias, threshold; written last, so that its presence means complete). The key hashes the
+examples and the classifier's own source (the modules that decide the weights: `classifier`,
+`classifier_features`, `classifier_model`, `classifier_turns`), so a change to any of them
+retrains.
 """
 
 from __future__ import annotations
@@ -55,31 +56,31 @@ def cache_key(data: Path) -> str:
 def load_or_train(data: Path, cache_dir: Path) -> Classifier:
     """The classifier for `data`, from the cache when it is there, else trained and cached."""
     key = cache_key(data)
-    paths = cache_dir / f"{key}.npy", cache_dir / f"{key}.follow.npy", cache_dir / f"{key}.json"
+    paths = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
     try:
-        meta = msgspec.json.decode(paths[2].read_bytes(), type=_Meta)
-        weights = np.load(paths[0], mmap_mode="r")
-        follow = None
+        meta = msgspec.json.decode(paths[1].read_bytes(), type=_Meta)
+        table = np.load(paths[0], mmap_mode="r")  # the weights, then the n-gram ratios
+        weights, follow = table[:, : len(meta.tasks)], None
         if meta.follow is not None:
-            grams = np.load(paths[1], mmap_mode="r")
+            grams = table[:, len(meta.tasks)]
             follow = FollowModel(np.asarray(meta.follow[:-1], np.float32), meta.follow[-1], grams)
-    except (OSError, ValueError, msgspec.DecodeError):
+    except (OSError, ValueError, IndexError, msgspec.DecodeError):
         trained = Classifier.from_examples(data, conversations=conversations_of(data))
         _save(trained, *paths)
         return trained
     bias = np.asarray(meta.bias, dtype=np.float32)
-    return Classifier(meta.tasks, weights, bias, (), meta.threshold, source=data, follow=follow)
+    return Classifier(
+        meta.tasks, weights, bias, (), meta.threshold, source=data, follow=follow, table=table
+    )
 
 
-def _save(trained: Classifier, weights_path: Path, follow_path: Path, meta_path: Path) -> None:
+def _save(trained: Classifier, weights_path: Path, meta_path: Path) -> None:
     """Write the weights, then the meta file that marks them complete; never half a file."""
     try:
         weights_path.parent.mkdir(parents=True, exist_ok=True)
         # single precision: half precision halved the pages but cost ~10 us a request to widen
-        _atomic(weights_path, lambda f: np.save(f, trained.weights.astype(np.float32)))
+        _atomic(weights_path, lambda f: np.save(f, trained.table.astype(np.float32)))
         follow = trained.follow
-        if follow is not None:
-            _atomic(follow_path, lambda f: np.save(f, follow.grams))
         meta = _Meta(list(trained.tasks), trained.bias.tolist(), trained.threshold)
         if follow is not None:
             meta.follow = [*follow.weights.tolist(), follow.bias]

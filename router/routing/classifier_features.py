@@ -33,6 +33,15 @@ _OFF_BODY = 0x400000  # code-point offset that gives the body its own namespace
 _QUOTED = re.compile(r'「[^」]{2,300}」|"[^"]{2,300}"')
 BUCKETS = 1 << _BITS  # the hashed feature space
 _PAD = "\x00\x00\x00"  # ends a segment: no n-gram reaches into the next
+# The same hashes as one product: code points in windows of 4 (c0..c3) times this matrix give
+# each position's 1- to 4-gram hashes, already mixed (column k: sum of c_j P^(k-j) MIX, j <= k).
+_POWERS = np.array(
+    [
+        [0 if j > k else pow(int(_PRIME), k - j, 1 << 64) * int(_MIX) % (1 << 64) for k in range(4)]
+        for j in range(4)
+    ],
+    dtype=np.uint64,
+)
 
 
 def _norm(text: str) -> str:
@@ -142,3 +151,65 @@ def segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Per segment, the sum of `values` (one row an entry) over its entries (see `featurize`)."""
     sums = np.add.reduceat(values, starts, axis=0)
     return sums.reshape(4, -1, *values.shape[1:]).sum(axis=0)
+
+
+def view_sums(
+    sys_view: str | None,
+    turns: Sequence[tuple[str, str, str]],
+    table: np.ndarray,
+    gram_column: bool = False,
+) -> tuple[list[list[float]], list[float]]:
+    """What `featurize` gives, already summed against a table of rows (one a bucket): per
+    segment (the system prompt's view unless it is None, then each turn's (body, head, tail)
+    views), the weighted sum of its n-grams' rows; with `gram_column`, the table's last
+    column is instead summed over the edges only (the follow-up detector's n-gram score),
+    one value a segment. The same buckets and weights as `featurize` in fewer steps: the
+    hashes of all orders as one product, rows summed per view, then scaled by the view's
+    weight; each segment on its own, so a turn scores alike alone or in a conversation."""
+    parts = _parts(sys_view, turns)
+    starts, coef, bodies, at = [], [], [], 0
+    for text, seg, scale, edge, body in parts:
+        if text:  # an empty view has no n-grams
+            starts.append(4 * at)  # position-major: a view's n-grams are contiguous
+            coef.append((seg, scale, edge))
+            if body:
+                bodies.append((at, at + len(text)))
+            at += len(text)
+    joined = "".join(p[0] for p in parts) + _PAD  # padding for the last n-grams
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    for i, j in bodies:  # the bodies, in their own namespace
+        codes[i:j] += _OFF_BODY
+    ids = (np.ndarray((at, 4), dtype=np.uint64, buffer=codes, strides=(8, 8)) @ _POWERS).ravel()
+    ids >>= _SHIFT
+    sums = np.add.reduceat(table.take(ids, axis=0), starts, axis=0).tolist()
+    k = table.shape[1] - gram_column
+    out = [[0.0] * k for _ in range(len(turns) + (sys_view is not None))]
+    grams = [0.0] * len(out)
+    for row, (seg, scale, edge) in zip(sums, coef, strict=True):
+        if scale:
+            out[seg] = [a + scale * b for a, b in zip(out[seg], row, strict=False)]
+        if edge and gram_column:
+            grams[seg] += edge * row[-1]
+    return out, grams
+
+
+def _parts(
+    sys_view: str | None, turns: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, int, float, float, bool]]:
+    """The parts `featurize` hashes (a view, or padding between views), each with its
+    segment, its weight, its weight in the edges-only sum, and whether it is a body."""
+    parts = []
+    if sys_view is not None:
+        scale = SYSTEM_WEIGHT / math.sqrt(4 * len(sys_view) + 1)
+        parts += ((sys_view, 0, scale, 0.0, False), (_PAD, 0, 0.0, 0.0, False))
+    for seg, (body, head, tail) in enumerate(turns, start=len(parts) // 2):
+        h, t = 1.0 / math.sqrt(4 * len(head) + 1), 1.0 / math.sqrt(4 * len(tail) + 1)
+        parts += (
+            (head, seg, h, h, False),
+            ("\x00", seg, 0.0, 0.0, False),
+            (tail, seg, t, t, False),
+            ("\x00", seg, 0.0, 0.0, False),
+            (body, seg, BODY_WEIGHT / math.sqrt(4 * len(body) + 1), 0.0, True),
+            (_PAD, seg, 0.0, 0.0, False),
+        )
+    return parts

@@ -150,9 +150,13 @@ def dense(
     turn before it and the assistant's answer between."""
     n = len(text)
     ja = _JA.search(text[:200]) is not None
+    conf = max(probs)
+    edit = _EDIT.search(edges) is not None
+    deictic = _DEICTIC.search(edges) is not None
+    mine = _words(edges)
     return [
         probs[inherited],
-        max(probs),
+        conf,
         float(own == inherited),
         float(rule_on_other),
         math.log1p(n) / 8,
@@ -163,17 +167,17 @@ def dense(
         float(ja != (_JA.search(before[:200]) is not None)),
         float("```" in answer[:ANSWER_CAP]),
         math.log1p(len(answer)) / 8,
-        float(_DEICTIC.search(edges) is not None),
-        float(_EDIT.search(edges) is not None),
+        float(deictic),
+        float(edit),
         float(_SWITCH.search(edges) is not None),
         float(_LEAD.search(edges) is not None),
-        float(n <= 48 and (_EDIT.search(edges) is not None or _DEICTIC.search(edges) is not None)),
-        (own != inherited) * max(probs),
-        float(n > 48) * max(probs),
+        float(n <= 48 and (edit or deictic)),
+        (own != inherited) * conf,
+        float(n > 48) * conf,
         math.log((n + 8) / (len(before) + 8)) / 4,
         float(_MATERIAL.search(text[:400]) is not None),
-        _shared(edges, before),
-        _shared(edges, answer),
+        _shared(mine, before),
+        _shared(mine, answer),
     ]
 
 
@@ -182,11 +186,35 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text[:WORDS_CAP].lower()))
 
 
-def _shared(edges: str, other: str) -> float:
-    """The share of the turn's content words found in `other` (the turn before, the answer):
-    an edit names what it edits; a new request brings its own words."""
-    mine = _words(edges)
-    return len(mine & _words(other)) / len(mine) if mine else 0.0
+def _shared(mine: set[str], other: str) -> float:
+    """The share of the turn's content words (`mine`) found among the words of `other` (the
+    turn before, the answer): an edit names what it edits; a new request brings its own
+    words. Each word is looked for, not every word of `other` listed: same answer, cheaper."""
+    if not mine:
+        return 0.0
+    low = other[:WORDS_CAP].lower()
+    return sum(_has_word(low, w) for w in mine) / len(mine)
+
+
+def _has_word(text: str, word: str) -> bool:
+    """Whether `word` (a run `_WORD` finds) is one of `_WORD`'s runs in `text`: found with
+    no letter of its own kind on either side (runs are maximal)."""
+    kind = _is_latin if word[0] <= "z" else _is_kanji_kana
+    i, end = text.find(word), len(text)
+    while i >= 0:
+        j = i + len(word)
+        if (i == 0 or not kind(text[i - 1])) and (j == end or not kind(text[j])):
+            return True
+        i = text.find(word, i + 1)
+    return False
+
+
+def _is_latin(c: str) -> bool:
+    return "a" <= c <= "z"
+
+
+def _is_kanji_kana(c: str) -> bool:
+    return "\u30a0" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff"
 
 
 def is_follow_up(weights: list[float], bias: float, features: list[float], gram: float) -> bool:
