@@ -13,6 +13,14 @@ current suites (`coverage`) are skipped, so the work survives a restart.
 
 Progress: a log line per step (model, task, n/N, time left), `status()` for `/readyz`, and the
 `router_calibration_progress` gauge.
+
+The judge: when `[calibration] judge` is not "off" (the config is the source, as for the
+start-up calibration; a profile made by `router calibrate --judge` with the setting off is
+continued without one), the judge is checked on the full suites as an idle step of its own
+before the first open-ended pair, and the outcome goes into the profile's `judge` line. If it
+passed, each step's open-ended answers are graded by it before the pair's score is computed
+(`router.calibration.judge.IdleJudge`, as `router calibrate --judge` does); if not, steps are
+grader-only. Its requests are not samples of any model.
 """
 
 from __future__ import annotations
@@ -25,12 +33,13 @@ import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
 
 from router.calibration.calibrate import LOAD_ALLOWANCE, Options, _sample
 from router.calibration.coverage import Pair, covered, next_pair, pending, task_hashes
+from router.calibration.judge import IdleJudge, idle_line, judged_suites, make_judge
 from router.calibration.measure import probe
 from router.calibration.results import (
     ModelResult,
@@ -55,6 +64,7 @@ State = Literal["starting", "paused", "running", "done", "stopped"]
 PROBE_TIMEOUT = 90.0  # seconds a capability probe may take (+ LOAD_ALLOWANCE the first)
 RETRY_AFTER = 300.0  # seconds before a failed step is tried again
 _SUFFIX = re.compile(r"; then the full suites while idle: .*$")
+T = TypeVar("T")
 
 
 class Unreachable(RouterError):
@@ -89,6 +99,8 @@ class Continuation:
         self._asked = 0
         self._trusted: set[str] = set()  # backends whose code answers may run
         self._examples = shipped_examples()
+        self._pending: list[Pair] = []  # the pairs still to measure
+        self.judging: IdleJudge | None = None  # the judge, when the config names one
 
     # ---------------------------------------------------------------- progress
 
@@ -96,7 +108,8 @@ class Continuation:
         """Seconds of idle time still needed, from this run's pace; None before a sample."""
         if not self._asked:
             return None
-        return round(self._seconds / self._asked * self._left, 1)
+        judging = self.judging.seconds_left(self._pending) if self.judging else 0.0
+        return round(self._seconds / self._asked * self._left + judging, 1)
 
     def status(self) -> dict[str, Any]:
         """For `/readyz`: state, pairs done of all, the estimate, the pair at hand."""
@@ -113,9 +126,10 @@ class Continuation:
     def _count(self, models: list[str], profile: Profile) -> None:
         self.done = covered(models, self.hashes, profile)
         self.total = len(models) * len(self.hashes)
+        self._pending = pending(models, self.hashes, profile)
         self._left = sum(
             len(self.suites[task].prompts) - len(self._partial.get((model, task), ()))
-            for model, task in pending(models, self.hashes, profile)
+            for model, task in self._pending
         )
         gauge = self.service.metrics.calibration_progress
         gauge.set(self.done / self.total if self.total else 1.0)
@@ -142,6 +156,7 @@ class Continuation:
         box, self._trusted = await code_policy(self.service, self._replicas(), warn=False)
         if not box.available:
             self._trusted = set()
+        self.judging = self._make_judge()
         self._count(list(self._replicas()), profile)
         if self.done < self.total:
             log.info(
@@ -163,6 +178,9 @@ class Continuation:
                 self.current, self.state = None, "paused"
                 await asyncio.sleep(min(self._retry[p] for p in cooling) - time.monotonic())
                 continue
+            if self.judging is not None and self.judging.needs_check(pair[1]):
+                await self._check_judge(self.judging)
+                continue
             self.current, self.state = pair, "paused"
             await self.service.activity.idle_for(self.idle_seconds)
             self.state = "running"
@@ -170,7 +188,30 @@ class Continuation:
             if step is not None:
                 profile, path = await self._land(profile, path, pair, step)
 
-    async def _while_idle(self, work: Coroutine[Any, Any, Step]) -> Step | None:
+    def _make_judge(self) -> IdleJudge | None:
+        """The judge `[calibration] judge` names, when an open-ended task is to be measured;
+        one that is unknown or down is a warning, and the steps are grader-only."""
+        setting = self.service.config.calibration.judge
+        if not judged_suites(list(self.suites.values())):
+            return None
+        try:
+            judge = make_judge(self.service, setting, quick=False, timeout=None)
+        except RouterError as err:
+            log.warning("calibration while idle grades without a judge: %s", err.message)
+            return None
+        return None if judge is None else IdleJudge(judge, list(self.suites.values()))
+
+    async def _check_judge(self, judging: IdleJudge) -> None:
+        """The judge's check, as a step of its own (resumed after a request cut it short)."""
+        self.current, self.state = (judging.id, "judge check"), "paused"
+        await self.service.activity.idle_for(self.idle_seconds)
+        self.state = "running"
+        words = await self._while_idle(judging.check())
+        if words is not None:
+            then = "its verdicts count" if judging.used else "graded without it"
+            log.info("calibration while idle: judge %s; open-ended tasks %s", words, then)
+
+    async def _while_idle(self, work: Coroutine[Any, Any, T]) -> T | None:
         """Run one step until it ends or a request arrives (then cancel it: None)."""
         step = asyncio.ensure_future(work)
         arrival = asyncio.ensure_future(self.service.activity.arrival())
@@ -232,8 +273,9 @@ class Continuation:
             self._seconds += time.perf_counter() - began
             self._asked += 1
             self._left -= 1
+        scored = samples if self.judging is None else await self.judging.grade(pair, samples)
         prior = prior_for(task, model_id, replica.card.size_bytes, self._examples)
-        score = task_score(model_id, samples, prior)
+        score = task_score(model_id, scored, prior)
         score.full_suite = self.hashes[task]
         return Step(score=score, model=self._model_profile(replica, samples) if new else None)
 
@@ -260,6 +302,10 @@ class Continuation:
         models = list(self._replicas())
         self._partial.pop(pair, None)
         self._retry.pop(pair, None)
+        if self.judging is not None:
+            self.judging.graded.pop(pair, None)
+            if self.judging.used is not None:
+                merged.judge = idle_line(profile.judge, self.judging.words)
         self._count(models, merged)
         merged.source = (
             _SUFFIX.sub("", profile.source)

@@ -19,6 +19,8 @@ samples of any model, so a judge that is also a calibrated model keeps its own l
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -127,11 +129,12 @@ async def ask(replica: Replica, messages: list[dict[str, str]], timeout: float) 
     return parse_verdict("".join(pieces))
 
 
-class _Asker:
-    """The judge's requests in turn: the first may load the model, so it waits longer."""
+class Asker:
+    """The judge's requests in turn: the first may load the model, so it waits longer.
+    `asked` and `seconds` count them (for an estimate of the time left)."""
 
     def __init__(self, judge: Judge) -> None:
-        self.judge, self.asked = judge, 0
+        self.judge, self.asked, self.seconds = judge, 0, 0.0
 
     async def pair(
         self, suite: Suite, prompt: Prompt, first: str, second: str, cut: bool = False
@@ -141,8 +144,10 @@ class _Asker:
         for a, b in ((first, second), (second, first)):
             messages = judge_messages(suite.task, prompt.text(), prompt.rubric, a, b, cut=cut)
             extra = LOAD_ALLOWANCE if self.asked == 0 else 0.0
-            self.asked += 1
+            began = time.perf_counter()
             verdicts.append(await ask(self.judge.replica, messages, self.judge.timeout + extra))
+            self.asked += 1
+            self.seconds += time.perf_counter() - began
         return verdicts[0], verdicts[1]
 
 
@@ -158,15 +163,20 @@ async def judge_results(
 ) -> str:
     """Check the judge on the suite; if it passes, blend its verdicts into the open-ended
     tasks' samples (in place). Returns the profile's `judge` line."""
-    judged = [s for s in suites if s.task in JUDGED_TASKS]
+    judged = judged_suites(suites)
     if not judged:
         return f"not used: {judge.id}: no open-ended task ({', '.join(JUDGED_TASKS)}) was run"
-    asker = _Asker(judge)
-    checks = await _check(asker, judged, progress, step + 1)
-    used, words = check_summary(judge.id, checks)
+    asker = Asker(judge)
+    used, words = await check_judge(asker, list(judged.values()), progress, step + 1)
     if used:
-        await _grade(asker, results, {s.task: s for s in judged}, progress, step + 2)
+        samples = [s for r in results for s in r.samples]
+        await grade_samples(asker, samples, judged, progress, step + 2)
     return words
+
+
+def judged_suites(suites: list[Suite]) -> dict[str, Suite]:
+    """The suites of the open-ended tasks, by task."""
+    return {s.task: s for s in suites if s.task in JUDGED_TASKS}
 
 
 def _prompts(judge: Judge, suite: Suite) -> list[Prompt]:
@@ -179,15 +189,26 @@ def _answer_lang(suite: Suite, prompt: Prompt) -> str:
     return next((e for e in expect if e != "auto"), prompt.lang)
 
 
-async def _check(
-    asker: _Asker, suites: list[Suite], progress: Progress | None, step: int
-) -> list[PromptCheck]:
-    """The judge on each prompt: the reference against the echo and the off-topic answer."""
-    todo = [(s, p) for s in suites for p in _prompts(asker.judge, s)]
+def check_prompts(judge: Judge, suites: list[Suite]) -> list[tuple[Suite, Prompt]]:
+    """What the judge is checked on: each prompt of the run in the judged suites."""
+    return [(s, p) for s in suites for p in _prompts(judge, s)]
+
+
+async def check_judge(
+    asker: Asker,
+    suites: list[Suite],
+    progress: Progress | None = None,
+    step: int = 0,
+    checks: list[PromptCheck] | None = None,
+) -> tuple[bool, str]:
+    """The judge on each prompt: the reference against the echo and the off-topic answer.
+    Is it used, and the profile's words. `checks`: those done already (the check goes on
+    from there, and appends to it)."""
+    todo = check_prompts(asker.judge, suites)
+    checks = [] if checks is None else checks
     if progress is not None:
         progress.begin(step, asker.judge.id, "judge check", len(todo))
-    checks: list[PromptCheck] = []
-    for suite, prompt in todo:
+    for suite, prompt in todo[len(checks) :]:
         off_topic = OFF_TOPIC.get(_answer_lang(suite, prompt), OFF_TOPIC["en"])
         echo = await asker.pair(suite, prompt, prompt.reference, prompt.text())
         other = await asker.pair(suite, prompt, prompt.reference, off_topic)
@@ -196,31 +217,36 @@ async def _check(
             progress.advance(len(checks), sum(not c.passed for c in checks))
     if progress is not None:
         progress.end(len(checks), sum(not c.passed for c in checks))
-    return checks
+    return check_summary(asker.judge.id, checks)
 
 
-async def _grade(
-    asker: _Asker,
-    results: list[ModelResult],
+def gradable(sample: Sample, suites: dict[str, Suite]) -> bool:
+    """Whether the judge grades this answer (an open-ended task's, not failed, not zero)."""
+    return sample.task in suites and not sample.failed and sample.quality > 0
+
+
+async def grade_samples(
+    asker: Asker,
+    samples: list[Sample],
     suites: dict[str, Suite],
-    progress: Progress | None,
-    step: int,
+    progress: Progress | None = None,
+    step: int = 0,
 ) -> None:
-    """Each open-ended answer against the reference, both orders, blended into its quality."""
-    todo = [
-        s for r in results for s in r.samples if s.task in suites and not s.failed and s.quality > 0
-    ]
+    """Each open-ended answer against the reference, both orders, blended into its quality
+    (in place)."""
+    todo = [s for s in samples if gradable(s, suites)]
     if progress is not None:
         progress.begin(step, asker.judge.id, "judging", len(todo))
     for done, sample in enumerate(todo, start=1):
-        await _grade_sample(asker, suites[sample.task], sample)
+        await grade_sample(asker, suites[sample.task], sample)
         if progress is not None:
             progress.advance(done, 0)
     if progress is not None:
         progress.end(len(todo), 0)
 
 
-async def _grade_sample(asker: _Asker, suite: Suite, sample: Sample) -> None:
+async def grade_sample(asker: Asker, suite: Suite, sample: Sample) -> None:
+    """One answer against its prompt's reference, both orders, blended into its quality."""
     prompt = next((p for p in suite.prompts if p.id == sample.prompt_id), None)
     if prompt is None or not prompt.reference.strip():
         return
@@ -229,3 +255,78 @@ async def _grade_sample(asker: _Asker, suite: Suite, sample: Sample) -> None:
     reference = reference_for(prompt.reference, answer, cut)
     verdicts = await asker.pair(suite, prompt, answer, reference, cut)
     sample.quality = blend(sample.quality, sample.kinds, win_rate(*verdicts))
+
+
+# ---------------------------------------------------------------- serve's idle continuation
+
+
+class IdleJudge:
+    """The judge of `serve`'s idle continuation (`router.calibration.continuous`): checked
+    once on the full suites, as a step of its own, before the first open-ended pair; then,
+    when it passed, it grades each step's open-ended answers before the pair's score is
+    computed, as `router calibrate --judge` does. Both go on from where a request arriving
+    cut them short: the prompts checked and the answers graded are kept."""
+
+    def __init__(self, judge: Judge, suites: list[Suite]) -> None:
+        self.asker = Asker(judge)
+        self.suites = judged_suites(suites)
+        self.checks: list[PromptCheck] = []
+        self.used: bool | None = None  # None: not checked yet
+        self.words = ""  # the check's words for the profile's judge line
+        self.graded: dict[tuple[str, str], list[Sample]] = {}  # (model, task) -> graded copies
+
+    @property
+    def id(self) -> str:
+        return self.asker.judge.id
+
+    def needs_check(self, task: str) -> bool:
+        return self.used is None and task in self.suites
+
+    async def check(self) -> str:
+        """Check the judge (going on from the prompts checked); the profile's words."""
+        try:
+            suites = list(self.suites.values())
+            self.used, self.words = await check_judge(self.asker, suites, checks=self.checks)
+        except Exception as err:  # a bug must not end the continuation, nor loop
+            self.used, self.words = False, f"not used: {self.id}: {type(err).__name__}: {err}"
+        return self.words
+
+    async def grade(self, pair: tuple[str, str], samples: list[Sample]) -> list[Sample]:
+        """The step's answers with the judge's verdicts blended in (on copies: the answers
+        kept stay the graders'), or the answers as they are when the judge is not used."""
+        suite = self.suites.get(pair[1])
+        if not self.used or suite is None:
+            return samples
+        graded = self.graded.setdefault(pair, [])
+        for sample in samples[len(graded) :]:
+            copy = msgspec.structs.replace(sample)
+            if gradable(copy, self.suites):
+                await grade_sample(self.asker, suite, copy)
+            graded.append(copy)
+        return list(graded)
+
+    def seconds_left(self, pending: list[tuple[str, str]]) -> float:
+        """The judge's time still needed at its pace so far (0 before its first request):
+        the check's requests left, then two a prompt of the open-ended pairs to measure."""
+        if not self.asker.asked or self.used is False:
+            return 0.0
+        left = 0
+        if self.used is None:
+            left += 4 * (len(check_prompts(self.asker.judge, list(self.suites.values()))))
+            left -= 4 * len(self.checks)
+        for model, task in pending:
+            if task in self.suites:
+                left += 2 * (
+                    len(self.suites[task].prompts) - len(self.graded.get((model, task), ()))
+                )
+        return self.asker.seconds / self.asker.asked * left
+
+
+_IDLE = re.compile(r"(?:^|; )while idle: .*$")
+
+
+def idle_line(before: str, words: str) -> str:
+    """The profile's judge line once the idle continuation checked its judge: the start-up
+    calibration's words (if any), then the idle check's."""
+    kept = _IDLE.sub("", before)
+    return f"{kept}; while idle: {words}" if kept else f"while idle: {words}"
