@@ -33,8 +33,11 @@ from router.paths import CLASSIFIER_TRAINING  # noqa: E402
 from router.routing.classifier import Classifier, Example, read_examples  # noqa: E402
 from router.routing.classifier_cache import conversations_of  # noqa: E402
 from router.routing.classifier_turns import Conversation, read_conversations  # noqa: E402
+from router.wire import ChatRequest  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "classify"
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(ChatRequest).decode
 
 
 class Accuracy(msgspec.Struct):
@@ -108,22 +111,29 @@ def latency(
     requests: list[list[dict[str, Any]]],
     calls: int,
     fresh: list[bool] | None = None,
-) -> dict[str, float]:
-    """p50/p99/mean microseconds of `classify` over `calls` calls cycling through requests;
-    the classifier's memo of recent turns emptied (untimed) before each call, or before the
-    requests marked `fresh` (a new conversation: its later turns find the earlier ones)."""
-    for req in requests[:50]:
-        clf.classify(req)  # warm up
+) -> tuple[dict[str, float], list[int]]:
+    """p50/p99/mean microseconds of `classify` over `calls` calls cycling through requests,
+    each decoded afresh from its JSON body (untimed) as the server does, so that no string
+    comes with its hash already known; the classifier's memo of recent turns emptied
+    (untimed) before each call, or before the requests marked `fresh` (a new conversation:
+    its later turns find the earlier ones). Also each call's time (ns), in order."""
+    bodies = [_encode({"model": "m", "messages": req}) for req in requests]
+    for body in bodies[:50]:
+        clf.classify(_decode(body))  # warm up
     times = []
     clock = time.perf_counter_ns
     for i in range(calls):
-        req = requests[i % len(requests)]
+        req = _decode(bodies[i % len(requests)])
         if fresh is None or fresh[i % len(requests)]:
             clf.forget()
         t0 = clock()
         clf.classify(req)
         times.append(clock() - t0)
-    times.sort()
+    return _summary(times), times
+
+
+def _summary(times: list[int]) -> dict[str, float]:
+    times = sorted(times)
     return {
         "p50": round(times[len(times) // 2] / 1000, 2),
         "p99": round(times[int(len(times) * 0.99)] / 1000, 2),
@@ -149,8 +159,11 @@ def run(data: Path, turns: Path, train: Path, calls: int) -> Report:
     requests = [as_messages(ex) for ex in examples]
     conversations = read_conversations(turns)
     chats = [c.messages(i) for c in conversations for i in range(1, len(c.turns))]
-    starts = [i == 1 for c in conversations for i in range(1, len(c.turns))]
+    every = [c.messages(i) for c in conversations for i in range(len(c.turns))]
+    starts = [i == 0 for c in conversations for i in range(len(c.turns))]
     load = os.getloadavg()
+    growing, times = latency(clf, every, calls, starts)
+    later = [t for i, t in enumerate(times) if not starts[i % len(every)]]
     return Report(
         data=shown(data),
         examples=len(examples),
@@ -159,10 +172,11 @@ def run(data: Path, turns: Path, train: Path, calls: int) -> Report:
         train_examples=len(clf.examples),
         train_seconds=round(train_seconds, 3),
         latency_us={
-            "requests": latency(clf, requests, calls),
-            "paste_20k": latency(clf, [long_paste()], max(1, calls // 4)),
-            "turns": latency(clf, chats, calls),
-            "growing": latency(clf, chats, calls, starts),
+            "requests": latency(clf, requests, calls)[0],
+            "paste_20k": latency(clf, [long_paste()], max(1, calls // 4))[0],
+            "turns": latency(clf, chats, calls)[0],
+            "growing": growing,
+            "growing_2+": _summary(later),
         },
         load_average=[round(x, 2) for x in load],
         **result,
@@ -188,11 +202,15 @@ def show(r: Report) -> None:
     for t, p, n in r.confusions[:10]:
         print(f"  {t:>14} -> {p:<14} {n}")
     print(f"training: {r.train_examples} examples in {r.train_seconds:.3f} s")
-    print(f"load average {r.load_average}; cold: memo emptied before each call; growing:")
-    print("  each conversation turn by turn, earlier turns remembered (as a chat client sends)")
+    print(f"load average {r.load_average}; each request decoded afresh as the server does.")
+    print("requests, paste_20k, turns (a conversation's later requests): cold, the memo of")
+    print("recent turns emptied before each call. growing: each conversation request by request")
+    print("from its first turn, earlier turns remembered (a chat client re-sends them), the")
+    print("realistic case; growing_2+: its requests after the first. Target p50 <= 100 us for")
+    print("requests and growing; a cold conversation (turns) is not the realistic case.")
     for k, v in r.latency_us.items():
         p50, p99, mean = v["p50"], v["p99"], v["mean"]
-        print(f"latency {k:<9} p50 {p50:.1f} us  p99 {p99:.1f} us  mean {mean:.1f} us")
+        print(f"latency {k:<10} p50 {p50:.1f} us  p99 {p99:.1f} us  mean {mean:.1f} us")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -221,13 +221,15 @@ class Classifier:
         trained.follow = self.follow
         return trained
 
-    def _seen(self, system: str, texts: Sequence[str]) -> list[_Seen]:
+    def _seen(
+        self, system: str, texts: Sequence[str], keys: list[Any] | None = None
+    ) -> list[_Seen]:
         """Each turn as seen on its own words (with the system prompt): its probabilities,
         views, own task and sure rule, and with a detector its n-gram score. Turns seen
         lately come from the memo, keyed by what the classifier reads of them (a chat client
         re-sends every earlier turn each time): only new ones are featurised, in one pass."""
         sk = system[:SYSTEM_CAP]
-        keys = [(sk, _key(t)) for t in texts]
+        keys = [(sk, k) for k in keys or [_key(t) for t in texts]]
         seen = [self._memo.get(k) for k in keys]
         missing = [i for i, f in enumerate(seen) if f is None]
         if missing:
@@ -251,15 +253,12 @@ class Classifier:
         """A turn seen on its own words: its logits (system and bias included) made into
         probabilities, and its own task index (`qa`'s below the threshold; `code` by a
         sure rule)."""
-        logits = [a + b for a, b in zip(sys_z, z, strict=True)]
-        top = max(logits)
-        e = [math.exp(v - top) for v in logits]
-        total = sum(e)
-        probs = [v / total for v in e]
+        probs = _softmax([a + b for a, b in zip(sys_z, z, strict=True)])
         rule = sure_rule(view[3]) if self._code >= 0 else None
         conf = max(probs)
         own = probs.index(conf) if conf >= self.threshold else self._fallback
-        return _Seen(probs, view, gram, self._code if rule else own, rule)
+        logp = [math.log(max(p, 1e-9)) for p in probs]
+        return _Seen(probs, view, gram, self._code if rule else own, rule, logp)
 
     @property
     def follow(self) -> FollowModel | None:
@@ -319,31 +318,32 @@ class Classifier:
         last = turns[-1][0] if turns else ""
         if not last or last.isspace():
             return self._no_text()
-        multi = len(turns) > 1 and self.follow is not None
-        seen = self._seen(system, [t for t, _ in turns])
+        keys = [_key(t) for t, _ in turns]
+        seen = self._seen(system, [t for t, _ in turns], keys)
         if not seen[-1].views[1]:
             return self._no_text()
         source, follow_up = len(turns) - 1, False
-        if multi:
-            source, follow_up = self._source(system[:SYSTEM_CAP], turns, seen)
+        if len(turns) > 1 and self.follow is not None:
+            source, follow_up = self._source(system[:SYSTEM_CAP], turns, keys, seen)
         if source == len(turns) - 1:
             chosen = seen[source].probs
         else:
-            chosen = _pooled([s.probs for s in seen[source:]])
+            chosen = _pooled([s.logp for s in seen[source:]])
         back = len(turns) - 1 - source
         return self._answer(chosen, seen[source].rule, follow_up, back)
 
     def _no_text(self) -> Classification:
         return Classification(FALLBACK_TASK, 0.0, dict.fromkeys(self.tasks, 0.0), "no_user_text")
 
-    def _source(self, sk: str, turns: list[tuple[str, str]], seen: list[_Seen]) -> tuple[int, bool]:
+    def _source(
+        self, sk: str, turns: list[tuple[str, str]], keys: list[Any], seen: list[_Seen]
+    ) -> tuple[int, bool]:
         """Which turn's words give the last turn's task, and whether the last turn was a
         follow-up: forward over the window, each turn keeping its predecessor's source when
         judged a follow-up of it. Verdicts are remembered by what they read (the system
         prompt, the turn, the turn before, the answer between, the task it would inherit)."""
         assert self.follow is not None
         source, follow_up, bias, memo = 0, False, self.follow.bias, self._memo_follow
-        keys = [_key(t) for t, _ in turns]
         for i in range(1, len(turns)):
             at = seen[i]
             key = (sk, keys[i], keys[i - 1], _key(turns[i][1]), seen[source].task)
@@ -372,13 +372,14 @@ class Classifier:
 
 class _Seen(NamedTuple):
     """A turn as seen on its own words, with the system prompt: task probabilities, views,
-    n-gram score, own task index and the sure rule that fired (if any)."""
+    n-gram score, own task index, the sure rule that fired (if any), log probabilities."""
 
     probs: list[float]
     views: tuple[str, str, str, str]
     gram: float  # 0 without a detector
     task: int
     rule: str | None
+    logp: list[float]  # log probabilities (floored at 1e-9), for pooling
 
 
 def _key(text: str) -> Any:
@@ -399,13 +400,13 @@ def _remember(memo: dict, key: Any, value: Any) -> None:
             del memo[next(iter(memo))]
 
 
-def _pooled(probs: list[list[float]]) -> list[float]:
+def _pooled(logp: list[list[float]]) -> list[float]:
     """A follow-up's task probabilities: its source turn's, sharpened a little by the
     follow-ups' own (「フランス語でも」 says translate when the request before was unclear):
     log p_source + FOLLOW_SAY * sum of the follow-ups' log p, renormalised."""
-    z = [math.log(max(p, 1e-9)) for p in probs[0]]
-    for row in probs[1:]:
-        z = [a + FOLLOW_SAY * math.log(max(p, 1e-9)) for a, p in zip(z, row, strict=True)]
+    z = logp[0]
+    for row in logp[1:]:
+        z = [a + FOLLOW_SAY * b for a, b in zip(z, row, strict=True)]
     return _softmax(z)
 
 

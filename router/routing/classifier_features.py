@@ -167,29 +167,35 @@ def view_sums(
     hashes of all orders as one product, rows summed per view, then scaled by the view's
     weight; each segment on its own, so a turn scores alike alone or in a conversation."""
     parts = _parts(sys_view, turns)
-    starts, coef, bodies, at = [], [], [], 0
-    for text, seg, scale, edge, body in parts:
+    starts, scales, edges, bodies, ends = [], [], [], [], []
+    at = seg = 0
+    for text, s, scale, edge, body in parts:
+        if s != seg:
+            ends.append(len(starts))  # where a segment's views end
+            seg = s
         if text:  # an empty view has no n-grams
             starts.append(4 * at)  # position-major: a view's n-grams are contiguous
-            coef.append((seg, scale, edge))
+            scales.append(scale)
+            edges.append(edge)
             if body:
                 bodies.append((at, at + len(text)))
             at += len(text)
-    joined = "".join(p[0] for p in parts) + _PAD  # padding for the last n-grams
+    ends.append(len(starts))
+    joined = "".join([p[0] for p in parts]) + _PAD  # padding for the last n-grams
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     for i, j in bodies:  # the bodies, in their own namespace
         codes[i:j] += _OFF_BODY
     ids = (np.ndarray((at, 4), dtype=np.uint64, buffer=codes, strides=(8, 8)) @ _POWERS).ravel()
     ids >>= _SHIFT
-    sums = np.add.reduceat(table.take(ids, axis=0), starts, axis=0).tolist()
+    sums = np.add.reduceat(table.take(ids, axis=0), starts, axis=0)
+    mix = np.array([scales, edges], dtype=np.float32)
     k = table.shape[1] - gram_column
-    out = [[0.0] * k for _ in range(len(turns) + (sys_view is not None))]
-    grams = [0.0] * len(out)
-    for row, (seg, scale, edge) in zip(sums, coef, strict=True):
-        if scale:
-            out[seg] = [a + scale * b for a, b in zip(out[seg], row, strict=False)]
-        if edge and gram_column:
-            grams[seg] += edge * row[-1]
+    out, grams, lo = [], [], 0
+    for hi in ends:  # segment by segment: a turn's sums never depend on the others
+        row, edge_row = (mix[:, lo:hi] @ sums[lo:hi]).tolist()
+        out.append(row[:k])
+        grams.append(edge_row[-1] if gram_column else 0.0)
+        lo = hi
     return out, grams
 
 

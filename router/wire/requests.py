@@ -174,17 +174,18 @@ def user_turns(messages: Any, last: int = 4) -> tuple[str, list[tuple[str, str]]
     turns: list[list[str]] = []
     run: list[str] = []
     for msg in reversed(messages):
-        role = _field(msg, "role")
+        decoded = type(msg) is Message  # the server's case: attributes, no look-up by name
+        role = msg.role if decoded else _field(msg, "role")
         if role == "user":
             if not run and len(turns) == last:
                 break
-            run.append(content_text(_field(msg, "content")))
+            run.append(content_text(msg.content if decoded else _field(msg, "content")))
         elif role not in SYSTEM_ROLES:
             if run:
                 turns.append(["\n".join(reversed(run)), ""])
                 run = []
             if role == "assistant" and turns and not turns[-1][1]:
-                turns[-1][1] = content_text(_field(msg, "content"))
+                turns[-1][1] = content_text(msg.content if decoded else _field(msg, "content"))
     if run:
         turns.append(["\n".join(reversed(run)), ""])
     return _system(messages), [(t, a) for t, a in reversed(turns)]
