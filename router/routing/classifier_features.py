@@ -192,7 +192,8 @@ def view_sums(
     k = table.shape[1] - gram_column
     out, grams, lo = [], [], 0
     for hi in ends:  # segment by segment: a turn's sums never depend on the others
-        row, edge_row = (mix[:, lo:hi] @ sums[lo:hi]).tolist()
+        alone = len(ends) == 1  # the usual case: one new turn
+        row, edge_row = (mix @ sums if alone else mix[:, lo:hi] @ sums[lo:hi]).tolist()
         out.append(row[:k])
         grams.append(edge_row[-1] if gram_column else 0.0)
         lo = hi

@@ -47,9 +47,12 @@ _ERROR_WORDS = (
 )
 
 
+_ANY_MARKER = re.compile("|".join(re.escape(m) for m in _TRACE_MARKERS))
+
+
 def sure_rule(raw: str) -> str | None:
     """The sure rule a raw (un-normalised, bounded) turn matches, if any."""
-    if any(m in raw for m in _TRACE_MARKERS) and _TRACE.search(raw):
+    if _ANY_MARKER.search(raw) and _TRACE.search(raw):
         return "stack_trace"
     if "```" in raw and any(w in raw.lower() for w in _ERROR_WORDS):
         return "code_fence_error"

@@ -23,6 +23,7 @@ the classifier cache's key hashes this file.
 from __future__ import annotations
 
 import math
+import operator
 import os
 import re
 import zlib
@@ -220,10 +221,7 @@ def _is_kanji_kana(c: str) -> bool:
 def is_follow_up(weights: list[float], bias: float, features: list[float], gram: float) -> bool:
     """The detector's verdict, from its weights as a list (dense features, then the n-gram
     score's) and bias."""
-    z = bias + gram * weights[-1]
-    for x, wx in zip(features, weights, strict=False):
-        z += x * wx
-    return z > 0.0
+    return sum(map(operator.mul, features, weights), bias + gram * weights[-1]) > 0.0
 
 
 def edge_grams(text: str) -> tuple[np.ndarray, np.ndarray]:
