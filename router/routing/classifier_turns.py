@@ -61,6 +61,7 @@ _LEAD = re.compile(  # a turn that opens by pointing back: "this one too:", 「�
     r"|^(?:これ|こっち|こちら|それ|あれ)も|^(?:次|今度|同じ)"
 )
 _WORD = re.compile(r"[a-z]{4,}|[\u30a0-\u30ff\u3400-\u9fff]{2,}")
+_LATIN_WORD = re.compile(r"[a-z]{4,}")  # the same on ASCII text, faster
 _MATERIAL = re.compile(r"[:：\n]\s*\S.{14,}")  # new material after a colon or a line break
 _SWITCH = re.compile(
     r"\b(?:by the way|btw|unrelated|different (?:topic|thing|question)|new question"
@@ -184,7 +185,8 @@ def dense(
 
 def _words(text: str) -> set[str]:
     """The turn's content words: Latin words of 4+ letters, or runs of 2+ kanji/katakana."""
-    return set(_WORD.findall(text[:WORDS_CAP].lower()))
+    text = text[:WORDS_CAP].lower()
+    return set(_LATIN_WORD.findall(text) if text.isascii() else _WORD.findall(text))
 
 
 def _shared(mine: set[str], other: str) -> float:
