@@ -14,6 +14,10 @@ that sample's quality (`router.grading.judge.blend`). It returns the profile's `
 The judge is asked straight through its replica (no routing, no fallback), one request at a
 time; its reply is read up to `MAX_REPLY_CHARS` and parsed strictly. Its requests are never
 samples of any model, so a judge that is also a calibrated model keeps its own latencies.
+
+`check_judge` and `grade_samples` are the two halves, callable apart: `serve`'s idle
+continuation uses them through `IdleJudge` (the check as an idle step of its own, then each
+step's answers graded), both resumable after a request arriving cut them short.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ With the rule judge, the check runs as an idle step of its own, the profile's ju
 it passed, and `reversed`'s story score measured while idle is the one `router calibrate
 --judge rule-judge` gives for the same answers (lower than the graders' alone); the judge,
 calibrated too, keeps its own samples. With the biased judge, the line says it is not used and
-the score is the graders' alone.
+the score is the graders' alone. A client's request pauses the check like any idle step.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from router.calibration.calibrate import Options, calibrate
@@ -126,3 +127,39 @@ async def test_a_judge_that_fails_its_check_is_not_used_while_idle(
     )
     idle = _score(profile, "reversed")
     assert idle.full_suite and (idle.measured, idle.quality) == (plain.measured, plain.quality)
+
+
+def test_a_request_arriving_pauses_the_judge_check_which_goes_on_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check is an idle step like the others: a client's request cancels it (the judge's
+    request upstream closed), and it goes on from the prompts checked at the next idle spell."""
+    monkeypatch.setattr("router.calibration.calibrate.BACKGROUND_DELAY", 0.0)
+    models = [*_models(), FakeModel("slow-judge", answer=rule_judge, ttft=0.1)]
+    with FakeUpstream(models) as fake:
+        config = _config(tmp_path, fake, ["reversed", "slow-judge"], "slow-judge")
+        router = RunningRouter(config, "quick")
+        router.app.calibration.options = Options(tasks=[TASK])
+        router.start()
+        try:
+            status = lambda: router.app.calibration.status() or {}  # noqa: E731
+            checking = {"state": "running", "model": "slow-judge", "task": "judge check"}
+            _until(lambda: checking.items() <= status().items(), 30, "the judge check")
+            _until(lambda: _judge_requests(fake, "slow-judge") > 12 + 8, 10, "checked prompts")
+            _until(lambda: fake.in_flight == 1, 5, "a judge request in flight")
+            sdk = openai.OpenAI(base_url=router.base_url, api_key="none", max_retries=0)
+            began = time.monotonic()
+            sdk.chat.completions.create(
+                model="reversed", messages=[{"role": "user", "content": "hi"}], max_tokens=3
+            )
+            assert time.monotonic() - began < 1.0
+            _until(lambda: fake.in_flight == 0, 0.5, "the judge's request closed")
+            assert status()["state"] == "paused"
+            _until(lambda: status().get("state") == "done", 60, "calibration done")
+            profile = load_profile(Path(router.service.active.path or ""))
+        finally:
+            router.stop()
+    assert profile.judge.endswith("; while idle: slow-judge: passed 12/12")
+    # quick: 2 x 4 + 2 x 2; idle: 12 x 4 + 12 x 2, and the prompt cut short asked again
+    # (those checked before it were not)
+    assert 84 < _judge_requests(fake, "slow-judge") <= 84 + 3
