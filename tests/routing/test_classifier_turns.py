@@ -256,3 +256,38 @@ def test_the_memo_of_recent_turns_changes_no_answer(
     for i in range(5):
         clf.classify(chat(f"Translate into French: item {i}"))
     assert len(clf._memo) <= 2
+
+
+def test_a_growing_conversation_reads_only_its_new_turn(
+    clf: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request decoded afresh (new strings, as the server sees them), a long paste
+    among the turns: the earlier turns and the system prompt come from the memo, only the
+    new turn is featurised, and the answers are those of a cold classifier."""
+    paste = "ローカルLLMの比較記事。" * 400 + "\n\n三行で要約して"
+    convo = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        *chat(paste, SUMMARY_ANSWER_JA, "もっと短く", SUMMARY_ANSWER_JA, "英語で"),
+    ]
+    read: list[tuple[bool, int]] = []
+    real = classifier.view_sums
+
+    def counting(sys_view: str | None, turns: Any, *args: Any) -> Any:
+        read.append((sys_view is not None, len(turns)))
+        return real(sys_view, turns, *args)
+
+    clf.forget()
+    cold = []
+    for k in (2, 4, 6):
+        clf.forget()
+        cold.append(
+            clf.classify(decode_chat(msgspec.json.encode({"model": "m", "messages": convo[:k]})))
+        )
+    clf.forget()
+    monkeypatch.setattr(classifier, "view_sums", counting)
+    warm = [
+        clf.classify(decode_chat(msgspec.json.encode({"model": "m", "messages": convo[:k]})))
+        for k in (2, 4, 6)
+    ]
+    assert read == [(True, 1), (False, 1), (False, 1)]
+    assert warm == cold and warm[1].follow_up and warm[1].task == cold[0].task
