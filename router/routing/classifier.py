@@ -33,7 +33,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -45,6 +45,7 @@ from router.routing.classifier_features import (
     turn_views,
     view_sums,
 )
+from router.routing.classifier_memo import Seen, memo_key
 from router.routing.classifier_model import fit
 from router.routing.classifier_rules import sure_rule
 from router.routing.classifier_turns import (
@@ -62,7 +63,6 @@ from router.wire import user_turns
 
 DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallback
 MEMO = 4096  # turns (and system prompts, verdicts) remembered: earlier turns are re-sent
-KEY_CAP = 2048  # a text longer than this is remembered by its ends (see `_key`)
 FOLLOW_SAY = 0.35  # a follow-up's own words' say in its task, beside its source turn's
 
 
@@ -221,15 +221,13 @@ class Classifier:
         trained.follow = self.follow
         return trained
 
-    def _seen(
-        self, system: str, texts: Sequence[str], keys: list[Any] | None = None
-    ) -> list[_Seen]:
+    def _seen(self, system: str, texts: Sequence[str], keys: list[Any] | None = None) -> list[Seen]:
         """Each turn as seen on its own words (with the system prompt): its probabilities,
         views, own task and sure rule, and with a detector its n-gram score. Turns seen
         lately come from the memo, keyed by what the classifier reads of them (a chat client
         re-sends every earlier turn each time): only new ones are featurised, in one pass."""
         sk = system[:SYSTEM_CAP]
-        keys = [(sk, k) for k in keys or [_key(t) for t in texts]]
+        keys = [(sk, k) for k in keys or [memo_key(t) for t in texts]]
         seen = [self._memo.get(k) for k in keys]
         missing = [i for i, f in enumerate(seen) if f is None]
         if missing:
@@ -249,7 +247,7 @@ class Classifier:
 
     def _new_seen(
         self, sys_z: list[float], z: list[float], view: tuple[str, str, str, str], gram: float
-    ) -> _Seen:
+    ) -> Seen:
         """A turn seen on its own words: its logits (system and bias included) made into
         probabilities, and its own task index (`qa`'s below the threshold; `code` by a
         sure rule)."""
@@ -258,7 +256,7 @@ class Classifier:
         conf = max(probs)
         own = probs.index(conf) if conf >= self.threshold else self._fallback
         logp = [math.log(max(p, 1e-9)) for p in probs]
-        return _Seen(probs, view, gram, self._code if rule else own, rule, logp)
+        return Seen(probs, view, gram, self._code if rule else own, rule, logp)
 
     @property
     def follow(self) -> FollowModel | None:
@@ -289,7 +287,7 @@ class Classifier:
 
     def forget(self) -> None:
         """Empty the memo of recent turns (they are recomputed as needed)."""
-        self._memo: dict[tuple, _Seen] = {}  # (system, turn) -> the turn seen on its own
+        self._memo: dict[tuple, Seen] = {}  # (system, turn) -> the turn seen on its own
         self._memo_sys: dict[str, list[float]] = {}  # system prompt -> its logits + bias
         self._memo_follow: dict[tuple, bool] = {}  # (system, turn, before, task) -> verdict
 
@@ -318,7 +316,7 @@ class Classifier:
         last = turns[-1][0] if turns else ""
         if not last or last.isspace():
             return self._no_text()
-        keys = [_key(t) for t, _ in turns]
+        keys = [memo_key(t) for t, _ in turns]
         seen = self._seen(system, [t for t, _ in turns], keys)
         if not seen[-1].views[1]:
             return self._no_text()
@@ -336,7 +334,7 @@ class Classifier:
         return Classification(FALLBACK_TASK, 0.0, dict.fromkeys(self.tasks, 0.0), "no_user_text")
 
     def _source(
-        self, sk: str, turns: list[tuple[str, str]], keys: list[Any], seen: list[_Seen]
+        self, sk: str, turns: list[tuple[str, str]], keys: list[Any], seen: list[Seen]
     ) -> tuple[int, bool]:
         """Which turn's words give the last turn's task, and whether the last turn was a
         follow-up: forward over the window, each turn keeping its predecessor's source when
@@ -346,7 +344,7 @@ class Classifier:
         source, follow_up, bias, memo = 0, False, self.follow.bias, self._memo_follow
         for i in range(1, len(turns)):
             at = seen[i]
-            key = (sk, keys[i], keys[i - 1], _key(turns[i][1]), seen[source].task)
+            key = (sk, keys[i], keys[i - 1], memo_key(turns[i][1]), seen[source].task)
             follow_up = memo.get(key)  # type: ignore[assignment]
             if follow_up is None:
                 before = (turns[i - 1][0], turns[i][1])
@@ -368,28 +366,6 @@ class Classifier:
         if conf < self.threshold:
             return Classification(FALLBACK_TASK, conf, scores, "low_confidence", follow_up, back)
         return Classification(self.tasks[probs.index(conf)], conf, scores, None, follow_up, back)
-
-
-class _Seen(NamedTuple):
-    """A turn as seen on its own words, with the system prompt: task probabilities, views,
-    n-gram score, own task index, the sure rule that fired (if any), log probabilities."""
-
-    probs: list[float]
-    views: tuple[str, str, str, str]
-    gram: float  # 0 without a detector
-    task: int
-    rule: str | None
-    logp: list[float]  # log probabilities (floored at 1e-9), for pooling
-
-
-def _key(text: str) -> Any:
-    """What the classifier reads of a turn, an answer (first `ANSWER_CAP` characters, its
-    length) or a system prompt, as a memo key: a long text by its ends and the facts read
-    of its middle, so that a fresh copy of a long paste is not hashed whole."""
-    if len(text) <= KEY_CAP:
-        return text
-    stripped = text.strip()
-    return (len(text), text[:KEY_CAP], text[-KEY_CAP // 2 :], "\n" in stripped, stripped[-1:])
 
 
 def _remember(memo: dict, key: Any, value: Any) -> None:
