@@ -238,6 +238,62 @@ def test_blind3_labels_are_consistent() -> None:
         assert min(follow, switch) >= 150 and 0.5 <= follow / (follow + switch) <= 0.7, lang
 
 
+def blind4() -> Any:
+    """benchmarks/classify/blind4_turns.py: the fourth blind set's generator (a new author)."""
+    spec = importlib.util.spec_from_file_location("blind4_turns", DATA / "blind4_turns.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blind4_is_apart_from_training() -> None:
+    """No blind4 turn is a training later turn or a train.jsonl text (nor a later blind4 turn a
+    training turn at all); 50+ follow-up and 30+ switch phrasings a language; the file is what
+    the generator writes."""
+    module, train_dir = blind4(), REPO / "router" / "data" / "classify"
+    train = read_conversations(train_dir / "turns.jsonl")
+    later = {t.user.strip() for c in train for t in c.turns[1:]}
+    every = {t.user.strip() for c in train for t in c.turns}
+    lines = (train_dir / "train.jsonl").read_bytes().splitlines()
+    texts = {msgspec.json.decode(line)["text"].strip() for line in lines if line.strip()}
+    held = read_conversations(DATA / "blind4_turns.jsonl")
+    shared = {t.user.strip() for c in held for t in c.turns} & (later | texts)
+    shared |= {t.user.strip() for c in held for t in c.turns[1:]} & every
+    assert not shared, sorted(shared)  # (only the blind4 side is shown)
+    for lang in ("ja", "en"):
+        phrases = module.phrasings(lang)
+        assert len(set(phrases["follow"])) >= 50 and len(set(phrases["switch"])) >= 30, lang
+    written = [msgspec.json.decode(line) for line in module.OUT.read_bytes().splitlines()]
+    assert written == module.build()
+
+
+def test_blind4_labels_are_consistent() -> None:
+    """A blind4 follow-up has the task (and source turn) of the turn before; a switch another
+    task, read from itself; 150+ conversations and 150+ switches a language, every task opened,
+    follow-ups 0.5-0.7 of the later turns."""
+    kinds: collections.Counter[tuple[str, str]] = collections.Counter()
+    for line in (DATA / "blind4_turns.jsonl").read_bytes().splitlines():
+        conv = msgspec.json.decode(line)
+        turns, lang = conv["turns"], conv["lang"]
+        assert 2 <= len(turns) <= 6 and turns[0]["kind"] == "first" and turns[0]["from"] == 1
+        kinds[(lang, "conv")] += 1
+        kinds[(lang, turns[0]["task"])] += 1
+        for i, turn in enumerate(turns[1:], 2):
+            before = turns[i - 2]
+            assert before["answer"] and turn["task"] in classifier.TASKS, turn
+            assert turn["kind"] in ("follow", "switch"), turn
+            assert (turn["task"] == before["task"]) == (turn["kind"] == "follow"), turn
+            assert turn["from"] == (before["from"] if turn["kind"] == "follow" else i), turn
+            kinds[(lang, turn["kind"])] += 1
+        assert "answer" not in turns[-1]
+    for lang in ("ja", "en"):
+        follow, switch = kinds[(lang, "follow")], kinds[(lang, "switch")]
+        assert kinds[(lang, "conv")] >= 150 and switch >= 150, lang
+        assert 0.5 <= follow / (follow + switch) <= 0.7, lang
+        assert all(kinds[(lang, task)] >= 10 for task in classifier.TASKS), lang
+
+
 def test_the_memo_of_recent_turns_changes_no_answer(
     clf: Classifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
