@@ -305,7 +305,8 @@ class Classifier:
         index and whether a rule gave it."""
         edges = f"{view[1]} {view[2]}"
         rule_on_other = own[1] and inherited != self._code
-        return dense(text, edges, probs, own[0], inherited, rule_on_other, *before)
+        task = self.tasks[inherited]
+        return dense(text, edges, probs, own[0], inherited, rule_on_other, *before, task)
 
     def classify(self, messages: Any) -> Classification:
         """The task a request asks for (a decoded request, its messages, or messages as plain

@@ -42,6 +42,8 @@ WORDS_CAP = 400  # characters of a turn, the turn before and the answer compared
 NB_ALPHA = 0.5  # smoothing of the n-gram log-count ratios
 L2 = 1e-3  # the logistic regression's ridge
 STEPS = 400  # its gradient steps (full batch, Adam)
+FOLLOW_LEAN = 0.5  # added to the fitted bias: a turn keeps its task unless it clearly asks
+# for something else (a phrasing never seen reads as less sure either way)
 
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _DEICTIC = re.compile(
@@ -63,11 +65,27 @@ _LEAD = re.compile(  # a turn that opens by pointing back: "this one too:", 「�
 _WORD = re.compile(r"[a-z]{4,}|[\u30a0-\u30ff\u3400-\u9fff]{2,}")
 _LATIN_WORD = re.compile(r"[a-z]{4,}")  # the same on ASCII text, faster
 _MATERIAL = re.compile(r"[:：\n]\s*\S.{14,}")  # new material after a colon or a line break
-_SWITCH = re.compile(
-    r"\b(?:by the way|btw|unrelated|different (?:topic|thing|question)|new question"
-    r"|something else|chang(?:e|ing) the subject|another question|off topic|separate question)\b"
-    r"|話は変わ|話変わ|ところで|別件|関係ない|別の質問|話題を変え|それとは別"
+_SWITCH = re.compile(  # a topic-change marker
+    r"\b(?:by the way|btw|unrelated|off topic|switching gears|on another note|moving on"
+    r"|(?:different|new|next|another|separate|random) (?:topic|thing|question|request|task|subject)"
+    r"|something (?:else|new|different)|chang(?:e|ing) (?:the )?(?:subject|topic)"
+    r"|totally different)\b"
+    r"|話は変わ|話変わ|ところで|別件|関係ない|話題を変え|それとは別|ちなみに|全然(?:違|別)|まったく別"
+    r"|(?:別の|違う|新しい|次の)(?:質問|お願い|話|話題|件|依頼)"
 )
+_VERBS = {  # words that name a task's work: asked of the answer before, another task's is a switch
+    "summarize": r"\bsum(?:mari[sz]e|mary|s? (?:\w+ ){0,2}up)|\btl;?dr|要約|まとめ|要点|サマリ",
+    "business_mail": r"\be-?mail|\bmail\b|メール|文面",
+    "story": r"\bstory|\btale\b|\bpoem|\bfable|物語|お話|童話|小説|詩を|ストーリー",
+    "explain_simple": r"\bexplain|\beli5|\bfor a (?:kid|child|five)|説明"
+    r"|子供(?:に|向け|でも)|小学生",
+    "translate": r"\btranslat|\b(?:in|into) (?:english|japanese|french|german|spanish|italian"
+    r"|chinese|korean|thai|vietnamese|portuguese|russian|arabic|hindi|dutch)\b|訳"
+    r"|(?:英|仏|独|中国|韓国|タイ|スペイン|イタリア|ドイツ|フランス|ベトナム|ポルトガル|ロシア|日本)語(?:で|に)",
+    "code": r"\bcode\b|\bfunction\b|\bscript\b|\bpython\b|\bjavascript\b|\bsql\b"
+    r"|コード|関数|スクリプト|プログラム",
+}
+_VERB = re.compile("|".join(f"(?P<{task}>{words})" for task, words in _VERBS.items()))
 
 
 class LabelledTurn(msgspec.Struct, frozen=True):
@@ -134,6 +152,8 @@ FEATURES = (
     "new_material",
     "shares_before",
     "shares_answer",
+    "other_work",
+    "other_work_sure",
 )
 
 
@@ -146,16 +166,18 @@ def dense(
     rule_on_other: bool,
     before: str,
     answer: str,
+    task: str = "",
 ) -> list[float]:
     """The dense features of a turn (`text`, its normalised edge views `edges`, the
-    single-turn probabilities and own task index) against the task it would inherit, the
-    turn before it and the assistant's answer between."""
+    single-turn probabilities and own task index) against the task it would inherit (index
+    `inherited`, name `task`), the turn before it and the assistant's answer between."""
     n = len(text)
     ja = _JA.search(text[:200]) is not None
     conf = max(probs)
     edit = _EDIT.search(edges) is not None
     deictic = _DEICTIC.search(edges) is not None
     mine = _words(edges)
+    other = _other_work(edges, task)
     return [
         probs[inherited],
         conf,
@@ -180,7 +202,17 @@ def dense(
         float(_MATERIAL.search(text[:400]) is not None),
         _shared(mine, before),
         _shared(mine, answer),
+        float(other),
+        other * conf,
     ]
+
+
+def _other_work(edges: str, task: str) -> bool:
+    """Whether the turn names the work of a task other than `task` (the one it would
+    inherit) and not `task`'s own: "now translate that" after a story, not "translate this
+    one too" after a translation."""
+    named = {m.lastgroup for m in _VERB.finditer(edges)}
+    return bool(named) and task not in named
 
 
 def _words(text: str) -> set[str]:
@@ -293,4 +325,4 @@ def fit_follow(
     x = np.column_stack([np.asarray(features, dtype=np.float64), oof / 10.0])
     w, b = _fit_logistic(x, labels)
     w[-1] /= 10.0  # the n-gram score is used unscaled
-    return FollowModel(w.astype(np.float32), float(b), fit_ratios(rows, labels))
+    return FollowModel(w.astype(np.float32), float(b) + FOLLOW_LEAN, fit_ratios(rows, labels))
