@@ -73,19 +73,31 @@ _SWITCH = re.compile(  # a topic-change marker
     r"|話は変わ|話変わ|ところで|別件|関係ない|話題を変え|それとは別|ちなみに|全然(?:違|別)|まったく別"
     r"|(?:別の|違う|新しい|次の)(?:質問|お願い|話|話題|件|依頼)"
 )
-_VERBS = {  # words that name a task's work: asked of the answer before, another task's is a switch
-    "summarize": r"\bsum(?:mari[sz]e|mary|s? (?:\w+ ){0,2}up)|\btl;?dr|要約|まとめ|要点|サマリ",
-    "business_mail": r"\be-?mail|\bmail\b|メール|文面",
-    "story": r"\bstory|\btale\b|\bpoem|\bfable|物語|お話|童話|小説|詩を|ストーリー",
-    "explain_simple": r"\bexplain|\beli5|\bfor a (?:kid|child|five)|説明"
-    r"|子供(?:に|向け|でも)|小学生",
-    "translate": r"\btranslat|\b(?:in|into) (?:english|japanese|french|german|spanish|italian"
-    r"|chinese|korean|thai|vietnamese|portuguese|russian|arabic|hindi|dutch)\b|訳"
-    r"|(?:英|仏|独|中国|韓国|タイ|スペイン|イタリア|ドイツ|フランス|ベトナム|ポルトガル|ロシア|日本)語(?:で|に)",
-    "code": r"\bcode\b|\bfunction\b|\bscript\b|\bpython\b|\bjavascript\b|\bsql\b"
-    r"|コード|関数|スクリプト|プログラム",
+_LANGS = (
+    "english japanese french german spanish italian chinese korean thai vietnamese"
+    " portuguese russian arabic hindi dutch"
+)
+_LANGS_JA = "英 仏 独 中国 韓国 タイ スペイン イタリア ドイツ フランス ベトナム"
+_LANGS_JA += " ポルトガル ロシア 日本"
+_VERBS = {  # words naming a task's work (English words; Japanese, found within the turn)
+    "summarize": (
+        "summarize summarise summary summarized summarised tldr tl;dr",
+        "要約 まとめ 要点 サマリ",
+    ),
+    "business_mail": ("email emails mail e-mail", "メール 文面"),
+    "story": ("story stories tale tales poem poems fable", "物語 お話 童話 小説 詩を ストーリー"),
+    "explain_simple": ("explain explained explanation eli5", "説明 子供に 子供向け 小学生"),
+    "translate": (
+        "translate translated translation",
+        " ".join(f"{lang}語{p}" for lang in _LANGS_JA.split() for p in "でに") + " 訳",
+    ),
+    "code": ("code function script python javascript sql", "コード 関数 スクリプト プログラム"),
 }
-_VERB = re.compile("|".join(f"(?P<{task}>{words})" for task, words in _VERBS.items()))
+_VERB_WORDS = {w: t for t, (en, _) in _VERBS.items() for w in en.split()}
+_LANG_WORDS = frozenset(_LANGS.split())
+_JA_TASK = {w: t for t, (_, ja) in _VERBS.items() for w in ja.split()}
+_VERB_JA = re.compile("|".join(sorted(_JA_TASK, key=len, reverse=True)))
+_LATIN_TOKEN = re.compile(r"[a-z0-9;-]+")
 
 
 class LabelledTurn(msgspec.Struct, frozen=True):
@@ -211,7 +223,15 @@ def _other_work(edges: str, task: str) -> bool:
     """Whether the turn names the work of a task other than `task` (the one it would
     inherit) and not `task`'s own: "now translate that" after a story, not "translate this
     one too" after a translation."""
-    named = {m.lastgroup for m in _VERB.finditer(edges)}
+    words = _LATIN_TOKEN.findall(edges)
+    named = {_VERB_WORDS.get(w) for w in words}
+    if "sum" in named or ("sum" in words and "up" in words):
+        named.add("summarize")
+    if ("in" in words or "into" in words) and not _LANG_WORDS.isdisjoint(words):
+        named.add("translate")
+    if not edges.isascii():
+        named.update(_JA_TASK[w] for w in _VERB_JA.findall(edges))
+    named.discard(None)
     return bool(named) and task not in named
 
 
