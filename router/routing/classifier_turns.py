@@ -11,8 +11,9 @@ The detector reads the turn and its context as a few features: how the single-tu
 sees the turn (its probability for the inherited task, its confidence, whether it agrees, a
 sure rule firing on something that was not code), the turn's length and shape, whether its
 language differs from the turn before, the assistant's answer before it (length, a code
-fence), and three small word lists (deictic words, edit and continuation verbs, topic-change
-markers); plus a score from the turn's edge n-grams (naive Bayes log-count ratios, fitted out
+fence), and small word lists (deictic words, edit and continuation verbs, topic-change
+markers, words naming another task's work: "translate", 「要約」); leaning toward a
+follow-up; plus a score from the turn's edge n-grams (naive Bayes log-count ratios, fitted out
 of fold so that the logistic regression on top does not over-trust it). Trained from
 conversations (`router/data/classify/turns.jsonl`, written by
 `benchmarks/classify/make_turns.py`). Pure; bounded work: `WINDOW` user turns at most, each
