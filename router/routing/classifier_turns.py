@@ -37,7 +37,9 @@ import numpy as np
 
 from router.routing.classifier_features import BUCKETS, featurize, turn_views
 
-WINDOW = 4  # user turns read: the last one and up to three before it
+WINDOW = 8  # user turns read: the last one and up to seven before it (a follow-up whose
+# source turn lies further back is classified on the window's oldest turn: 4 lost 0.4-1
+# point of follow-ups)
 ANSWER_CAP = 2000  # characters of the answer before a turn searched for a code fence
 WORDS_CAP = 400  # characters of a turn, the turn before and the answer compared for words
 NB_ALPHA = 0.5  # smoothing of the n-gram log-count ratios
