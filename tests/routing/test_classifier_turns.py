@@ -294,6 +294,62 @@ def test_blind4_labels_are_consistent() -> None:
         assert all(kinds[(lang, task)] >= 10 for task in classifier.TASKS), lang
 
 
+def blind5() -> Any:
+    """benchmarks/classify/blind5_turns.py: the fifth blind set's generator (a new author)."""
+    spec = importlib.util.spec_from_file_location("blind5_turns", DATA / "blind5_turns.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blind5_is_apart_from_training_and_written_by_its_generator() -> None:
+    """No blind5 turn is a training later turn or a train.jsonl text (nor a later blind5 turn a
+    training turn at all); 60+ follow-up and 35+ switch phrasings a language; the file is what
+    the generator writes."""
+    module, train_dir = blind5(), REPO / "router" / "data" / "classify"
+    train = read_conversations(train_dir / "turns.jsonl")
+    later = {t.user.strip() for c in train for t in c.turns[1:]}
+    every = {t.user.strip() for c in train for t in c.turns}
+    lines = (train_dir / "train.jsonl").read_bytes().splitlines()
+    texts = {msgspec.json.decode(line)["text"].strip() for line in lines if line.strip()}
+    held = read_conversations(module.OUT)
+    shared = {t.user.strip() for c in held for t in c.turns} & (later | texts)
+    shared |= {t.user.strip() for c in held for t in c.turns[1:]} & every
+    assert not shared, sorted(shared)  # (only the blind5 side is shown)
+    for lang in ("ja", "en"):
+        phrases = module.phrasings(lang)
+        assert len(set(phrases["follow"])) >= 60 and len(set(phrases["switch"])) >= 35, lang
+    written = [msgspec.json.decode(line) for line in module.OUT.read_bytes().splitlines()]
+    assert written == module.build()
+
+
+def test_blind5_labels_are_consistent() -> None:
+    """A blind5 follow-up has the task (and source turn) of the turn before; a switch another
+    task, read from itself; 150+ conversations and 150+ switches a language, every task opened,
+    follow-ups 0.5-0.7 of the later turns."""
+    kinds: collections.Counter[tuple[str, str]] = collections.Counter()
+    for line in blind5().OUT.read_bytes().splitlines():
+        conv = msgspec.json.decode(line)
+        turns, lang = conv["turns"], conv["lang"]
+        assert 2 <= len(turns) <= 6 and turns[0]["kind"] == "first" and turns[0]["from"] == 1
+        kinds[(lang, "conv")] += 1
+        kinds[(lang, turns[0]["task"])] += 1
+        for i, turn in enumerate(turns[1:], 2):
+            before = turns[i - 2]
+            assert before["answer"] and turn["task"] in classifier.TASKS, turn
+            assert turn["kind"] in ("follow", "switch"), turn
+            assert (turn["task"] == before["task"]) == (turn["kind"] == "follow"), turn
+            assert turn["from"] == (before["from"] if turn["kind"] == "follow" else i), turn
+            kinds[(lang, turn["kind"])] += 1
+        assert "answer" not in turns[-1]
+    for lang in ("ja", "en"):
+        follow, switch = kinds[(lang, "follow")], kinds[(lang, "switch")]
+        assert kinds[(lang, "conv")] >= 150 and switch >= 150, lang
+        assert 0.5 <= follow / (follow + switch) <= 0.7, lang
+        assert all(kinds[(lang, task)] >= 10 for task in classifier.TASKS), lang
+
+
 def test_the_memo_of_recent_turns_changes_no_answer(
     clf: Classifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
