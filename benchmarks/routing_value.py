@@ -9,8 +9,10 @@ of the best single model at a fraction of its latency.
 By default it reads the shipped example profile and every measured profile it finds: those
 `router calibrate` wrote into `profiles/`, and `benchmarks/twin/profile.toml` (the embedded
 model against its 3-bit twin, from `benchmarks/twin.py`). A measured profile that scores only
-some tasks is evaluated on the requests of those tasks. `switches` counts the requests routed
-to another model than the conversation's previous turn: 0 while the mix is single requests.
+some tasks is evaluated on the requests of those tasks. A request no model may take (every one
+under the quality floor or failing too often) counts as a failure of quality 0: the router
+answers it with an error. Under each table, `benchmarks/session_switches.py`'s lines: model
+switches in multi-turn conversations.
 
     .venv/bin/python benchmarks/routing_value.py [--profile F ...] [--mix F] [--json]
 """
@@ -45,24 +47,26 @@ class Row(msgspec.Struct):
     quality: float
     latency_seconds: float
     failure_rate: float
-    switches: int = 0  # requests sent to another model than their conversation's previous turn
 
 
-def score_of(profile: Profile, task: str, model: str) -> tuple[float, float, float]:
+def score_of(profile: Profile, task: str, model: str | None) -> tuple[float, float, float]:
+    """Quality, latency and failure rate; a request no model may take (None) is a failure."""
     for s in profile.tasks.get(task, ()):
         if s.model == model:
             return s.quality, s.latency_seconds or 0.0, s.failure_rate
     return 0.0, 0.0, 1.0
 
 
-def routed_choice(profile: Profile, task: str, policy: str) -> str:
+def routed_choice(profile: Profile, task: str, policy: str) -> str | None:
+    """The model the router picks; None when every model is under the quality floor or fails
+    too often (the router answers such a request with an error)."""
     cards = [
         ModelCard(m.id, capabilities=["vision"] if m.capabilities.vision else [])
         for m in profile.models
     ]
     found = candidates(cards, task, profile, {})
     decision = rank(task, found, Needs(), policy, Settings())  # type: ignore[arg-type]
-    return decision.ranked[0].model
+    return decision.ranked[0].model if decision.ranked else None
 
 
 def scored(profile: Profile, mix: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -74,7 +78,7 @@ def evaluate(profile: Profile, mix: list[tuple[str, str]]) -> list[Row]:
     """`mix`: (true task, routed task) per request, each true task scored by the profile."""
     rows = []
     tasks = set(profile.tasks) | {routed for _, routed in mix}
-    strategies: list[tuple[str, dict[str, str]]] = []
+    strategies: list[tuple[str, dict[str, str | None]]] = []
     for policy in ("quality", "balanced", "latency"):
         strategies.append(
             (f"router ({policy})", {t: routed_choice(profile, t, policy) for t in tasks})
@@ -176,13 +180,9 @@ def _as_json(path: Path, profile: Profile, requests: list, rows: list[Row]) -> d
 
 
 def print_rows(rows: list[Row]) -> None:
-    head = f"{'strategy':48} {'quality':>8} {'latency s':>10} {'failures':>9} {'switches':>9}"
-    print(head)
+    print(f"{'strategy':48} {'quality':>8} {'latency s':>10} {'failures':>9}")
     for r in rows:
-        print(
-            f"{r.strategy:48} {r.quality:8.3f} {r.latency_seconds:10.2f} "
-            f"{r.failure_rate:9.3f} {r.switches:9d}"
-        )
+        print(f"{r.strategy:48} {r.quality:8.3f} {r.latency_seconds:10.2f} {r.failure_rate:9.3f}")
     summarize(rows)
 
 

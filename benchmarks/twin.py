@@ -12,9 +12,9 @@ whether the intact model is ranked at or above its twin. Written beside this fil
     .venv/bin/python benchmarks/twin.py [--bits 3] [--full] [--tasks qa,summarize]
 
 Quick (the default): the quick prompt of each language per task, answers capped at 64 tokens;
-about 10 minutes on an idle 2-core CPU. `--full`: every prompt at its own length (hours on a
-CPU). Each answer may take `--timeout` seconds (600): the comparison is of quality, so a slow,
-busy machine must not turn answers into timeouts.
+21 minutes on a busy 2-core CPU (`twin/results.md`). `--full`: every prompt at its own length
+(hours on a CPU). Each answer may take `--timeout` seconds (600): the comparison is of quality,
+so a slow, busy machine must not turn answers into timeouts.
 """
 
 from __future__ import annotations
