@@ -26,7 +26,9 @@ turns come from the split's single-turn set written by `make_data.py`: `train.js
 measures generalisation, not memory. The assistant answers are shared by all splits: only
 their shape (length, a code fence) is read. The held-out conversations are written by
 `blind_turns.py` instead (its own phrasings, requests, material and answers, written blind to
-the ones here; only `heldout.jsonl`'s openers are shared). Seeded, so reproducible:
+the ones here; only `heldout.jsonl`'s openers are shared). The spent blind sets (v2-v4,
+`SPENT`: each measured once, blind) are appended to `turns.jsonl` as training, every
+`heldout.jsonl` text in them replaced (see `spent`). Seeded, so reproducible:
 
     .venv/bin/python benchmarks/classify/make_turns.py
 """
@@ -58,6 +60,7 @@ CONVERSATIONS = {"train": 2500, "dev": 200, "heldout": 160}  # per language
 FOLLOW_SHARE = 0.6  # of the turns after the first
 COMPOSED = 0.75  # train and dev: share of later turns from turn_phrases' compositions
 SPLITS = ("train", "dev", "heldout")
+SPENT = ("heldout_turns.jsonl", "blind3_turns.jsonl", "blind4_turns.jsonl")  # v2-v4: training
 Pools = dict[str, dict[str, dict[str, list[str]]]]  # [task][lang][split]
 
 
@@ -762,6 +765,44 @@ def openers(split: str) -> dict[tuple[str, str], list[dict[str, str]]]:
     return out
 
 
+def spent(opened: dict[tuple[str, str], list[dict[str, str]]]) -> list[dict]:
+    """The spent blind sets' conversations (`SPENT`: each author's phrasings, measured once
+    blind, now training), with nothing of `heldout.jsonl` (the single-turn held-out set, which
+    later blind sets open with): a turn (or system prompt) holding one of its texts becomes a
+    training request of the same task and language, or, a follow-up, ends the conversation."""
+    rng = random.Random(f"{SEED}/spent")
+    rows = [
+        msgspec.json.decode(line)
+        for line in (HERE / "heldout.jsonl").read_bytes().split(b"\n")
+        if line
+    ]
+    texts = {r["text"].strip() for r in rows}
+    held = {r["text"].strip()[:40] for r in rows if len(r["text"].strip()) >= 12}
+    held |= {r["system"] for r in rows if r.get("system")}
+    out = []
+    for name in SPENT:
+        for line in (HERE / name).read_bytes().splitlines():
+            conv = msgspec.json.decode(line)
+            if conv.get("system") in held:
+                del conv["system"]
+            kept: list[dict] = []
+            for turn in conv["turns"]:
+                if turn["user"].strip() in texts or any(h in turn["user"] for h in held):
+                    if turn["kind"] == "follow":
+                        break
+                    pool = opened[(turn["task"], conv["lang"])]
+                    short = [o for o in pool if len(o["text"]) < 400 and not o.get("system")]
+                    choice = rng.choice(short if kept else pool)
+                    turn["user"] = choice["text"]
+                    if not kept and choice.get("system"):
+                        conv["system"] = choice["system"]
+                kept.append(turn)
+            if len(kept) >= 2:
+                kept[-1].pop("answer", None)
+                out.append(conv | {"turns": kept})
+    return out
+
+
 def fill(rng: random.Random, text: str, lang: str, split: str) -> str:
     return _SLOT.sub(lambda m: make_data.slot_value(rng, m.group(1), lang, split), text)
 
@@ -840,6 +881,8 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(CONVERSATIONS[split])
         ]
         rng.shuffle(convs)
+        if split == "train":
+            convs += spent(opened)
         folder = make_data.TRAIN_DIR if split == "train" else HERE
         name = "turns.jsonl" if split == "train" else f"{split}_turns.jsonl"
         with open(folder / name, "wb") as f:
