@@ -6,7 +6,8 @@ labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out se
 overall, per task and per language, the most frequent confusions, the training time, and the
 classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
 requests, on a 20,000-character paste and on the conversations' requests. Multi-turn: on
-labelled conversations (default `benchmarks/classify/heldout_turns.jsonl`, blind), every user
+labelled conversations (default `benchmarks/classify/heldout_turns.jsonl`: v2, spent and
+now training like v3/v4; pass `--turns` with a blind set not yet trained on), every user
 turn after the first is a request (the conversation up to it); accuracy of the task for
 follow-ups (which keep the task) and switches (a new one), overall and per language.
 
