@@ -3,7 +3,7 @@
 The twin is the same GGUF file imported again by the router's own importer with every quantized
 tensor stored with 3 bits (`import_gguf(..., bits=3)`): the same model, clearly worse (it names
 the wrong capital, loops in a mail). Both are served in process (mlx) from one config and
-measured by the real `router calibrate --quick` on a few tasks. The intact model must be ranked
+measured by the real `router calibrate --quick` on the QA task. The intact model must be ranked
 at or above the twin on every task where it scores above 0.3, above it on at least one, and
 score above 0.3 somewhere, so the claim is never vacuous: with the two swapped the test fails.
 `benchmarks/twin.py` runs the same comparison on every task (`benchmarks/twin/results.md`).
