@@ -6,8 +6,8 @@ labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out se
 overall, per task and per language, the most frequent confusions, the training time, and the
 classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
 requests, on a 20,000-character paste and on the conversations' requests. Multi-turn: on
-labelled conversations (default `benchmarks/classify/heldout_turns.jsonl`: v2, spent and
-now training like v3/v4; pass `--turns` with a blind set not yet trained on), every user
+labelled conversations (default `benchmarks/classify/blind5_turns.jsonl`, the newest set by an
+author who saw no training phrasing, not trained on; v2-v4 are training now), every user
 turn after the first is a request (the conversation up to it); accuracy of the task for
 follow-ups (which keep the task) and switches (a new one), overall and per language.
 
@@ -217,7 +217,7 @@ def show(r: Report) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "heldout.jsonl")
-    ap.add_argument("--turns", type=Path, default=DATA / "heldout_turns.jsonl")
+    ap.add_argument("--turns", type=Path, default=DATA / "blind5_turns.jsonl")
     ap.add_argument("--train", type=Path, default=CLASSIFIER_TRAINING)
     ap.add_argument("--calls", type=int, default=20000, help="classify calls timed")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -133,9 +133,9 @@ def test_user_turns_reads_runs_and_answers() -> None:
     assert user_turns(None) == ("", [])
 
 
-def multi_turn_accuracy(clf: Classifier) -> dict[str, float]:
+def multi_turn_accuracy(clf: Classifier, name: str = "heldout_turns.jsonl") -> dict[str, float]:
     hits: dict[str, list[bool]] = collections.defaultdict(list)
-    for conv in read_conversations(DATA / "heldout_turns.jsonl"):
+    for conv in read_conversations(DATA / name):
         for i, turn in enumerate(conv.turns[1:], start=1):
             ok = clf.classify(conv.messages(i)).task == turn.task
             hits[turn.kind].append(ok)
@@ -151,6 +151,17 @@ def test_spent_conversations_meet_the_targets(clf: Classifier) -> None:
     print(acc)
     assert acc["follow"] >= 0.92 and acc["switch"] >= 0.92
     assert min(acc["follow:ja"], acc["follow:en"], acc["switch:ja"], acc["switch:en"]) >= 0.92
+
+
+def test_blind5_no_worse_than_measured(clf: Classifier) -> None:
+    """blind5 (an author who saw no training phrasing; not trained on) measured once with this
+    model: follow-ups 0.863, switches 0.961. Floors at that level catch a regression; the
+    issue's 0.92 for follow-ups is not met on it (nor on v3-v5 when each was blind)."""
+    acc = multi_turn_accuracy(clf, "blind5_turns.jsonl")
+    print(acc)
+    assert acc["follow"] >= 0.85 and acc["switch"] >= 0.95
+    assert min(acc["follow:ja"], acc["follow:en"]) >= 0.84
+    assert min(acc["switch:ja"], acc["switch:en"]) >= 0.92
 
 
 def test_spent_blind_sets_are_training_without_heldout_texts() -> None:
