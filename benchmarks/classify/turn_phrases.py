@@ -8,8 +8,6 @@ punctuation). Cores are split between train and dev by a hash of their text (one
 to dev only), so dev measures phrasings the detector never saw, not memory.
 """
 
-# ruff: noqa: E501  (a data file: its phrasings are string literals)
-
 from __future__ import annotations
 
 import random
