@@ -169,6 +169,8 @@ class MLXBackendConfig(_Backend, tag="mlx"):
     memory_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # of physical RAM
     idle_ttl: Annotated[float, msgspec.Meta(ge=0)] = 1800.0  # unload after idle; 0: never
     load_wait: Seconds = 120.0  # how long a load waits for busy models to free the budget
+    # per model, inside the budget: KV caches of recent prompts; None: a tenth of the budget
+    prompt_cache_bytes: Annotated[int, msgspec.Meta(ge=0)] | None = None  # 0: no prompt cache
     default_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 512  # when a request sets none
     defaults: SamplingDefaults | None = None  # sampling when a request sets none
 
@@ -183,6 +185,10 @@ class MLXBackendConfig(_Backend, tag="mlx"):
         import psutil
 
         return int(psutil.virtual_memory().total * self.memory_fraction)
+
+    def prompt_cache_limit(self, budget: int) -> int:
+        """Each model's prompt cache bound: `prompt_cache_bytes`, else a tenth of `budget`."""
+        return budget // 10 if self.prompt_cache_bytes is None else self.prompt_cache_bytes
 
 
 BackendConfig = OpenAIBackendConfig | MLXBackendConfig  # one `[[backends]]` entry, by `kind`

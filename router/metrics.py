@@ -158,6 +158,19 @@ class Metrics:
             buckets=LOAD_BUCKETS,
             registry=r,
         )
+        self.prompt_cache_hits = Counter(
+            "router_prompt_cache_hit_tokens",
+            "Prompt tokens an in-process model found in its prompt cache (not read again).",
+            ["model", "backend"],
+            registry=r,
+        )
+        self.prompt_cache_bytes = Gauge(
+            "router_prompt_cache_bytes",
+            "Bytes held by an in-process model's prompt cache (0 once it unloads).",
+            ["model", "backend"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.overhead = Histogram(
             "router_overhead_seconds",
             "Time spent in the router itself, upstream excluded.",

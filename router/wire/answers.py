@@ -19,10 +19,16 @@ import msgspec
 # --- read --------------------------------------------------------------------------------------
 
 
+class PromptTokensDetails(msgspec.Struct):
+    cached_tokens: int = 0  # of the prompt's, read from a prompt cache
+
+
 class Usage(msgspec.Struct):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    # unset (left out when written) unless the model reports it; an upstream may send null
+    prompt_tokens_details: PromptTokensDetails | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Delta(msgspec.Struct):

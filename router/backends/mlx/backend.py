@@ -27,7 +27,7 @@ import msgspec
 from router.backends.mlx.answer import Answer, Choice
 from router.backends.mlx.fields import Fields, Format, read_fields
 from router.backends.mlx.fields import refusal as refused_field
-from router.backends.mlx.generation import Loader, Worker, load_mlx
+from router.backends.mlx.generation import Loader, Report, Worker, load_mlx
 from router.backends.mlx.job import Done, Ended, Failed, Job, JobStats, Prompt, Refused
 from router.backends.mlx.json_mode import check_choices, instruction
 from router.backends.mlx.output import Piece
@@ -44,7 +44,7 @@ from router.errors import (
     Unsupported,
 )
 from router.metrics import Metrics
-from router.wire import ChatRequest, CompletionRequest, ModelCard, Usage
+from router.wire import ChatRequest, CompletionRequest, ModelCard, PromptTokensDetails, Usage
 
 log = logging.getLogger("router")
 RECENT_JOBS = 256  # JobStats kept for tests and debugging
@@ -59,7 +59,10 @@ _decode_model_config = msgspec.json.Decoder(_ModelConfig).decode
 
 def usage(done: Done) -> Usage:
     return Usage(
-        done.prompt_tokens, done.completion_tokens, done.prompt_tokens + done.completion_tokens
+        done.prompt_tokens,
+        done.completion_tokens,
+        done.prompt_tokens + done.completion_tokens,
+        PromptTokensDetails(done.cached_tokens),
     )
 
 
@@ -79,18 +82,39 @@ class MLXBackend:
         self._configured = config.model_entries() or []
         dirs = config.model_dirs or ([] if config.models is not None else [_default_models()])
         self._dirs = [Path(d).expanduser() for d in dirs]
+        budget = config.budget_bytes()
         self.residency = Residency(
             self.name,
-            budget_bytes=config.budget_bytes(),
+            budget_bytes=budget,
             idle_ttl=config.idle_ttl,
             load_wait=config.load_wait,
             metrics=metrics,
-            factory=lambda model_id, path: Worker(model_id, path, loader),
+            factory=lambda model_id, path: Worker(
+                model_id,
+                path,
+                loader,
+                cache_bytes=self.residency.slots[model_id].cache_bytes,
+                report=self._reporter(model_id, metrics),
+            ),
+            cache_bytes=config.prompt_cache_limit(budget),
         )
         self.recent: dict[str, JobStats] = {}  # request id -> what its job did
         for entry in self._configured:
             if entry.path:
                 self._register(entry.id, Path(entry.path).expanduser(), entry)
+
+    def _reporter(self, model_id: str, metrics: Metrics | None) -> Report | None:
+        """What a model's generation thread reports after each job, into the metrics."""
+        if metrics is None:
+            return None
+        hits = metrics.prompt_cache_hits.labels(model_id, self.name)
+        held = metrics.prompt_cache_bytes.labels(model_id, self.name)
+
+        def report(cached_tokens: int, cache_bytes: int) -> None:
+            hits.inc(cached_tokens)
+            held.set(cache_bytes)
+
+        return report
 
     async def start(self) -> None:
         self.residency.start()
@@ -223,6 +247,7 @@ class MLXBackend:
             again.finish_reason,
             done.prompt_tokens + again.prompt_tokens,
             done.completion_tokens + again.completion_tokens,
+            done.cached_tokens + again.cached_tokens,
         )
         return choices, both, first
 

@@ -15,12 +15,16 @@ active exception").
     Worker.start() ─────── a pooled thread ──▶  mlx_lm.load(path) ─▶ ready  (Future: seconds)
     Worker.submit(job) ─▶ queue.Queue[Job] ──▶  job = get()        (one job at a time)
                                                   prompt → tokens (chat template)
+                                                  the prompt cache's longest prefix,
+                                                  only the rest read
                                                   for each token:  job.stop set? → stop
                                                                    stop string?  → cut, "stop"
+                                                  the KV cache kept in the prompt cache
     job.out: asyncio.Queue ◀─ call_soon_threadsafe ─ Piece(text) ... Done(reason) | Failed(msg)
     Job.cancel() ─▶ job.stop (threading.Event), read by the thread after every token
-    Worker.stop() ─▶ queue gets None ─────────▶  drop model, gc.collect(), mx.clear_cache(),
-                                                  malloc_trim ─▶ closed (Future); thread idle
+    Worker.stop() ─▶ queue gets None ─────────▶  drop model and prompt cache, gc.collect(),
+                                                  mx.clear_cache(), malloc_trim
+                                                  ─▶ closed (Future); thread idle
 
 A job whose consumer went away (its stop flag set) stops within a token; a queued job that was
 cancelled before its turn is skipped at once. `JobStats` keeps what each job did (tokens made,
@@ -47,11 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from router.backends.mlx.job import Done, Failed, Job, Refusal, Refused
+from router.backends.mlx.prompt_cache import PromptCache
 from router.backends.mlx.stepping import generate
 
 log = logging.getLogger("router")
 
 Loader = Callable[[Path], tuple[Any, Any]]  # path -> (model, tokenizer)
+Report = Callable[[int, int], None]  # (cached prompt tokens, prompt cache bytes), after a job
 EXIT_WAIT_S = 10.0  # at interpreter exit, how long to wait for generation threads to stop
 
 
@@ -72,8 +78,19 @@ class Worker:
     once the thread has dropped the model and returned its memory.
     """
 
-    def __init__(self, model_id: str, path: Path, loader: Loader = load_mlx) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        path: Path,
+        loader: Loader = load_mlx,
+        *,
+        cache_bytes: int = 0,
+        report: Report | None = None,
+    ) -> None:
+        """`cache_bytes`: the prompt cache's bound (0: no prompt cache); `report` is called on
+        the thread after each job with the prompt tokens it found cached and the cache's bytes."""
         self.model_id = model_id
+        self._report = report
         self.path = path
         self.ready: Future[float] = Future()
         self.closed: Future[None] = Future()
@@ -85,6 +102,8 @@ class Worker:
         self._lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
+        # the thread's alone; `nbytes` is read from the event loop
+        self.prompt_cache = PromptCache(cache_bytes) if cache_bytes > 0 else None
 
     def start(self) -> None:
         """Start the thread, which loads the model first. Call once."""
@@ -120,12 +139,16 @@ class Worker:
                 self._run(job)
                 with self._lock:
                     self._jobs.discard(job)
+                if self._report is not None and self.prompt_cache is not None:
+                    self._report(job.stats.cached_tokens, self.prompt_cache.nbytes)
         finally:
             self._release()
 
     def _release(self) -> None:
-        """Drop every reference to the weights and give their memory back."""
+        """Drop every reference to the weights and the prompt cache; give their memory back."""
         self._model = self._tokenizer = None
+        if self.prompt_cache is not None:
+            self.prompt_cache.clear()
         gc.collect()
         try:
             import mlx.core as mx
@@ -141,7 +164,7 @@ class Worker:
             if job.stop.is_set():  # cancelled before its turn
                 done = Done("cancelled", 0, 0)
             else:
-                done = generate(job, self._model, self._tokenizer, self.model_id)
+                done = generate(job, self._model, self._tokenizer, self.model_id, self.prompt_cache)
         except Refusal as err:
             stats.finish_reason, stats.done = "refused", True
             job.post(Refused(err.param, str(err)))

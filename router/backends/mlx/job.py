@@ -30,11 +30,13 @@ class Ended(msgspec.Struct, frozen=True):
 
 class Done(msgspec.Struct, frozen=True):
     """The job ended: "stop" (EOS or a stop string), "length", "tool_calls" (for the last
-    choice), or "cancelled"; tokens over all its choices."""
+    choice), or "cancelled"; tokens over all its choices; `cached_tokens`: the prompt's tokens
+    the prompt cache held (not read again)."""
 
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0
 
 
 class Failed(msgspec.Struct, frozen=True):
@@ -68,6 +70,7 @@ class JobStats(msgspec.Struct):
     id: str
     model: str
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt's, held by the prompt cache
     generated: int = 0  # tokens the model produced, EOS excluded, those after the stop included
     after_stop: int = 0  # tokens produced after the stop flag was set
     finish_reason: str | None = None

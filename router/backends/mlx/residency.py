@@ -20,10 +20,12 @@ Residency does not queue requests: the replica's gate in front of it does
 waiting), so a lease only waits for memory and the load.
 
 `reserve` asks `choose_evictions` for idle models to unload so the new one fits the budget
-(weights' size on disk); models with a lease (generating, queued or waiting for their load)
-are never chosen. When the busy models hold too much of the budget, the load waits for one of
-them to become idle, up to `load_wait` seconds, then fails with a 503 naming them (retryable:
-the router falls back to its next candidate). A model larger than the whole budget fails at
+(weights' size on disk plus its prompt cache's bound, `Slot.cache_bytes`: a tenth of the
+budget by default, less for a model that would not fit with all of it); models with a lease
+(generating, queued or waiting for their load) are never chosen. When the busy models hold
+too much of the budget, the load waits for one of them to become idle, up to `load_wait`
+seconds, then fails with a 503 naming them (retryable: the router falls back to its next
+candidate). A model larger than the whole budget fails at
 once. The memory of evicted models is back (thread ended, `mx.clear_cache()`) before the new
 load starts. A reaper task unloads models idle for longer than `idle_ttl`, by the same choice.
 """
@@ -91,6 +93,7 @@ class Slot:
     """One model this backend can run, and where it stands. Changed only on the event loop."""
 
     __slots__ = (
+        "cache_bytes",
         "card",
         "id",
         "last_used",
@@ -103,10 +106,13 @@ class Slot:
         "worker",
     )
 
-    def __init__(self, model_id: str, path: Path, size_bytes: int, card: ModelCard) -> None:
+    def __init__(
+        self, model_id: str, path: Path, size_bytes: int, card: ModelCard, cache_bytes: int = 0
+    ) -> None:
         self.id = model_id
         self.path = path
         self.size_bytes = size_bytes
+        self.cache_bytes = cache_bytes  # its prompt cache's bound, reserved with the weights
         self.card = card  # the catalogue holds this object: its state is live
         self.state: State = "on disk"
         self.worker: Worker | None = None
@@ -128,12 +134,16 @@ class Residency:
         load_wait: float = 120.0,
         metrics: Metrics | None = None,
         factory: WorkerFactory = Worker,
+        cache_bytes: int = 0,
     ) -> None:
+        """`cache_bytes`: each model's prompt cache bound (less for a model that would not fit
+        the budget with all of it)."""
         self.backend = backend
         self.budget_bytes = budget_bytes
         self.idle_ttl = idle_ttl
         self.load_wait = load_wait
         self.metrics = metrics
+        self.cache_bytes = cache_bytes
         self.slots: dict[str, Slot] = {}
         self._factory = factory
         self._changed = asyncio.Event()
@@ -142,7 +152,8 @@ class Residency:
     def add(self, model_id: str, path: Path, size_bytes: int, card: ModelCard) -> Slot:
         """Register a model (on disk); a known id keeps its slot and its state."""
         if (slot := self.slots.get(model_id)) is None:
-            slot = self.slots[model_id] = Slot(model_id, path, size_bytes, card)
+            cache = min(self.cache_bytes, max(0, self.budget_bytes - size_bytes))
+            slot = self.slots[model_id] = Slot(model_id, path, size_bytes, card, cache)
             card.state = card.state or "on disk"
         return slot
 
@@ -199,7 +210,7 @@ class Residency:
         return [
             ResidentInfo(
                 s.id,
-                s.size_bytes,
+                _memory(s),
                 s.last_used,
                 busy=s.pending > 0 or s.state != "loaded",
                 idle_ttl=self.idle_ttl,
@@ -243,13 +254,11 @@ class Residency:
         while True:
             now = time.monotonic()
             infos = self.infos(now)
-            victims = [
-                self.slots[v]
-                for v in choose_evictions(infos, slot.size_bytes, self.budget_bytes, now)
-            ]
+            need = _memory(slot)
+            victims = [self.slots[v] for v in choose_evictions(infos, need, self.budget_bytes, now)]
             unloads = [self._begin_unload(v) for v in victims]
-            used = sum(i.size_bytes for i in infos) - sum(v.size_bytes for v in victims)
-            if used + slot.size_bytes <= self.budget_bytes:
+            used = sum(i.size_bytes for i in infos) - sum(_memory(v) for v in victims)
+            if used + need <= self.budget_bytes:
                 return unloads
             if now >= deadline:
                 raise NoModelAvailable(self._no_room(slot, infos))
@@ -260,7 +269,7 @@ class Residency:
     def _no_room(self, slot: Slot, infos: list[ResidentInfo]) -> str:
         busy = ", ".join(f"{i.id} ({i.size_bytes // MB} MB)" for i in infos if i.busy)
         return (
-            f"{slot.id} ({slot.size_bytes // MB} MB) does not fit the memory budget of backend "
+            f"{slot.id} ({_memory(slot) // MB} MB) does not fit the memory budget of backend "
             f"{self.backend} ({self.budget_bytes // MB} MB) while busy models hold it: {busy}; "
             f"waited {self.load_wait:g} s (load_wait)."
         )
@@ -304,6 +313,7 @@ class Residency:
         slot.worker, slot.state, slot.card.state = None, "on disk", "on disk"
         if self.metrics is not None:
             self.metrics.model_loaded.labels(slot.id, self.backend).set(0)
+            self.metrics.prompt_cache_bytes.labels(slot.id, self.backend).set(0)
         self._wake()
 
     async def _reap_forever(self) -> None:
@@ -318,6 +328,11 @@ class Residency:
         """Tell loads waiting for room that something changed."""
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+def _memory(slot: Slot) -> int:
+    """What a resident model holds of the budget: its weights and its prompt cache's bound."""
+    return slot.size_bytes + slot.cache_bytes
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:

@@ -336,6 +336,7 @@ class FakeTokenizer:
 class Step:
     def __init__(self, text: str, finish_reason: str | None = None) -> None:
         self.text, self.finish_reason = text, finish_reason
+        self.token = 0
 
 
 def scripted(pieces: list[str | Exception]) -> Callable[..., Iterator[Step]]:
@@ -359,6 +360,7 @@ def fake_backend(tmp_path: Path, **settings: Any) -> MLXBackend:
     folder.mkdir(exist_ok=True)
     (folder / "config.json").write_text('{"max_position_embeddings": 2048}')
     (folder / "model.safetensors").write_bytes(b"x" * 1000)
+    settings = {"prompt_cache_bytes": 0, **settings}  # the fake model has no KV cache
     config = MLXBackendConfig(
         name="local", models=[ModelEntry("fake", path=str(folder))], **settings
     )

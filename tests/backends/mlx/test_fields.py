@@ -288,7 +288,8 @@ def tool_backend(tmp_path: Path) -> tuple[MLXBackend, ToolTokenizer]:
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"x")
     tokenizer = ToolTokenizer()
-    config = MLXBackendConfig(name="local", models=[ModelEntry("fake", path=str(folder))])
+    entries = [ModelEntry("fake", path=str(folder))]
+    config = MLXBackendConfig(name="local", models=entries, prompt_cache_bytes=0)  # no KV cache
     return MLXBackend(config, loader=lambda path: ("model", tokenizer)), tokenizer
 
 
