@@ -2,18 +2,21 @@
 
 Pure: no I/O, no clock, no logging. `decide(view, snapshot)` is the one call into routing: the
 request as it came (`RequestView`) and what the running router knows now (`Snapshot`: names,
-profile, settings, and three reads handed in as functions: the models to weigh, a model's load,
-the classifier). Its steps:
+profile, settings, and reads handed in as functions: the models to weigh, a model's load, the
+classifier, what a model's prompt cache holds of the request). Its steps:
 
 1. `resolve`: a concrete model id (or an alias of one) is a one-candidate `Route`; `auto` and
    `router/<task>` are `Virtual` and need a decision (the task may still be unknown).
 2. `candidates`: every model as the policy sees it for the task: quality and latency from the
-   profile (or a prior from the model's size), residency, queue, capabilities.
+   profile (or a prior from the model's size), residency, queue, capabilities. The latency
+   counts the reading of the prompt's part the model's prompt cache does not hold, beyond what
+   the profiled time to first token covers (`_latency`).
 3. `choose`: the policy's ranking becomes the route: the best few, and a short reason.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Collection, Mapping
 
 import msgspec
@@ -23,6 +26,7 @@ from router.profiles import ModelProfile, Profile, TaskScore
 from router.routing.classifier import Classification
 from router.routing.policy import Candidate, Decision, Needs, Settings, rank
 from router.routing.priors import size_gb, size_prior
+from router.routing.sessions import CHARS_PER_TOKEN, prompt_speed
 from router.tasks import DIRECT, POLICIES, TASKS, Policy, answer_tokens
 from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
 
@@ -80,6 +84,11 @@ class RequestView(msgspec.Struct, frozen=True):
 
 Cards = Callable[[str, Policy, bool], list[ModelCard]]
 Classify = Callable[[ChatRequest | CompletionRequest], Classification]
+Cached = Callable[[RequestView], Mapping[str, int]]  # model -> prompt tokens its cache holds
+
+
+def nothing_cached(view: RequestView) -> Mapping[str, int]:
+    return {}
 
 
 class Snapshot(msgspec.Struct, frozen=True):
@@ -97,6 +106,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     cards: Cards  # (task, policy, special needs) -> the models to weigh (the shortlist)
     live: Callable[[str], Live]  # a model's load and drift now
     classify: Classify  # the task of a request that names none
+    cached: Cached = nothing_cached  # per model, the request's prompt tokens its cache holds
 
 
 def check_hints(hints: Hints, tasks: Collection[str] = TASKS) -> None:
@@ -119,9 +129,24 @@ def virtual_ids(tasks: Collection[str] = TASKS) -> list[str]:
 def is_router_name(name: str, tasks: Collection[str], aliases: Mapping[str, str]) -> bool:
     """Whether `name` is one of the router's own: `auto`, `router/<task>` or an alias. No
     backend's model may take one (the catalogue lists such a model as `<backend>/<id>`)."""
-    if name == AUTO or name in aliases:
+    if name == AUTO or alias_target(name, aliases) is not None:
         return True
     return name.startswith(TASK_PREFIX) and name[len(TASK_PREFIX) :] in tasks
+
+
+def alias_target(name: str, aliases: Mapping[str, str]) -> str | None:
+    """What the alias `name` stands for: its own entry, else the first glob pattern (`*`, `?`,
+    `[...]`, e.g. `"claude-*" = "auto"`) in the config's order that matches it; None if none."""
+    target = aliases.get(name)
+    if target is not None:
+        return target
+    for pattern, value in aliases.items():
+        if _GLOB.intersection(pattern) and fnmatch.fnmatchcase(name, pattern):
+            return value
+    return None
+
+
+_GLOB = frozenset("*?[")
 
 
 def resolve(
@@ -134,7 +159,7 @@ def resolve(
 ) -> Route | Virtual:
     """A concrete route, or the virtual id's task to decide; ModelNotFound for unknown names."""
     check_hints(hints, tasks)
-    target = aliases.get(name, name)
+    target = alias_target(name, aliases) or name
     if target in known:
         if target == name:
             return Route(hints.task or DIRECT, [target], "direct", "direct")
@@ -154,22 +179,32 @@ def resolve(
     )
 
 
-def needs_of(parsed: ChatRequest | CompletionRequest, task: str | None = None) -> Needs:
-    """What a request asks of a model: images, tools, JSON, and about how many tokens. With
-    the task known, the answer's tokens are capped: the client's max_tokens, else the task's
-    (`tasks.ANSWER_TOKENS`), which the router then asks of in-process models."""
+def prompt_tokens(parsed: ChatRequest | CompletionRequest) -> int:
+    """The prompt's tokens, estimated from its characters (no tokenizing on the hot path):
+    ~3 characters a token, between English (~4) and Japanese (~1-2)."""
     if isinstance(parsed, ChatRequest):
         chars = sum(len(m.text()) for m in parsed.messages)
+    else:
+        chars = sum(map(len, parsed.prompts()))
+    return chars // CHARS_PER_TOKEN
+
+
+def needs_of(
+    parsed: ChatRequest | CompletionRequest, task: str | None = None, prompt: int | None = None
+) -> Needs:
+    """What a request asks of a model: images, tools, JSON, and about how many tokens (the
+    prompt's `prompt_tokens`, when not given). With the task known, the answer's tokens are
+    capped: the client's max_tokens, else the task's (`tasks.ANSWER_TOKENS`), which the router
+    then asks of in-process models."""
+    if isinstance(parsed, ChatRequest):
         vision = any(m.has_image() for m in parsed.messages)
         fmt = parsed.response_format.type if parsed.response_format else None
         tools, json = bool(parsed.tools), fmt in JSON_FORMATS
     else:
-        chars = sum(map(len, parsed.prompts()))
         vision = tools = json = False
-    # ~3 characters a token between English (~4) and Japanese (~1-2)
     limit = parsed.token_limit()
     answer = (limit or answer_tokens(task)) if task else None
-    tokens = chars // 3 + (answer or limit or 256)
+    tokens = (prompt_tokens(parsed) if prompt is None else prompt) + (answer or limit or 256)
     return Needs(
         vision=vision,
         tools=tools,
@@ -186,10 +221,14 @@ def candidates(
     profile: Profile | None,
     live: Mapping[str, Live],
     answer_tokens: int | None = None,
+    prompt: int = 0,
+    cached: Mapping[str, int] | None = None,
 ) -> list[Candidate]:
     """Every model as the policy sees it for `task`; its latency for an answer of at most
-    `answer_tokens` tokens when given (else the task's profiled latency, or a prior)."""
+    `answer_tokens` tokens when given (else the task's profiled latency, or a prior), plus
+    the reading of the `prompt` tokens its prompt cache does not hold (`cached`: per model)."""
     scores = {s.model: s for s in profile.tasks.get(task, ())} if profile else {}
+    cached = cached or {}
     out = []
     for card in cards:
         state = live.get(card.id, Live())
@@ -199,7 +238,8 @@ def candidates(
             quality, failure_rate, is_measured = score.quality, score.failure_rate, True
         else:
             quality, failure_rate, is_measured = size_prior(card.size_bytes), 0.0, False
-        latency = _latency(card, score, measured, answer_tokens)
+        unread = max(0, prompt - cached.get(card.id, 0))
+        latency = _latency(card, score, measured, answer_tokens, unread)
         caps = set(card.capabilities)
         if measured is not None:
             caps |= _measured_capabilities(measured.capabilities)
@@ -232,19 +272,34 @@ def _size_gb(card: ModelCard) -> float:
 
 
 def _latency(
-    card: ModelCard, score: TaskScore | None, measured: ModelProfile | None, tokens: int | None
+    card: ModelCard,
+    score: TaskScore | None,
+    measured: ModelProfile | None,
+    tokens: int | None,
+    unread: int = 0,
 ) -> float:
     """Expected seconds for an answer: with a token cap, time to the first token plus the
     cap's tokens at the model's speed (measured, else a prior from its size), or the task's
-    profiled latency when that is less (most answers end before the cap)."""
+    profiled latency when that is less (most answers end before the cap). Then the prompt:
+
+        + max(0, unread / prompt_tokens_per_s - first)
+
+    `unread` the prompt's tokens the model's prompt cache does not hold, read at the profile's
+    prompt speed (else a prior from the size: `routing.sessions.prompt_speed`); `first` the
+    time to the first token the figures above already hold (the profile's, measured on short
+    calibration prompts, or the prior's), so a short or well-cached prompt adds nothing."""
     typical = score.latency_seconds if score is not None else None
-    if tokens is None:
-        return typical or _prior_latency(card)
     first, per_token = _prior_speed(card)
     if measured is not None and measured.decode_tokens_per_s:
         first, per_token = measured.ttft_seconds or first, 1 / measured.decode_tokens_per_s
-    bound = round(first + tokens * per_token, 2)
-    return min(typical, bound) if typical else bound
+    if tokens is None:
+        base = typical or _prior_latency(card)
+    else:
+        bound = round(first + tokens * per_token, 2)
+        base = min(typical, bound) if typical else bound
+    speed = prompt_speed(measured.prompt_tokens_per_s if measured else None, card.size_bytes)
+    extra = unread / speed - first
+    return round(base + extra, 2) if extra > 0 else base
 
 
 def _prior_speed(card: ModelCard) -> tuple[float, float]:
@@ -322,9 +377,11 @@ def decide(view: RequestView, snap: Snapshot) -> Explanation:
         reason = f"{how}; default" if how else "default"
         return Explanation(Route(task, [snap.default_model], reason, "default"), classification)
     policy: Policy = view.hints.policy or snap.policy  # type: ignore[assignment]
-    needs = needs_of(parsed, task)
+    prompt = prompt_tokens(parsed)
+    needs = needs_of(parsed, task, prompt)
     cards = snap.cards(task, policy, needs.vision or needs.tools or needs.json)
     live = {c.id: snap.live(c.id) for c in cards}
-    found = candidates(cards, task, snap.profile, live, needs.answer_tokens)
+    cached = snap.cached(view)
+    found = candidates(cards, task, snap.profile, live, needs.answer_tokens, prompt, cached)
     route, decision = choose(task, how, found, needs, policy, snap.settings, snap.max_candidates)
     return Explanation(route, classification, decision)

@@ -5,6 +5,18 @@ from __future__ import annotations
 import msgspec
 
 
+class PromptCacheInfo(msgspec.Struct):
+    """An in-process model's prompt cache on its card: what it holds now, and how much of the
+    prompts it has served since the router started."""
+
+    bytes: int = 0  # held now (0 after an unload)
+    entries: int = 0
+    longest: int = 0  # tokens of its longest entry: what a turn extending it need not read
+    hit_tokens: int = 0  # prompt tokens read from the cache since start
+    prompt_tokens: int = 0  # prompt tokens of every request since start
+    hit_rate: float = 0.0  # hit_tokens / prompt_tokens
+
+
 class ModelCard(msgspec.Struct, omit_defaults=True):
     """A model as the catalogue knows it; `model_object` makes it a /v1/models entry."""
 
@@ -17,6 +29,7 @@ class ModelCard(msgspec.Struct, omit_defaults=True):
     state: str | None = None  # "loaded", "on disk" (in-process models) or "remote"
     size_bytes: int | None = None
     load_seconds: float | None = None
+    prompt_cache: PromptCacheInfo | None = None  # in-process models with a prompt cache
 
 
 def model_object(card: ModelCard, created: int) -> dict[str, object]:

@@ -17,6 +17,7 @@ shows the live state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from router.backends.mlx.job import Done, Ended, Failed, Job, JobStats, Prompt, 
 from router.backends.mlx.json_mode import check_choices, instruction
 from router.backends.mlx.output import Piece
 from router.backends.mlx.prompt import chat_messages, corrected, with_instruction
+from router.backends.mlx.prompt_cache import CacheUse
 from router.backends.mlx.residency import Residency
 from router.backends.mlx.sampling import Asked, Sampling, model_defaults, resolve
 from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
@@ -103,16 +105,18 @@ class MLXBackend:
             if entry.path:
                 self._register(entry.id, Path(entry.path).expanduser(), entry)
 
-    def _reporter(self, model_id: str, metrics: Metrics | None) -> Report | None:
-        """What a model's generation thread reports after each job, into the metrics."""
-        if metrics is None:
-            return None
-        hits = metrics.prompt_cache_hits.labels(model_id, self.name)
-        held = metrics.prompt_cache_bytes.labels(model_id, self.name)
+    def _reporter(self, model_id: str, metrics: Metrics | None) -> Report:
+        """What a model's generation thread reports after each job: into the metrics, and
+        onto the model's card on the event loop (called while loading: the loop runs)."""
+        loop = asyncio.get_running_loop()
+        record = self.residency.record
 
-        def report(cached_tokens: int, cache_bytes: int) -> None:
-            hits.inc(cached_tokens)
-            held.set(cache_bytes)
+        def report(use: CacheUse) -> None:
+            if metrics is not None:
+                metrics.prompt_cache_hits.labels(model_id, self.name).inc(use.cached_tokens)
+                metrics.prompt_cache_bytes.labels(model_id, self.name).set(use.bytes)
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody reads the card
+                loop.call_soon_threadsafe(record, model_id, use)
 
         return report
 

@@ -51,13 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from router.backends.mlx.job import Done, Failed, Job, Refusal, Refused
-from router.backends.mlx.prompt_cache import PromptCache
+from router.backends.mlx.prompt_cache import CacheUse, PromptCache
 from router.backends.mlx.stepping import generate
 
 log = logging.getLogger("router")
 
 Loader = Callable[[Path], tuple[Any, Any]]  # path -> (model, tokenizer)
-Report = Callable[[int, int], None]  # (cached prompt tokens, prompt cache bytes), after a job
+Report = Callable[[CacheUse], None]  # the prompt cache's use by a job, after it
 EXIT_WAIT_S = 10.0  # at interpreter exit, how long to wait for generation threads to stop
 
 
@@ -88,7 +88,7 @@ class Worker:
         report: Report | None = None,
     ) -> None:
         """`cache_bytes`: the prompt cache's bound (0: no prompt cache); `report` is called on
-        the thread after each job with the prompt tokens it found cached and the cache's bytes."""
+        the thread after each job with its use of the prompt cache (`CacheUse`)."""
         self.model_id = model_id
         self._report = report
         self.path = path
@@ -140,7 +140,8 @@ class Worker:
                 with self._lock:
                     self._jobs.discard(job)
                 if self._report is not None and self.prompt_cache is not None:
-                    self._report(job.stats.cached_tokens, self.prompt_cache.nbytes)
+                    stats = job.stats
+                    self._report(self.prompt_cache.use(stats.prompt_tokens, stats.cached_tokens))
         finally:
             self._release()
 

@@ -109,6 +109,16 @@ def evictions(sizes: Sequence[tuple[Tokens, int]], limit: int) -> list[Tokens]:
     return out
 
 
+class CacheUse(msgspec.Struct, frozen=True):
+    """What one job did with its model's prompt cache, and what the cache holds after it."""
+
+    prompt_tokens: int
+    cached_tokens: int
+    bytes: int
+    entries: int
+    longest: int  # tokens of the longest entry
+
+
 class _Entry:
     __slots__ = ("cache", "nbytes", "trimmable")
 
@@ -167,6 +177,11 @@ class PromptCache:
         sizes = [(t, e.nbytes) for t, e in self._entries.items()]
         for old in evictions(sizes, self.limit_bytes):
             self._drop(old)
+
+    def use(self, prompt_tokens: int, cached_tokens: int) -> CacheUse:
+        """A job's use of this cache (its prompt's tokens, those found here) and what it holds."""
+        longest = max(map(len, self._entries), default=0)
+        return CacheUse(prompt_tokens, cached_tokens, self.nbytes, len(self._entries), longest)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -22,7 +22,9 @@ waiting), so a lease only waits for memory and the load.
 `reserve` asks `choose_evictions` for idle models to unload so the new one fits the budget
 (weights' size on disk plus its prompt cache's bound, `Slot.cache_bytes`: a tenth of the
 budget by default, less for a model that would not fit with all of it); models with a lease
-(generating, queued or waiting for their load) are never chosen. When the busy models hold
+(generating, queued or waiting for their load) are never chosen; among the idle, the cheapest
+to lose goes first (its measured load time and its warm prompt cache, weighed by how recently
+it was used: `keep_value`). When the busy models hold
 too much of the budget, the load waits for one of them to become idle, up to `load_wait`
 seconds, then fails with a 503 naming them (retryable: the router falls back to its next
 candidate). A model larger than the whole budget fails at
@@ -43,12 +45,17 @@ from typing import Literal
 import msgspec
 
 from router.backends.mlx.generation import Worker, one_line
+from router.backends.mlx.prompt_cache import CacheUse
 from router.errors import ModelLoadFailed, NoModelAvailable
 from router.metrics import Metrics
 from router.wire import ModelCard
+from router.wire.models import PromptCacheInfo
 
 log = logging.getLogger("router")
 MB = 1_000_000
+RECENCY_S = 60.0  # idle seconds that halve what keeping a model is worth (see keep_value)
+PROMPT_TPS_PER_GB = 600.0  # prompt tokens read a second per GB of weights, as routing.sessions
+MAX_PROMPT_TPS = 3000.0
 
 State = Literal["on disk", "loading", "loaded", "unloading"]
 WorkerFactory = Callable[[str, Path], Worker]
@@ -62,6 +69,21 @@ class ResidentInfo(msgspec.Struct, frozen=True):
     last_used: float  # monotonic time its last request ended (or its load did)
     busy: bool  # generating, queued, loading or unloading: never chosen
     idle_ttl: float = 0.0  # seconds idle before it expires; 0: never
+    load_seconds: float = 0.0  # its measured load time: what it costs to bring back
+    warm_seconds: float = 0.0  # prompt reading its prompt cache saves a turn that extends it
+
+
+def keep_value(model: ResidentInfo, now: float) -> float:
+    """What keeping an idle model is worth, in seconds a request would wait without it:
+
+        (load_seconds + warm_seconds) / (1 + idle_seconds / RECENCY_S)
+
+    what losing it costs if it is wanted again (its load, and the re-reading its warm prompt
+    cache saves), discounted by how long it has been idle (a model idle for a minute is
+    half as likely to be wanted soon as one just used; ten minutes, an eleventh). Pure.
+    """
+    idle = max(0.0, now - model.last_used)
+    return (model.load_seconds + model.warm_seconds) / (1 + idle / RECENCY_S)
 
 
 def choose_evictions(
@@ -69,13 +91,17 @@ def choose_evictions(
 ) -> list[str]:
     """The models to unload so that `need_bytes` more fit in `budget_bytes`. Pure: must not log.
 
-    Idle models past their TTL are always chosen (they are due anyway). Then idle models go,
-    least recently used first, until the new one fits. If even every idle model would not make
-    room, no further model is chosen: unloading a model that is still useful gains nothing
-    while the busy ones hold the budget (the caller waits for them instead). Ties in
-    `last_used` go by id, so the choice is deterministic.
+    Candidates are the idle models (a busy one, generating or waiting, is never chosen). Those
+    past their TTL are always chosen (they are due anyway). Then the rest go in order of
+    `keep_value` (the cheapest to lose first: quick to load again, a cold prompt cache, long
+    idle), until the new one fits. If even every idle model would not make room, no further
+    model is chosen: unloading a model that is still useful gains nothing while the busy ones
+    hold the budget (the caller waits for them instead). Ties go to the least recently used,
+    then by id, so the choice is deterministic.
     """
-    idle = sorted((m for m in models if not m.busy), key=lambda m: (m.last_used, m.id))
+    idle = sorted(
+        (m for m in models if not m.busy), key=lambda m: (keep_value(m, now), m.last_used, m.id)
+    )
     expired = [m for m in idle if m.idle_ttl > 0 and now - m.last_used >= m.idle_ttl]
     free = budget_bytes - sum(m.size_bytes for m in models) + sum(m.size_bytes for m in expired)
     chosen = list(expired)
@@ -155,7 +181,20 @@ class Residency:
             cache = min(self.cache_bytes, max(0, self.budget_bytes - size_bytes))
             slot = self.slots[model_id] = Slot(model_id, path, size_bytes, card, cache)
             card.state = card.state or "on disk"
+            if cache > 0 and card.prompt_cache is None:
+                card.prompt_cache = PromptCacheInfo()
         return slot
+
+    def record(self, model_id: str, done: CacheUse) -> None:
+        """A job's use of its model's prompt cache, onto the model's card (on the event loop;
+        the generation thread posts it after each job)."""
+        info = self.slots[model_id].card.prompt_cache
+        if info is None:
+            return
+        info.bytes, info.entries, info.longest = done.bytes, done.entries, done.longest
+        info.hit_tokens += done.cached_tokens
+        info.prompt_tokens += done.prompt_tokens
+        info.hit_rate = round(info.hit_tokens / max(info.prompt_tokens, 1), 4)
 
     def start(self) -> None:
         """Start the idle-TTL reaper (when a TTL is set). Needs a running loop."""
@@ -214,6 +253,8 @@ class Residency:
                 s.last_used,
                 busy=s.pending > 0 or s.state != "loaded",
                 idle_ttl=self.idle_ttl,
+                load_seconds=s.card.load_seconds or 0.0,
+                warm_seconds=_warm_seconds(s),
             )
             for s in self.slots.values()
             if s.state != "on disk"
@@ -311,6 +352,8 @@ class Residency:
 
     def _mark_unloaded(self, slot: Slot) -> None:
         slot.worker, slot.state, slot.card.state = None, "on disk", "on disk"
+        if (info := slot.card.prompt_cache) is not None:  # the cache went with the weights
+            info.bytes = info.entries = info.longest = 0
         if self.metrics is not None:
             self.metrics.model_loaded.labels(slot.id, self.backend).set(0)
             self.metrics.prompt_cache_bytes.labels(slot.id, self.backend).set(0)
@@ -333,6 +376,16 @@ class Residency:
 def _memory(slot: Slot) -> int:
     """What a resident model holds of the budget: its weights and its prompt cache's bound."""
     return slot.size_bytes + slot.cache_bytes
+
+
+def _warm_seconds(slot: Slot) -> float:
+    """The prompt reading a model's warm cache saves the next turn extending its longest entry,
+    at a prior reading speed from the model's size (mlx models are read at memory speed)."""
+    info = slot.card.prompt_cache
+    if info is None or not info.longest:
+        return 0.0
+    speed = min(MAX_PROMPT_TPS, PROMPT_TPS_PER_GB / max(slot.size_bytes / 1e9, 0.05))
+    return info.longest / speed
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:

@@ -106,6 +106,10 @@ def test_a_second_turn_reads_only_its_new_tokens_and_answers_the_same(
     assert read_before - 2 <= cached <= read_before < usage.prompt_tokens
     assert router.metric("router_prompt_cache_hit_tokens_total", model="smollm2") == cached
     assert router.metric("router_prompt_cache_bytes", model="smollm2", backend="cached") > 0
+    card = client.models.retrieve("smollm2").model_extra["prompt_cache"]  # GET /v1/models/{id}
+    assert card["bytes"] > 0 and card["entries"] >= 1 and card["hit_tokens"] == cached
+    prompts = first.usage.prompt_tokens + usage.prompt_tokens
+    assert card["prompt_tokens"] == prompts and card["hit_rate"] == round(cached / prompts, 4)
 
     # another conversation shares only the chat template's opening tokens: no false hit
     elsewhere = ask(client, "smollm2", other)
