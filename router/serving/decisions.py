@@ -5,14 +5,15 @@ router lives here: the classifier (trained at start), the active profile, the li
 (fed back by every measured stream), the policy's settings, each task's shortlist (ranked once
 per catalogue or profile change) and, per request, the catalogue's models and their load.
 `explain` hands them to routing as a `Snapshot` (values, and reads as functions: the shortlist,
-a model's load, the classifier timed into its metric) with the request's `RequestView`, and asks
-`decide`; `answer_check` is the escalation rule: which check a routed whole answer must pass
-before it goes out.
+a model's load, the classifier timed into its metric, what prompt caches hold of the request)
+with the request's `RequestView`, and asks `decide`; `answer_check` is the escalation rule:
+which check a routed whole answer must pass before it goes out.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 
 from router.backends.protocol import Parsed
 from router.config import RoutingConfig
@@ -32,10 +33,13 @@ from router.routing.decide import (
 from router.routing.guards import answer_problem
 from router.routing.live import LiveSpeed
 from router.routing.policy import Settings
+from router.routing.sessions import turn_of
 from router.serving.catalog import Catalog
 from router.serving.dispatch import Check
 from router.tasks import TASKS, Policy
 from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
+
+Where = Callable[[Hints, ChatRequest], str | None]  # the model a conversation is on, if known
 
 
 class Decisions:
@@ -57,6 +61,7 @@ class Decisions:
         self.classifier: Classifier | None = None  # trained by the service's start
         self._shortlists: dict[tuple[str, str], list[ModelCard]] = {}  # see routing.shortlist
         self._snapshot: Snapshot | None = None  # built when next asked, like the shortlists
+        self.where: Where | None = None  # set by serving.sessions: the conversations it knows
 
     def use_profile(self, active: ActiveProfile) -> None:
         self.active = active
@@ -100,6 +105,7 @@ class Decisions:
                 cards=self._cards,
                 live=self._live,
                 classify=self._classify,
+                cached=self._cached,
             )
         return self._snapshot
 
@@ -110,6 +116,21 @@ class Decisions:
 
     def _live(self, model: str) -> Live:
         return Live(self.catalog.outstanding(model), self.live.drift(model) or 1.0)
+
+    def _cached(self, view: RequestView) -> Mapping[str, int]:
+        """An estimate of what prompt caches hold of this request, with no tokenizing: a
+        conversation remembered on an in-process model that is loaded and holds some prompt
+        holds everything but what came since the last answer (the turn's characters / 3)."""
+        parsed = view.parsed
+        if self.where is None or not isinstance(parsed, ChatRequest):
+            return {}
+        model = self.where(view.hints, parsed)
+        replicas = self.catalog.replicas(model) if model is not None else []
+        info = replicas[0].card.prompt_cache if replicas else None
+        if info is None or not info.entries or replicas[0].card.state != "loaded":
+            return {}
+        turn = turn_of(parsed)
+        return {model: turn.prompt_tokens - turn.new_tokens}  # type: ignore[dict-item]
 
     def _shortlist(self, task: str, policy: Policy) -> list[ModelCard]:
         key = (task, policy)

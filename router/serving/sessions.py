@@ -120,6 +120,14 @@ class Sessions:
         self.decisions = decisions
         self.metrics = metrics
         self.store = Store(config.max_sessions, config.ttl)
+        decisions.where = self.where  # routing's estimate of a warm prompt cache reads it
+
+    def where(self, hints: Hints, parsed: ChatRequest) -> str | None:
+        """The model that answered the conversation's last turn, as remembered; None when the
+        request is not a conversation or it is not remembered."""
+        named = identify(dict(hints.headers), parsed) if self.config.enabled else None
+        entry = self.store.get(named.id) if named is not None else None
+        return entry.model if entry is not None else None
 
     def route(self, name: str, hints: Hints, parsed: Parsed) -> tuple[Route, Session | None]:
         explained = self.decisions.explain(name, hints, parsed)
