@@ -27,6 +27,7 @@ from router.auth import Keys
 from router.backends.protocol import Endpoint, Parsed
 from router.edges import CORS, allowed_origins, unserved
 from router.errors import (
+    BackendProtocolError,
     InvalidRequest,
     MethodNotAllowed,
     ModelNotFound,
@@ -40,13 +41,18 @@ from router.routing.decide import Hints
 from router.routing.sessions import SESSION_HEADERS
 from router.serving.relay import SHUTTING_DOWN, Answer, Stream
 from router.serving.service import Service
+from router.serving.tokens import count_tokens
 from router.wire import (
     ModelList,
     decode_chat,
     decode_completion,
     decode_embedding,
+    encode,
     model_object,
 )
+from router.wire.anthropic import TokensCount, decode_count, decode_messages
+from router.wire.anthropic import error_body as anthropic_error
+from router.wire.anthropic_chat import MessageStream, chat_body, to_message
 
 log = logging.getLogger("router")
 JSON = b"application/json"
@@ -98,6 +104,8 @@ def _generation_handlers(service: Service, keys: Keys) -> list[Any]:
     for path, endpoint, decode in endpoints:
         generation = Generation(service, keys, endpoint, decode)
         handlers.append(asgi(path, copy_scope=False)(generation.handle))
+    for path, cls in (("/v1/messages", Messages), ("/v1/messages/count_tokens", CountTokens)):
+        handlers.append(asgi(path, copy_scope=False)(cls(service, keys).handle))
     return handlers
 
 
@@ -112,6 +120,7 @@ class Generation:
         self.endpoint = endpoint
         self.decode = decode
         self.max_body = service.config.server.max_body_bytes
+        self.send_error = _send_error  # errors in OpenAI's shape
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         activity = self.service.activity  # background work waits while clients are served
@@ -127,16 +136,19 @@ class Generation:
             if scope["method"] != "POST":
                 served = f"The router serves {scope['path']} with POST, not {scope['method']}."
                 raise MethodNotAllowed(served, allow="POST")
-            authorization, hints = _read_headers(scope)
-            self.keys.check(authorization)
-            body = await _read_body(receive, self.max_body)
-            parsed = _decode(self.decode, body)
+            credentials, hints = _read_headers(scope)
+            self.keys.check(*credentials)
+            parsed, body = self._prepare(await _read_body(receive, self.max_body))
         except RouterError as err:
             meter.finish(err.status, timed=False)
-            await _send_error(send, err)
+            await self.send_error(send, err)
             return
         work = self._answer(parsed, body, hints, meter, send)
-        await _until_disconnect(receive, work, meter, send)
+        await _until_disconnect(receive, work, meter, send, self.send_error)
+
+    def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
+        """The decoded request and the body to send on."""
+        return _decode(self.decode, body), body
 
     async def _answer(
         self, parsed: Parsed, body: bytes, hints: Hints, meter: RequestMeter, send: Send
@@ -144,7 +156,7 @@ class Generation:
         try:
             answer = await self.service.generate(self.endpoint, parsed, body, hints, meter)
         except RouterError as err:  # recorded by the service
-            await _send_error(send, err)
+            await self.send_error(send, err)
             return
         if type(answer) is Stream:
             await answer.relay(_Response(send, answer))
@@ -153,8 +165,98 @@ class Generation:
             answer.sent()  # type: ignore[union-attr]
 
 
+class Messages(Generation):
+    """`POST /v1/messages`: Anthropic's request asked of the chat path, its answer and events
+    translated back (`wire.anthropic_chat`); errors in Anthropic's shape."""
+
+    def __init__(self, service: Service, keys: Keys) -> None:
+        super().__init__(service, keys, "chat/completions", decode_chat)
+        self.send_error = _send_anthropic_error
+
+    def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
+        request = _decode(decode_messages, body)
+        chat = encode(chat_body(request, stream=bool(getattr(request, "stream", False))))
+        return _decode(decode_chat, chat), chat
+
+    async def _answer(
+        self, parsed: Parsed, body: bytes, hints: Hints, meter: RequestMeter, send: Send
+    ) -> None:
+        try:
+            answer = await self.service.generate(self.endpoint, parsed, body, hints, meter)
+        except RouterError as err:  # recorded by the service
+            await self.send_error(send, err)
+            return
+        stops = parsed.stop_list()  # type: ignore[union-attr]
+        if type(answer) is Stream:
+            events = MessageStream(answer.model, stops)
+            await answer.relay(_MessageEvents(send, answer, events))
+            return
+        try:
+            message = to_message(answer.body, answer.model, stops)  # type: ignore[union-attr]
+        except msgspec.DecodeError:
+            wrong = BackendProtocolError(f"{answer.model} answered something that is not JSON.")
+            await self.send_error(send, wrong)
+            return
+        await _send(send, 200, message, _route_headers(answer))
+        answer.sent()  # type: ignore[union-attr]
+
+
+class CountTokens(Messages):
+    """`POST /v1/messages/count_tokens`: the prompt's tokens for the model it routes to, exact
+    for in-process models (`x-router-token-count: exact`), else an estimate (`estimate`)."""
+
+    def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
+        chat = encode(chat_body(_decode(decode_count, body)))
+        return _decode(decode_chat, chat), chat
+
+    async def _answer(
+        self, parsed: Parsed, body: bytes, hints: Hints, meter: RequestMeter, send: Send
+    ) -> None:
+        try:
+            count = await count_tokens(self.service, parsed, body, hints)  # type: ignore[arg-type]
+        except RouterError as err:
+            await self.send_error(send, err)
+            return
+        how = b"exact" if count.exact else b"estimate"
+        headers = [(b"x-router-model", _ascii(count.model)), (b"x-router-token-count", how)]
+        await _send(send, 200, encode(TokensCount(count.tokens)), headers)
+
+
+class _MessageEvents:
+    """A stream's response as Anthropic's events: each chat event translated on its way."""
+
+    __slots__ = ("events", "response")
+
+    def __init__(self, send: Send, answer: Answer, events: MessageStream) -> None:
+        self.response = _Response(send, answer)
+        self.events = events
+
+    async def start(self) -> None:
+        await self.response.start()
+        await self.response.body(self.events.start())
+
+    async def body(self, data: bytes) -> None:
+        if out := self.events.feed(data):
+            await self.response.body(out)
+
+    async def end(self) -> None:
+        if out := self.events.end():
+            await self.response.body(out)
+        await self.response.end()
+
+
+async def _send_anthropic_error(send: Send, err: RouterError) -> None:
+    status, body = anthropic_error(err.status, err.message)
+    extra = [(k.encode(), _ascii(v)) for k, v in err.headers().items()]
+    await _send(send, status, body, extra)
+
+
 async def _until_disconnect(
-    receive: Receive, work: Awaitable[None], meter: RequestMeter, send: Send
+    receive: Receive,
+    work: Awaitable[None],
+    meter: RequestMeter,
+    send: Send,
+    send_error: Callable[[Send, RouterError], Awaitable[None]],
 ) -> None:
     """Run `work` in this task, cancelling it (and so the upstream request) if the client goes
     away. One watcher task per request, and no other: the work itself runs here.
@@ -172,7 +274,7 @@ async def _until_disconnect(
             return
         meter.finish(SHUTTING_DOWN.status, timed=False)
         with contextlib.suppress(RuntimeError):  # uvicorn: the response had begun (and ended)
-            await _send_error(send, SHUTTING_DOWN)
+            await send_error(send, SHUTTING_DOWN)
     finally:
         watch.over = True
         watcher.cancel()
@@ -241,15 +343,20 @@ _NO_HINTS = Hints()
 _SESSION_HEADERS = frozenset(h.encode() for h in SESSION_HEADERS)
 
 
-def _read_headers(scope: Scope) -> tuple[str | None, Hints]:
-    """The `Authorization` header and the routing hints (with a conversation's name): the only
-    headers the router reads (names come lower-cased from the server; the last of repeated
-    ones counts)."""
-    authorization = task = policy = None
+Credentials = tuple[str | None, str | None]  # the `Authorization` and `x-api-key` headers
+
+
+def _read_headers(scope: Scope) -> tuple[Credentials, Hints]:
+    """The credentials and the routing hints (with a conversation's name): the only headers
+    the router reads (names come lower-cased from the server; the last of repeated ones
+    counts)."""
+    authorization = api_key = task = policy = None
     session: tuple[tuple[str, str], ...] = ()
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1")
         elif name[:9] == b"x-router-":
             if name == b"x-router-task":
                 task = value.decode("latin-1")
@@ -258,9 +365,9 @@ def _read_headers(scope: Scope) -> tuple[str | None, Hints]:
         elif name in _SESSION_HEADERS:
             session = (*session, (name.decode(), value.decode("latin-1")))
     if task is None and policy is None and not session:
-        return authorization, _NO_HINTS
+        return (authorization, api_key), _NO_HINTS
     task, policy = task.strip() if task else None, policy.strip() if policy else None
-    return authorization, Hints(task, policy, session)
+    return (authorization, api_key), Hints(task, policy, session)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -1,4 +1,5 @@
-"""API keys: the `Authorization: Bearer` check of every endpoint but health and metrics.
+"""API keys: the `Authorization: Bearer` check of every endpoint but health and metrics
+(`x-api-key`, as Anthropic's clients send the key, is accepted as well).
 
 The keys come from `[server] api_keys` (or its environment variable, see `ServerConfig`).
 They are compared as bytes, in constant time, and with every key, so that neither the time
@@ -21,16 +22,21 @@ class Keys:
     def __init__(self, server: ServerConfig) -> None:
         self._keys = [k.encode() for k in server.accepted_keys()]
 
-    def check(self, header: str | None) -> None:
-        """Check a request's `Authorization` header against the configured keys, if any."""
+    def check(self, header: str | None, api_key: str | None = None) -> None:
+        """Check a request's `Authorization` header (or its `x-api-key`) against the configured
+        keys, if any."""
         if not self._keys:
             return
         token = _token_bytes(header[7:]) if header and header[:7].lower() == "bearer " else b""
+        other = _token_bytes(api_key) if api_key else b""
         matched = False
         for key in self._keys:
             matched |= hmac.compare_digest(token, key)
+            matched |= hmac.compare_digest(other, key)
         if not matched:
-            raise AuthenticationError("Missing or invalid API key (Authorization: Bearer ...).")
+            raise AuthenticationError(
+                "Missing or invalid API key (Authorization: Bearer ... or x-api-key)."
+            )
 
 
 def _token_bytes(token: str) -> bytes:

@@ -213,7 +213,7 @@ Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 class RoutingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     default_model: str | None = None  # where `auto` goes when nothing else decides
-    aliases: dict[str, str] = {}  # client-facing name -> model id
+    aliases: dict[str, str] = {}  # client-facing name or glob ("claude-*") -> model id or auto
     policy: Literal["quality", "latency", "balanced"] = "balanced"
     quality_floor: Share = 0.3  # a model under it on a task is never chosen for that task
     max_failure_rate: Share = 0.5  # nor one failing more often than this

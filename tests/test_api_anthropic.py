@@ -1,0 +1,166 @@
+"""Anthropic's Messages API end to end: the official `anthropic` SDK -> router -> a chat-only
+fake upstream (the router translates both ways)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import anthropic
+import httpx
+import pytest
+
+from tests.conftest import RunningRouter, backend_toml
+from tests.fakes.upstream import FakeUpstream
+
+HELLO = [{"role": "user", "content": "What is the capital of France?"}]
+TOOLS = [
+    {
+        "name": "read_file",
+        "description": "Read a file",
+        "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}},
+    }
+]
+
+
+@pytest.fixture
+def claude(router: RunningRouter) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=router.root, api_key="unused", max_retries=0)
+
+
+def test_message_non_streamed(claude: anthropic.Anthropic, fake: FakeUpstream) -> None:
+    raw = claude.messages.with_raw_response.create(
+        model="fast-model", max_tokens=50, system="Be brief.", messages=HELLO
+    )
+    message = raw.parse()
+    assert raw.headers["x-router-model"] == "fast-model"
+    assert message.type == "message" and message.role == "assistant"
+    assert [b.type for b in message.content] == ["text"]
+    assert message.content[0].text == "The capital of France is Paris."  # type: ignore[union-attr]
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens == 6 and message.usage.input_tokens > 0
+    sent = fake.requests[-1].json
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert sent["max_tokens"] == 50
+
+
+def test_message_streamed(claude: anthropic.Anthropic) -> None:
+    with claude.messages.stream(model="fast-model", max_tokens=50, messages=HELLO) as stream:
+        texts = list(stream.text_stream)
+        message = stream.get_final_message()
+    assert len(texts) == 6
+    assert "".join(texts) == "The capital of France is Paris."
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens == 6 and message.usage.input_tokens == 6
+
+
+def test_max_tokens_is_the_stop_reason_when_cut(claude: anthropic.Anthropic) -> None:
+    message = claude.messages.create(model="fast-model", max_tokens=2, messages=HELLO)
+    assert message.stop_reason == "max_tokens"
+    assert message.content[0].text == "The capital "  # type: ignore[union-attr]
+
+
+def test_tool_use_round_trip(claude: anthropic.Anthropic, fake: FakeUpstream) -> None:
+    call = {"id": "call_1", "type": "function"}
+    call["function"] = {"name": "read_file", "arguments": '{"path": "a.txt"}'}  # type: ignore[assignment]
+    answer = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fast-model",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14},
+    }
+    fake.model("fast-model").body = json.dumps(answer).encode()
+    first = claude.messages.create(
+        model="fast-model",
+        max_tokens=50,
+        messages=HELLO,
+        tools=TOOLS,  # type: ignore[arg-type]
+    )
+    assert first.stop_reason == "tool_use"
+    use = first.content[0]
+    assert use.type == "tool_use" and use.input == {"path": "a.txt"} and use.id == "call_1"
+    assert fake.requests[-1].json["tools"][0]["function"]["parameters"]["type"] == "object"
+    fake.model("fast-model").body = None
+    result = {"type": "tool_result", "tool_use_id": use.id, "content": "Paris"}
+    second = claude.messages.create(
+        model="fast-model",
+        max_tokens=50,
+        tools=TOOLS,  # type: ignore[arg-type]
+        messages=[*HELLO, first.to_param(), {"role": "user", "content": [result]}],  # type: ignore[list-item]
+    )
+    assert second.stop_reason == "end_turn"
+    sent = fake.requests[-1].json["messages"]
+    assert sent[1]["tool_calls"][0]["function"]["name"] == "read_file"
+    assert sent[2] == {"role": "tool", "tool_call_id": "call_1", "content": "Paris"}
+
+
+def test_x_api_key_is_accepted_when_keys_are_configured(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router(
+        '[server]\napi_keys = ["sk-right"]\n' + backend_toml("lmstudio", fake.base_url)
+    )
+    wrong = anthropic.Anthropic(base_url=router.root, api_key="sk-wrong", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as caught:
+        wrong.messages.create(model="fast-model", max_tokens=5, messages=HELLO)
+    assert caught.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    right = anthropic.Anthropic(base_url=router.root, api_key="sk-right", max_retries=0)
+    assert right.messages.create(model="fast-model", max_tokens=5, messages=HELLO).content
+
+
+def test_errors_in_anthropics_shape(claude: anthropic.Anthropic, router: RunningRouter) -> None:
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        claude.messages.create(model="no-such-model", max_tokens=5, messages=HELLO)
+    assert missing.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        claude.messages.create(model="fast-model", max_tokens=5, messages=[])
+    assert bad.value.body["type"] == "error"  # type: ignore[index]
+    assert bad.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    document = {"type": "document", "source": {"type": "text", "data": "x"}}
+    body = {"model": "fast-model", "max_tokens": 5}
+    body["messages"] = [{"role": "user", "content": [document]}]
+    reply = httpx.post(router.root + "/v1/messages", json=body)
+    assert reply.status_code == 400 and "document" in reply.json()["error"]["message"]
+
+
+def test_failure_mid_stream_is_an_error_event(
+    claude: anthropic.Anthropic, fake: FakeUpstream
+) -> None:
+    model = fake.model("fast-model")
+    model.failure, model.fail_after_tokens = "drop", 2
+    stream = claude.messages.stream(model="fast-model", max_tokens=50, messages=HELLO)
+    with pytest.raises(anthropic.APIStatusError) as caught, stream as events:
+        for _ in events.text_stream:
+            pass
+    assert caught.value.body["type"] == "error"  # type: ignore[index]
+
+
+def test_count_tokens_estimates_for_upstream_models(claude: anthropic.Anthropic) -> None:
+    raw = claude.messages.with_raw_response.count_tokens(model="fast-model", messages=HELLO)
+    assert raw.headers["x-router-token-count"] == "estimate"
+    assert raw.parse().input_tokens == len(HELLO[0]["content"]) // 3 + 4
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK knows the name is old
+def test_claude_names_route_to_auto_through_a_glob_alias(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    config = backend_toml("lmstudio", fake.base_url)
+    config += '[routing]\ndefault_model = "slow-model"\naliases = { "claude-*" = "auto" }\n'
+    router = start_router(config)
+    claude = anthropic.Anthropic(base_url=router.root, api_key="unused", max_retries=0)
+    raw = claude.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=20, messages=HELLO
+    )
+    assert raw.headers["x-router-model"] == "slow-model"
+    assert raw.parse().content[0].text == "A slow but careful answer."  # type: ignore[union-attr]
+    with pytest.raises(anthropic.NotFoundError):
+        claude.messages.create(model="gpt-4o", max_tokens=5, messages=HELLO)
