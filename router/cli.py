@@ -20,6 +20,7 @@ from router.config import LoadedConfig, load_config
 from router.errors import InvalidRequest, RouterError
 from router.profiles import ActiveProfile
 from router.tasks import POLICIES
+from router.wire.models import PromptCacheInfo
 
 log = logging.getLogger("router")
 
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list configured and discovered models")
     models.add_argument("--config", metavar="F", help="config file (TOML)")
     models.add_argument("--json", action="store_true", help="print JSON")
+    models.add_argument(
+        "--url",
+        metavar="URL",
+        help="also read the live state (loaded, load time, prompt cache size and hit rate) "
+        "from the router serving at URL, e.g. http://127.0.0.1:8800",
+    )
     models.set_defaults(run=_models)
 
     _add_route_command(commands)
@@ -160,28 +167,79 @@ class ModelRow(msgspec.Struct):
     capabilities: list[str]
     size_bytes: int | None
     load_seconds: float | None
+    prompt_cache: PromptCacheInfo | None = None  # live only (--url): in-process models
 
 
 def _models(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     logging.basicConfig(level=logging.WARNING, format="router: %(message)s")
     rows = asyncio.run(_model_rows(loaded))
+    if args.url:
+        rows = _with_live(rows, args.url, loaded.config.server.accepted_keys())
     if args.json:
         print(msgspec.json.format(msgspec.json.encode(rows)).decode())
         return 0
-    table = [["MODEL", "BACKEND", "KIND", "STATE", "CONTEXT", "SIZE", "LOAD", "CAPABILITIES"]]
+    head = ["MODEL", "BACKEND", "KIND", "STATE", "CONTEXT", "SIZE", "LOAD", "CACHE", "HITS"]
+    table = [[*head, "CAPABILITIES"]]
     for r in rows:
         size = f"{r.size_bytes / 1e6:.0f} MB" if r.size_bytes else "-"
         load = f"{r.load_seconds:.1f} s" if r.load_seconds is not None else "-"
         caps = ",".join(r.capabilities) or "-"
         ctx = str(r.context_length or "-")
-        table.append([r.id, r.backend, r.kind, r.state, ctx, size, load, caps])
+        cache, hits = _cache_cells(r.prompt_cache)
+        table.append([r.id, r.backend, r.kind, r.state, ctx, size, load, cache, hits, caps])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     if len(table) == 1:
         print("(no models: configure a backend, or start LM Studio, Ollama or llama.cpp)")
     return 0
+
+
+def _cache_cells(info: PromptCacheInfo | None) -> tuple[str, str]:
+    """A prompt cache as (size and entries, hit rate), or dashes when not known."""
+    if info is None:
+        return "-", "-"
+    return f"{info.bytes / 1e6:.0f} MB/{info.entries}", f"{info.hit_rate:.0%}"
+
+
+def _with_live(rows: list[ModelRow], url: str, keys: list[str]) -> list[ModelRow]:
+    """The rows with the live state of the router at `url` (its /v1/models cards) for its
+    in-process models; a router that does not answer is a one-line error."""
+    import httpx
+
+    headers = {"authorization": f"Bearer {keys[0]}"} if keys else {}
+    try:
+        answer = httpx.get(f"{url.rstrip('/')}/v1/models", headers=headers, timeout=5.0)
+        answer.raise_for_status()
+        cards = msgspec.json.decode(answer.content, type=LiveList).data
+    except (httpx.HTTPError, msgspec.DecodeError) as err:
+        why = (str(err).splitlines() or [type(err).__name__])[0]
+        raise RouterError(f"--url: cannot read {url}/v1/models: {why}") from None
+    live = {c.id: c for c in cards}
+    out = []
+    for row in rows:
+        card = live.get(row.id) if row.kind == "mlx" else None
+        if card is not None:
+            state = card.state or row.state
+            row = msgspec.structs.replace(
+                row, state=state, load_seconds=card.load_seconds, prompt_cache=card.prompt_cache
+            )
+        out.append(row)
+    return out
+
+
+class LiveCard(msgspec.Struct):
+    """What `router models --url` reads of a running router's model card."""
+
+    id: str
+    state: str | None = None
+    load_seconds: float | None = None
+    prompt_cache: PromptCacheInfo | None = None
+
+
+class LiveList(msgspec.Struct):
+    data: list[LiveCard]
 
 
 async def _model_rows(loaded: LoadedConfig) -> list[ModelRow]:
