@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import anthropic
 import httpx
 import pytest
+from mlx_lm.utils import load_tokenizer
 
 from tests.conftest import RunningRouter, backend_toml
 from tests.fakes.upstream import FakeUpstream
@@ -164,3 +166,26 @@ def test_claude_names_route_to_auto_through_a_glob_alias(
     assert raw.parse().content[0].text == "A slow but careful answer."  # type: ignore[union-attr]
     with pytest.raises(anthropic.NotFoundError):
         claude.messages.create(model="gpt-4o", max_tokens=5, messages=HELLO)
+
+
+def test_in_process_model_counts_exactly_and_streams(
+    start_router: Callable[[str], RunningRouter], embedded_model_path: Path
+) -> None:
+    models = f'{{ id = "smollm2", path = "{embedded_model_path}" }}'
+    router = start_router(f'[[backends]]\nname = "local"\nkind = "mlx"\nmodels = [{models}]\n')
+    claude = anthropic.Anthropic(base_url=router.root, api_key="unused", max_retries=0)
+    raw = claude.messages.with_raw_response.count_tokens(
+        model="smollm2", system="Be brief.", messages=HELLO
+    )
+    assert raw.headers["x-router-token-count"] == "exact"
+    tokenizer = load_tokenizer(embedded_model_path)
+    chat = [{"role": "system", "content": "Be brief."}, *HELLO]
+    expected = len(tokenizer.apply_chat_template(chat, add_generation_prompt=True))
+    assert raw.parse().input_tokens == expected
+    with claude.messages.stream(
+        model="smollm2", max_tokens=3, system="Be brief.", messages=HELLO
+    ) as stream:
+        message = stream.get_final_message()
+    assert message.stop_reason == "max_tokens" and message.usage.output_tokens == 3
+    assert message.usage.input_tokens == expected
+    assert message.content[0].text  # type: ignore[union-attr]
