@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router import api
-from router.api import _ascii
+from router import api_generation as api
+from router.api_generation import header_value
 from router.config import parse_config
 from router.errors import ConfigError
 from router.profiles import remove_stale_temp_files, write_atomically
@@ -43,13 +43,13 @@ def test_a_failed_header_send_gives_the_slot_back(
 ) -> None:
     extra = "max_concurrency = 1\nmax_queue = 0\n"
     router = start_router(backend_toml("lmstudio", fake.base_url, extra))
-    real = api._route_headers
+    real = api.route_headers
     bad = [(b"x-router-model", b"a\x01")]
-    monkeypatch.setattr(api, "_route_headers", lambda *a: bad)
+    monkeypatch.setattr(api, "route_headers", lambda *a: bad)
     # the server cannot send that header
     with httpx.Client(base_url=router.root, timeout=10) as client, pytest.raises(httpx.HTTPError):
         _stream(client, "fast-model")
-    monkeypatch.setattr(api, "_route_headers", real)
+    monkeypatch.setattr(api, "route_headers", real)
     assert _gate_active(router, "fast-model") == 0
     assert router.metric("router_requests_in_flight", model="fast-model") == 0
     with httpx.Client(base_url=router.root, timeout=10) as client:
@@ -66,8 +66,8 @@ def test_a_failed_header_send_gives_the_slot_back(
     ],
 )
 def test_header_values_are_printable_ascii(value: str, sent: bytes) -> None:
-    assert _ascii(value) == sent
-    assert all(0x20 <= b < 0x7F for b in _ascii(value))
+    assert header_value(value) == sent
+    assert all(0x20 <= b < 0x7F for b in header_value(value))
 
 
 def test_an_upstream_model_id_with_a_control_character_is_refused(
