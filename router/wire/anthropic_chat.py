@@ -241,8 +241,10 @@ def _usage(usage: Usage | None) -> MessageUsage:
     if usage is None:
         return MessageUsage()
     details = usage.prompt_tokens_details
-    cached = details.cached_tokens if isinstance(details, msgspec.Struct) else None
-    return MessageUsage(usage.prompt_tokens, usage.completion_tokens, cached or None)
+    cached = (details.cached_tokens if isinstance(details, msgspec.Struct) else None) or 0
+    # Anthropic counts cache reads apart: input_tokens is only what was read anew
+    fresh = max(0, usage.prompt_tokens - cached)
+    return MessageUsage(fresh, usage.completion_tokens, cached or None)
 
 
 def _input(arguments: str | None) -> dict[str, Any]:
