@@ -178,9 +178,11 @@ def test_spent_blind_sets_are_training_without_heldout_texts() -> None:
     assert not held & turns
 
 
-def blind3() -> Any:
-    """benchmarks/classify/blind3_turns.py: the third blind set's generator."""
-    spec = importlib.util.spec_from_file_location("blind3_turns", DATA / "blind3_turns.py")
+def generator(n: int) -> Any:
+    """benchmarks/classify/blind{n}_turns.py: the n-th blind set's generator (each by an author
+    who saw no training phrasing; benchmarks/ is not a package)."""
+    name = f"blind{n}_turns"
+    spec = importlib.util.spec_from_file_location(name, DATA / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -190,7 +192,7 @@ def blind3() -> Any:
 def test_blind3_is_written_by_its_generator() -> None:
     """blind3 (spent, now training): 40+ follow-up and 25+ switch phrasings a language; the
     file is what the generator writes."""
-    module = blind3()
+    module = generator(3)
     for lang in ("ja", "en"):
         phrases = module.phrasings(lang)
         assert len(set(phrases["follow"])) >= 40 and len(set(phrases["switch"])) >= 25, lang
@@ -213,19 +215,10 @@ def test_blind3_labels_are_consistent() -> None:
         assert min(follow, switch) >= 150 and 0.5 <= follow / (follow + switch) <= 0.7, lang
 
 
-def blind4() -> Any:
-    """benchmarks/classify/blind4_turns.py: the fourth blind set's generator (a new author)."""
-    spec = importlib.util.spec_from_file_location("blind4_turns", DATA / "blind4_turns.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_blind4_is_written_by_its_generator() -> None:
     """blind4 (spent, now training): 50+ follow-up and 30+ switch phrasings a language; the
     file is what the generator writes."""
-    module = blind4()
+    module = generator(4)
     for lang in ("ja", "en"):
         phrases = module.phrasings(lang)
         assert len(set(phrases["follow"])) >= 50 and len(set(phrases["switch"])) >= 30, lang
@@ -259,20 +252,11 @@ def test_blind4_labels_are_consistent() -> None:
         assert all(kinds[(lang, task)] >= 10 for task in classifier.TASKS), lang
 
 
-def blind5() -> Any:
-    """benchmarks/classify/blind5_turns.py: the fifth blind set's generator (a new author)."""
-    spec = importlib.util.spec_from_file_location("blind5_turns", DATA / "blind5_turns.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_blind5_is_apart_from_training_and_written_by_its_generator() -> None:
     """No blind5 turn is a training later turn or a train.jsonl text (nor a later blind5 turn a
     training turn at all); 60+ follow-up and 35+ switch phrasings a language; the file is what
     the generator writes."""
-    module, train_dir = blind5(), REPO / "router" / "data" / "classify"
+    module, train_dir = generator(5), REPO / "router" / "data" / "classify"
     train = read_conversations(train_dir / "turns.jsonl")
     later = {t.user.strip() for c in train for t in c.turns[1:]}
     every = {t.user.strip() for c in train for t in c.turns}
@@ -305,7 +289,7 @@ def test_blind5_labels_are_consistent() -> None:
     task, read from itself; 150+ conversations and 150+ switches a language, every task opened,
     follow-ups 0.5-0.7 of the later turns."""
     kinds: collections.Counter[tuple[str, str]] = collections.Counter()
-    for line in blind5().OUT.read_bytes().splitlines():
+    for line in generator(5).OUT.read_bytes().splitlines():
         conv = msgspec.json.decode(line)
         turns, lang = conv["turns"], conv["lang"]
         assert 2 <= len(turns) <= 6 and turns[0]["kind"] == "first" and turns[0]["from"] == 1
