@@ -770,6 +770,14 @@ def spent(opened: dict[tuple[str, str], list[dict[str, str]]]) -> list[dict]:
     blind, now training), with nothing of `heldout.jsonl` (the single-turn held-out set, which
     later blind sets open with): a turn (or system prompt) holding one of its texts becomes a
     training request of the same task and language, or, a follow-up, ends the conversation."""
+    return [conv for convs in spent_sets(opened).values() for conv in convs]
+
+
+def spent_sets(
+    opened: dict[tuple[str, str], list[dict[str, str]]], names: tuple[str, ...] = SPENT
+) -> dict[str, list[dict]]:
+    """`spent`'s conversations by the blind set they come from (`names`, in order; the
+    leave-one-author-out evaluation, `loao.py`, also asks for sets not yet training)."""
     rng = random.Random(f"{SEED}/spent")
     rows = [
         msgspec.json.decode(line)
@@ -779,8 +787,9 @@ def spent(opened: dict[tuple[str, str], list[dict[str, str]]]) -> list[dict]:
     texts = {r["text"].strip() for r in rows}
     held = {r["text"].strip()[:40] for r in rows if len(r["text"].strip()) >= 12}
     held |= {r["system"] for r in rows if r.get("system")}
-    out = []
-    for name in SPENT:
+    out: dict[str, list[dict]] = {}
+    for name in names:
+        out[name] = []
         for line in (HERE / name).read_bytes().splitlines():
             conv = msgspec.json.decode(line)
             if conv.get("system") in held:
@@ -799,7 +808,7 @@ def spent(opened: dict[tuple[str, str], list[dict[str, str]]]) -> list[dict]:
                 kept.append(turn)
             if len(kept) >= 2:
                 kept[-1].pop("answer", None)
-                out.append(conv | {"turns": kept})
+                out[name].append(conv | {"turns": kept})
     return out
 
 

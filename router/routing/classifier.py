@@ -180,7 +180,15 @@ class Classifier:
 
     def fit_follow(self, conversations: Sequence[Conversation]) -> FollowModel:
         """The follow-up detector, fitted on this classifier's view of labelled turns."""
-        features, grams, labels, texts = [], [], [], []
+        return fit_follow(*self.follow_rows(conversations))
+
+    def follow_rows(self, conversations: Sequence[Conversation]) -> tuple[list, list, list, list]:
+        """The detector's training rows from labelled turns: dense features, edge n-grams,
+        labels (1: a follow-up) and texts (what `fit_follow` reads)."""
+        features: list[list[float]] = []
+        grams: list[tuple[np.ndarray, np.ndarray]] = []
+        labels: list[int] = []
+        texts: list[str] = []
         for conv in conversations:
             known = [t for t in conv.turns if t.task in self.tasks]
             if len(known) < 2:
@@ -197,7 +205,7 @@ class Classifier:
                 grams.append(edge_grams(known[i].user))
                 labels.append(int(known[i].kind == "follow"))
                 texts.append(known[i].user)
-        return fit_follow(features, grams, labels, texts)
+        return features, grams, labels, texts
 
     @property
     def examples(self) -> tuple[Example, ...]:
