@@ -74,7 +74,7 @@ def run() -> dict[str, dict[str, float]]:
     result: dict[str, dict[str, float]] = {}
     for author, (_, evaluation) in data.items():
         parts = [rows[a] for a in data if a != author]
-        clf.follow = fit_follow(*(sum((p[k] for p in parts), []) for k in range(4)))
+        clf.follow = fit_follow(*([x for p in parts for x in p[k]] for k in range(4)))
         acc = evaluate_turns(clf, evaluation)
         result[author] = {k: acc[k].accuracy for k in SHOWN}
     for name, pick in (("mean", lambda v: sum(v) / len(v)), ("worst", min)):
