@@ -18,8 +18,8 @@ from router.api_generation import (
 from router.auth import Keys
 from router.backends.protocol import Parsed
 from router.errors import BackendProtocolError, RouterError
-from router.metrics import RequestMeter
 from router.routing.decide import Hints
+from router.serving.meter import RequestMeter
 from router.serving.relay import Answer, Stream
 from router.serving.service import Service
 from router.serving.tokens import count_tokens
@@ -36,6 +36,7 @@ class Messages(Generation):
     def __init__(self, service: Service, keys: Keys) -> None:
         super().__init__(service, keys, "chat/completions", decode_chat)
         self.send_error = _send_anthropic_error
+        self.api = "messages"
 
     def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
         request = decode_body(decode_messages, body)

@@ -24,13 +24,18 @@ from router.errors import (
     RouterError,
     split_validation,
 )
-from router.metrics import RequestMeter
 from router.routing.decide import Hints
 from router.routing.sessions import SESSION_HEADERS
+from router.serving.meter import RequestMeter
 from router.serving.relay import SHUTTING_DOWN, Answer, Stream
 from router.serving.service import Service
 
 JSON = b"application/json"
+_API: dict[Endpoint, str] = {
+    "chat/completions": "chat",
+    "completions": "completions",
+    "embeddings": "embeddings",
+}
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; a metrics label only
 
 
@@ -43,6 +48,7 @@ class Generation:
         self.service = service
         self.keys = keys
         self.endpoint = endpoint
+        self.api = _API[endpoint]  # the metrics' `api` label; a subclass names its own protocol
         self.decode = decode
         self.max_body = service.config.server.max_body_bytes
         self.send_error = _send_error  # errors in OpenAI's shape
@@ -56,7 +62,7 @@ class Generation:
             activity.end()
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        meter = RequestMeter(self.service.metrics, time.perf_counter())
+        meter = RequestMeter(self.service.metrics, time.perf_counter(), self.api)
         try:
             if scope["method"] != "POST":
                 served = f"The router serves {scope['path']} with POST, not {scope['method']}."

@@ -15,7 +15,6 @@ state (backend up, profile figures) take the highest value any live worker repor
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from prometheus_client import (
@@ -28,9 +27,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from router.backends.protocol import StreamEvent
 from router.profiles import Profile
-from router.wire import Usage
 
 # Time to first token: 10 ms (warm small model) to 30 s (cold large model).
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)
@@ -45,7 +42,9 @@ CLASSIFY_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 
 # Loading a model into memory: a small model in a fraction of a second, a large one in a minute.
 LOAD_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 
-_SERVED = ("model", "task", "backend")
+# `api`: the protocol asked (chat, completions, embeddings, responses, messages): a fixed set.
+_SERVED = ("model", "task", "backend", "api")
+ServedLabels = tuple[str, str, str, str]
 
 
 class Metrics:
@@ -64,7 +63,7 @@ class Metrics:
         # Label children met on the hot path, by their label values: `labels()` costs a lock
         # and a few allocations per call. The values are bounded (see the module docstring),
         # so these are too; a dict lookup does not grow with them.
-        self._served: dict[tuple[str, str, str], ServedSeries] = {}
+        self._served: dict[ServedLabels, ServedSeries] = {}
         self._decisions: dict[tuple[str, str, str], Any] = {}
         self._in_flight: dict[tuple[str, str], Any] = {}
 
@@ -254,8 +253,8 @@ class Metrics:
         multiprocess.MultiProcessCollector(merged)
         return generate_latest(merged)
 
-    def served(self, labels: tuple[str, str, str]) -> ServedSeries:
-        """The series of one (model, task, backend)."""
+    def served(self, labels: ServedLabels) -> ServedSeries:
+        """The series of one (model, task, backend, api)."""
         found = self._served.get(labels)
         if found is None:
             found = self._served[labels] = ServedSeries(self, labels)
@@ -279,7 +278,7 @@ class Metrics:
 
 
 class ServedSeries:
-    """The series labelled by one (model, task, backend), children looked up once."""
+    """The series labelled by one (model, task, backend, api), children looked up once."""
 
     __slots__ = (
         "_requests",
@@ -292,7 +291,7 @@ class ServedSeries:
         "ttft",
     )
 
-    def __init__(self, metrics: Metrics, labels: tuple[str, str, str]) -> None:
+    def __init__(self, metrics: Metrics, labels: ServedLabels) -> None:
         self.metrics = metrics
         self.labels = labels
         self.duration = metrics.duration.labels(*labels)
@@ -329,76 +328,3 @@ def export_profile(metrics: Metrics, profile: Profile | None) -> None:
     for task, scores in profile.tasks.items():
         for score in scores:
             metrics.calibration_quality.labels(score.model, task).set(score.quality)
-
-
-class RequestMeter:
-    """Counts and times one request's tokens as its events pass, then records it once.
-
-    Tokens are counted from the usage the backend reports when it does, else one per content
-    event, so time to first token and time per token mean the same for every backend.
-    """
-
-    __slots__ = ("_first", "_last", "_start", "events", "labels", "metrics", "usage")
-
-    def __init__(self, metrics: Metrics, start: float) -> None:
-        self.metrics = metrics
-        self._start = start
-        self._first: float | None = None
-        self._last = start
-        self.events = 0
-        self.usage: Usage | None = None
-        self.labels: tuple[str, str, str] = ("unknown", "none", "none")
-
-    def on_event(self, event: StreamEvent) -> str:
-        """Count and time one event; returns the text it carries."""
-        chunk = event.chunk
-        if chunk is None:
-            return ""
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        text = chunk.text()
-        if text:
-            now = time.perf_counter()
-            if self._first is None:
-                self._first = now
-            self._last = now
-            self.events += 1
-        return text
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self._start
-
-    def finish(
-        self,
-        status: int,
-        usage: Usage | None = None,
-        *,
-        timed: bool = True,
-        first_token_at: float | None = None,
-    ) -> float | None:
-        """Record the request: count, duration, and tokens when it produced any. For a whole
-        answer, `first_token_at` is when the backend made its first token, if it can tell.
-
-        Returns the time per output token after the first, when it could be measured."""
-        end = time.perf_counter()
-        if first_token_at is not None and self._first is None:
-            self._first, self._last = first_token_at, end
-        series = self.metrics.served(self.labels)
-        series.requests(status).inc()
-        if not timed:
-            return None
-        series.duration.observe(end - self._start)
-        usage = usage or self.usage
-        output = usage.completion_tokens if usage else self.events
-        if usage:
-            series.prompt_tokens.inc(usage.prompt_tokens)
-        if output:
-            series.output_tokens.inc(output)
-        if self._first is None:
-            return None
-        series.ttft.observe(self._first - self._start)
-        if output < 2:
-            return None
-        per_token = (self._last - self._first) / (output - 1)
-        series.tpot.observe(per_token)
-        return per_token

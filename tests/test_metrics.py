@@ -134,6 +134,27 @@ def test_counts_match_the_traffic(router: RunningRouter, client: httpx.Client) -
     assert "_created" not in text
 
 
+def test_each_api_is_its_own_label_value(router: RunningRouter, client: httpx.Client) -> None:
+    assert chat(client, "fast-model").status_code == 200
+    completion = {"model": "fast-model", "prompt": PROMPT, "max_tokens": 5}
+    assert client.post("/v1/completions", json=completion).status_code == 200
+    message = {
+        "model": "fast-model",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": PROMPT}],
+    }
+    for stream in (False, True):
+        assert client.post("/v1/messages", json={**message, "stream": stream}).status_code == 200
+    settle(router, 4)
+    text = scrape(router)
+    counts = {
+        api: value(text, "router_requests_total", api=api)
+        for api in ("chat", "completions", "messages", "embeddings")
+    }
+    assert counts == {"chat": 1, "completions": 1, "messages": 2, "embeddings": 0}
+    assert value(text, "router_output_tokens_total", api="messages") == 2 * 5  # cut at max_tokens
+
+
 def test_unknown_models_never_become_label_values(
     router: RunningRouter, client: httpx.Client
 ) -> None:

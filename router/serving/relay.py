@@ -24,10 +24,11 @@ import msgspec
 
 from router.backends.protocol import DONE, Endpoint, Parsed, Reply, StreamEvent
 from router.errors import BackendError, RouterError, ShuttingDown
-from router.metrics import Metrics, RequestMeter
+from router.metrics import Metrics
 from router.routing.decide import Route
 from router.routing.guards import LoopGuard
 from router.serving.dispatch import Check, Dispatcher, Served
+from router.serving.meter import RequestMeter
 from router.wire import Usage, closing_chunk
 
 SHUTTING_DOWN = ShuttingDown("The router shut down before the answer was complete.")

@@ -21,7 +21,7 @@ from router.backends import build_backend
 from router.backends.protocol import Backend, Endpoint, Parsed
 from router.config import BackendConfig, Config, LoadedConfig
 from router.errors import RouterError
-from router.metrics import Metrics, RequestMeter
+from router.metrics import Metrics
 from router.profiles import ActiveProfile, remove_stale_temp_files, select_profile, this_machine
 from router.routing.classifier import Classifier
 from router.routing.classifier_cache import load_default_classifier
@@ -31,6 +31,7 @@ from router.serving.catalog import BackendState, Catalog
 from router.serving.decisions import Decisions
 from router.serving.discover import zero_config_backends
 from router.serving.dispatch import Dispatcher
+from router.serving.meter import RequestMeter
 from router.serving.relay import Relay, Stream, Whole
 from router.serving.sessions import Sessions
 from router.wire import ChatRequest, CompletionRequest, EmbeddingRequest, ModelCard
