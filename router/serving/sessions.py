@@ -36,6 +36,7 @@ from router.routing.decide import (
 from router.routing.policy import Candidate, filter_capable
 from router.routing.sessions import (
     Prior,
+    SessionId,
     Steer,
     Turn,
     follow,
@@ -121,18 +122,35 @@ class Sessions:
         self.metrics = metrics
         self.store = Store(config.max_sessions, config.ttl)
         decisions.where = self.where  # routing's estimate of a warm prompt cache reads it
+        # The request being routed and its conversation: named once, read by `where` (inside
+        # `explain`) and by `follow`.
+        self._named: tuple[Parsed, SessionId | None] | None = None
 
     def where(self, hints: Hints, parsed: ChatRequest) -> str | None:
         """The model that answered the conversation's last turn, as remembered; None when the
         request is not a conversation or it is not remembered."""
-        named = identify(dict(hints.headers), parsed) if self.config.enabled else None
+        named = self._identify(hints, parsed) if self.config.enabled else None
         entry = self.store.get(named.id) if named is not None else None
         return entry.model if entry is not None else None
 
     def route(self, name: str, hints: Hints, parsed: Parsed) -> tuple[Route, Session | None]:
-        explained = self.decisions.explain(name, hints, parsed)
-        route, session = self.follow(name, hints, parsed, explained)
-        return route, session
+        named = None
+        if self.config.enabled and isinstance(parsed, ChatRequest):
+            named = identify(dict(hints.headers), parsed)
+        self._named = (parsed, named)
+        try:
+            explained = self.decisions.explain(name, hints, parsed)
+            return self.follow(name, hints, parsed, explained)
+        finally:
+            self._named = None
+
+    def _identify(self, hints: Hints, parsed: Parsed) -> SessionId | None:
+        """The request's conversation: as named by `route` for the request it routes (no
+        second hash), else named now (an earlier turn replayed, `router route`)."""
+        current = self._named
+        if current is not None and current[0] is parsed:
+            return current[1]
+        return identify(dict(hints.headers), parsed)
 
     def follow(
         self, name: str, hints: Hints, parsed: Parsed, explained: Explanation
@@ -141,7 +159,7 @@ class Sessions:
         fresh = explained.route
         if not self.config.enabled or fresh.basis in ROUTED or not isinstance(parsed, ChatRequest):
             return fresh, None
-        named = identify(dict(hints.headers), parsed)
+        named = self._identify(hints, parsed)
         if named is None:
             return fresh, None
         turn = turn_of(parsed)
