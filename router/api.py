@@ -23,10 +23,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from router.api_anthropic import CountTokens, Messages
 from router.api_generation import Generation
+from router.api_stored import stored_handlers
 from router.auth import Keys
 from router.backends.protocol import Endpoint, Parsed
 from router.edges import CORS, allowed_origins, unserved
 from router.errors import ModelNotFound, RequestError, RouterError
+from router.serving.response_store import ResponseStore
 from router.serving.service import Service
 from router.wire import ModelList, decode_chat, decode_completion, decode_embedding, model_object
 
@@ -43,15 +45,21 @@ def create_app(
     on_startup: Sequence[Callable[[], Any]] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
     calibration: Callable[[], dict[str, Any] | None] = lambda: None,
+    responses: ResponseStore | None = None,
 ) -> Litestar:
     """The litestar application serving `service`, listening on `host` (default: the config's;
     it decides which web pages may call the router, see `router.edges`). Starting and stopping
     the service is the caller's (`router.app`), through the two hooks; `calibration` says how
-    far background calibration got, for `/readyz` (None: there is none)."""
+    far background calibration got, for `/readyz` (None: there is none); `responses` is where
+    the Responses API's answers are stored (None: nowhere)."""
     keys = Keys(service.config.server)
     generation = _generation_handlers(service, keys)
     app = Litestar(
-        route_handlers=[*generation, *_plain_handlers(service, keys, calibration)],
+        route_handlers=[
+            *generation,
+            *_plain_handlers(service, keys, calibration),
+            *stored_handlers(responses, keys),
+        ],
         on_startup=list(on_startup),
         on_shutdown=list(on_shutdown),
         exception_handlers={

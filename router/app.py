@@ -29,9 +29,10 @@ from litestar import Litestar
 from router.api import create_app
 from router.calibration.calibrate import Options, run_background_calibration, select_suites
 from router.calibration.continuous import Continuation
-from router.config import LoadedConfig, load_config
+from router.config import LoadedConfig, ResponsesConfig, load_config
 from router.grading.sandbox import detect
 from router.metrics import Metrics
+from router.serving.response_store import ResponseStore, open_store
 from router.serving.service import Service
 
 log = logging.getLogger("router")
@@ -51,12 +52,14 @@ class RouterApp:
     ) -> None:
         self.service = Service(loaded, metrics)
         self.calibration = BackgroundCalibration(self.service, calibrate)
+        self.responses = _response_store(loaded.config.responses)
         self.app: Litestar = create_app(
             self.service,
             host,
             on_startup=[self.start],
             on_shutdown=[self.stop],
             calibration=self.calibration.status,
+            responses=self.responses,
         )
 
     async def start(self) -> None:
@@ -67,6 +70,8 @@ class RouterApp:
     async def stop(self) -> None:
         await self.calibration.stop()
         await self.service.stop()
+        if self.responses is not None:
+            await self.responses.close()
         gc.unfreeze()
 
     def stop_background(self) -> None:
@@ -131,6 +136,14 @@ class BackgroundCalibration:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _response_store(settings: ResponsesConfig) -> ResponseStore | None:
+    """The Responses API's store as `[responses]` sets it; None when off or not usable."""
+    if not settings.store:
+        return None
+    max_bytes = int(settings.max_megabytes * 1024 * 1024)
+    return open_store(settings.file(), settings.max_age_days * 86400, max_bytes)
 
 
 async def _warn_without_sandbox() -> bool:

@@ -26,6 +26,7 @@ import msgspec
 import msgspec.structs
 
 from router.errors import ConfigError, split_validation
+from router.paths import data_dir
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8800
@@ -156,12 +157,13 @@ class OpenAIBackendConfig(_Backend, tag="openai"):
 
 
 class MLXBackendConfig(_Backend, tag="mlx"):
-    """`kind = "mlx"`: in-process models (router.backends.mlx). A model generates one request
-    at a time; the others wait in its queue (`max_queue`), by default for as long as it takes
-    (`queue_timeout` unset)."""
+    """`kind = "mlx"`: in-process models (router.backends.mlx). A model generates up to
+    `max_concurrency` requests together, in one batch; the others wait in its queue
+    (`max_queue`), by default for as long as it takes (`queue_timeout` unset)."""
 
     kind: ClassVar[str] = "mlx"
-    max_concurrency: ClassVar[int] = 1  # one generation thread per model: not a setting
+    # per model at once, decoding together in one batch (router.backends.mlx.batching)
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=32)] = 8
     queue_timeout: Seconds | None = None  # no limit: each waits for its turn
     model_dirs: list[str] = []  # folders scanned for model folders
     # residency, see router.backends.mlx.residency
@@ -256,12 +258,31 @@ class SessionsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     switch_margin: Share = 0.05  # a task change moves only when the new best scores this more
 
 
+class ResponsesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Stored responses of the Responses API (router.serving.response_store)."""
+
+    store: bool = True  # false: nothing is stored; GET /v1/responses/{id} answers 404
+    path: str | None = None  # the SQLite file; None: <data dir>/responses.sqlite3
+    max_age_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # older responses are deleted
+    # past this many MiB of stored payload, the oldest responses are deleted first
+    max_megabytes: Annotated[float, msgspec.Meta(gt=0)] = 256.0
+
+    def __post_init__(self) -> None:
+        if self.path is not None and not self.path.strip():
+            raise ValueError("path: must not be empty (leave it out for the data folder)")
+
+    def file(self) -> Path:
+        """Where the store lives."""
+        return Path(self.path).expanduser() if self.path else data_dir() / "responses.sqlite3"
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     server: ServerConfig = ServerConfig()
     backends: list[BackendConfig] = []
     routing: RoutingConfig = RoutingConfig()
     sessions: SessionsConfig = SessionsConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    responses: ResponsesConfig = ResponsesConfig()
 
     def __post_init__(self) -> None:
         names = [b.name for b in self.backends]

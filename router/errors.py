@@ -11,6 +11,7 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
     ├── ModelFileError           a model file cannot be read or converted (GGUF import, loading)
     ├── ServerBusy           503  open connections at `max_connections` (router.server)
     ├── ShuttingDown         503  the server stopped before the answer was complete
+    ├── StoreFailed          500  the stored responses' file broke while serving
     └── RequestError             the client's request cannot be served as sent
         ├── InvalidRequest       400  malformed JSON, missing or wrong fields
         │   └── NoCapableModel   400  no model can take this request (images, tools, context)
@@ -18,6 +19,7 @@ with the class's status; the CLI prints `str(err)` as one line. Errors from lowe
         ├── OriginNotAllowed     403  a CORS preflight from an origin `cors_origins` leaves out
         ├── ModelNotFound        404  no configured or discovered model by that name
         ├── EndpointNotFound     404  a path the router does not serve (lists those it does)
+        ├── ResponseNotFound     404  no stored response by that id (Responses API)
         ├── MethodNotAllowed     405  a served path asked with another method (carries Allow)
         ├── PayloadTooLarge      413  body over the configured limit
         ├── HeadersTooLarge      431  request head over `max_header_bytes` (router.server)
@@ -152,6 +154,17 @@ class ModelNotFound(RequestError):
 class EndpointNotFound(RequestError):
     status = 404
     code = "endpoint_not_found"
+
+
+class ResponseNotFound(RequestError):
+    status = 404
+    code = "not_found"
+
+
+class StoreFailed(RouterError):
+    """The stored responses could not be read (their file broke after it was opened)."""
+
+    code = "response_store_failed"
 
 
 class MethodNotAllowed(RequestError):

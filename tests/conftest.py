@@ -9,6 +9,7 @@ service's state.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -86,6 +87,21 @@ def _hermetic(loaded: LoadedConfig, folder: Path) -> LoadedConfig:
         return loaded
     routing = msgspec.structs.replace(config.routing, profiles_dir=str(folder / "profiles"))
     return LoadedConfig(msgspec.structs.replace(config, routing=routing), loaded.source)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The router's data folder (stored responses) in a temporary folder for the whole session,
+    never the user's own: set in the environment, so router processes the tests start use it
+    too."""
+    folder = tmp_path_factory.mktemp("router-data")
+    before = os.environ.get("ROUTER_DATA_DIR")
+    os.environ["ROUTER_DATA_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("ROUTER_DATA_DIR", None)
+    else:
+        os.environ["ROUTER_DATA_DIR"] = before
 
 
 FAKE_MODELS = [

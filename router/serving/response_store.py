@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import msgspec
 
-from router.errors import RouterError
+from router.errors import StoreFailed
 
 log = logging.getLogger("router")
 T = TypeVar("T")
@@ -72,12 +72,6 @@ class StoredResponse(msgspec.Struct, frozen=True):
         """The payload bytes counted against `max_bytes`."""
         parts = (self.id.encode(), self.model.encode(), self.response, self.input_items)
         return sum(map(len, parts)) + len(self.messages)
-
-
-class StoreFailed(RouterError):
-    """The stored responses could not be read (the file broke after it was opened)."""
-
-    code = "response_store_failed"
 
 
 class ResponseStore:
