@@ -12,7 +12,7 @@ import httpx
 import pytest
 from mlx_lm.utils import load_tokenizer
 
-from tests.conftest import RunningRouter, backend_toml
+from tests.conftest import FAKE_MODELS, RunningRouter, backend_toml
 from tests.fakes.upstream import FakeUpstream
 
 HELLO = [{"role": "user", "content": "What is the capital of France?"}]
@@ -190,3 +190,64 @@ def test_in_process_model_counts_exactly_and_streams(
     cached = message.usage.cache_read_input_tokens or 0
     assert message.usage.input_tokens + cached == expected
     assert message.content[0].text  # type: ignore[union-attr]
+
+
+FAKE_IDS = [m.id for m in FAKE_MODELS]
+AGENT_TOOLS = [
+    {"name": name, "description": name, "input_schema": {"type": "object", "properties": {}}}
+    for name in ("read_file", "edit_file", "run_command")
+]
+AGENT_STEPS = [  # what the agent's model asks for, one tool at a time, then its last word
+    ("read_file", {"path": "calc.py"}, "def add(a, b):\n    return a - b\n"),
+    ("edit_file", {"path": "calc.py", "old": "a - b", "new": "a + b"}, "edited calc.py"),
+    ("run_command", {"command": "pytest -q"}, "1 passed in 0.01s"),
+]
+
+
+def _tool_call_answer(step: int, name: str, arguments: dict) -> bytes:
+    call = {"id": f"call_{step}", "type": "function"}
+    call["function"] = {"name": name, "arguments": json.dumps(arguments)}  # type: ignore[assignment]
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    choice = {"index": 0, "finish_reason": "tool_calls", "message": message}
+    usage = {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28}
+    answer = {"id": f"chatcmpl-{step}", "object": "chat.completion", "created": 0}
+    return json.dumps({**answer, "model": "m", "choices": [choice], "usage": usage}).encode()
+
+
+def test_a_multi_step_agent_session_stays_on_its_model(
+    claude: anthropic.Anthropic, fake: FakeUpstream
+) -> None:
+    """Claude Code's loop, replayed: read a file, edit it, run the tests (one tool call a turn,
+    each answered with a tool_result), then a last answer. Routed with `auto`, every step goes to
+    the model that made the first call, in one session."""
+    messages: list = [{"role": "user", "content": "The add test fails. Fix calc.py."}]
+    models, sessions, reasons = set(), set(), []  # the sessions: each step's header
+    for step, (name, arguments, result) in enumerate([*AGENT_STEPS, (None, None, None)]):
+        for model in FAKE_IDS:
+            fake.model(model).body = _tool_call_answer(step, name, arguments) if name else None
+        raw = claude.messages.with_raw_response.create(
+            model="auto",
+            max_tokens=100,
+            messages=messages,
+            tools=AGENT_TOOLS,  # type: ignore[arg-type]
+        )
+        reply = raw.parse()
+        models.add(raw.headers["x-router-model"])
+        sessions.add(raw.headers.get("x-router-session"))
+        reasons.append(raw.headers["x-router-reason"])
+        if name is None:
+            assert reply.stop_reason == "end_turn" and reply.content[0].type == "text"
+            break
+        assert reply.stop_reason == "tool_use"
+        (use,) = reply.content
+        assert use.type == "tool_use" and use.name == name and use.input == arguments
+        done = {"type": "tool_result", "tool_use_id": use.id, "content": result}
+        messages += [reply.to_param(), {"role": "user", "content": [done]}]
+    assert len(models) == 1
+    assert len(sessions) == 2 and None in sessions  # a first turn is no conversation yet
+    assert all(r.startswith("tool loop: kept from turn 1") for r in reasons[1:]), reasons
+    sent = fake.requests[-1].json["messages"]
+    assert [m["role"] for m in sent] == ["user", *["assistant", "tool"] * 3]
+    calls = [m["tool_calls"][0]["function"]["name"] for m in sent if m["role"] == "assistant"]
+    assert calls == ["read_file", "edit_file", "run_command"]
+    assert [m["content"] for m in sent if m["role"] == "tool"] == [s[2] for s in AGENT_STEPS]

@@ -238,11 +238,13 @@ def follow(
     limit: int,
 ) -> Steer:
     """The route for a turn: `fresh` is the policy's for this request alone; `stay_fits` says
-    the prior model can take the request; `switch` is `worth_switching`'s answer (asked only
-    when the task changed)."""
+    the prior model can take the request (or the policy took it anyway: when no model declares
+    what a request needs, its candidates are the default's, and the prior model among them is no
+    reason to move); `switch` is `worth_switching`'s answer (asked only when the task
+    changed)."""
     if prior is None:
         return Steer(fresh, task, "", "new")
-    if not stay_fits:
+    if not stay_fits and prior.model not in fresh:
         return Steer(fresh, task, f"switched: {prior.model} cannot take it", "unfit")
     if turn.tool_loop:
         kept = _staying(prior, fresh, limit)

@@ -253,6 +253,24 @@ LOOP = Turn(4, True, 100, 10)
             False,
             (["b"], "summarize", "switched: a cannot take it", "unfit"),
         ),
+        (  # no model declares what the request needs: the policy's own pick is no switch
+            PRIOR,
+            LOOP,
+            "code",
+            ["a", "b"],
+            False,
+            False,
+            (["a", "b"], "summarize", "tool loop: kept from turn 2", "tool"),
+        ),
+        (
+            PRIOR,
+            TURN,
+            "summarize",
+            ["b", "a"],
+            False,
+            False,
+            (["a", "b"], "summarize", "kept from turn 2", "kept"),
+        ),
     ],
 )
 def test_follow(
