@@ -1,7 +1,8 @@
 """The composition root: what `router serve` runs, put together in one place.
 
 `RouterApp` builds the `Service` (its backends from `router.backends.build_backend`), the HTTP
-application over it (`router.api.create_app`) and the background calibration, and gives them
+application over it (`router.api.create_app`), the Responses API's store
+(`router.serving.response_store`, closed last) and the background calibration, and gives them
 one lifecycle: at start the service starts, start-up's garbage is handed back to the system,
 and calibration is scheduled; at shutdown calibration stops first (at once, before the grace
 period: `stop_background`), then the service. Calibration is the quick start-up run where no
