@@ -87,7 +87,11 @@ class ResponseStore:
     # --- the asyncio side: each call hands one function to the store's thread -----------------
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        except RuntimeError:  # the thread is gone: a request outlived the shutdown
+            raise sqlite3.ProgrammingError("the response store is closed") from None
+        return await future
 
     async def put(self, item: StoredResponse) -> None:
         """Store `item` (replacing an entry with its id), then prune. A failed write is logged,
@@ -178,7 +182,7 @@ class ResponseStore:
 
     def stored_bytes(self) -> int:
         """The payload bytes stored now (for tests and the log)."""
-        return self._pool.submit(_total, self._conn()).result()
+        return self._pool.submit(lambda: _total(self._conn())).result()
 
 
 class _transaction:

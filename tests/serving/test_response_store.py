@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from router.errors import StoreFailed
 from router.serving.response_store import ResponseStore, StoredResponse, open_store
 
 DAY = 86400.0
@@ -176,3 +177,12 @@ async def test_the_data_folder_is_made_private(tmp_path: Path) -> None:
     assert store is not None
     assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
     await store.close()
+
+
+async def test_calls_after_close_fail_cleanly(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "r.sqlite3", DAY, MiB)
+    assert store is not None
+    await store.close()
+    await store.put(item(1))  # logged, not raised: a request that outlived the shutdown
+    with pytest.raises(StoreFailed):
+        await store.get(item(1).id)
