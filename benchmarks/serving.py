@@ -1,26 +1,32 @@
-"""The in-process engine serving a growing conversation: time to first token, turn by turn.
+"""The in-process engine against `mlx_lm.server` (issue 16 §5), side by side in one run.
 
-A conversation with a ~400-token system prompt, 5 user turns, each answer (greedy, a few
-tokens) sent back with the next turn as a chat client does. Measured one after the other in
-one run, on the same model folder (by default the embedded SmolLM2-135M):
+Both servers on the same model folder (by default the embedded SmolLM2-135M), one after the
+other, greedy decoding, through the official `openai` client (`serving_load.py`):
 
-- `router, cache`: a router's in-process model with its prompt cache (the default);
-- `router, no cache`: the same weights with `prompt_cache_bytes = 0` (the whole conversation
-  read again every turn);
-- `mlx_lm.server` (with `--mlx-lm`): the server mlx-lm ships, on the same folder.
+- `decode`: single-stream decode tokens/s, counted from the first streamed token (the prompt's
+  reading left out), the median of `--decode-repeats` stories of `--decode-tokens`;
+- `concurrency`: aggregate tokens/s at `--streams` (1, 2, 4, 8) streams at once, each a
+  different story prompt of `--stream-tokens`, tokens counted from `usage`, over the wall time;
+- `turns`: time to first token over `--turns` turns of a conversation with a ~400-token system
+  prompt, each answer (`--turn-tokens`) sent back with the next turn as a chat client does;
+- `memory`: each server process's peak resident memory (VmHWM), its RSS when ready (before the
+  model loads), and for the router its memory budget and what it reserves for the model;
+- `nocache` (not in the default): the turns again on a router with `prompt_cache_bytes = 0`.
 
-Each model is loaded by a short warm-up request first, so turn 1 counts no load. Prints a table
-and writes JSON (`--out`, default `benchmarks/serving.json`).
+Each model is loaded by a one-token warm-up request first, so no part counts a load. Prints a
+Markdown table and issue 16's targets (met / not met), and writes JSON (`--json`, default
+`benchmarks/serving.json`). The default run takes about 10 minutes on a 2-core CPU.
 
-    .venv/bin/python benchmarks/serving.py [--model DIR] [--turns 5] [--max-tokens 12] [--mlx-lm]
-
-Later (issue 16 §5): single-stream decode, aggregate tokens/s at 1-8 streams, peak memory.
+    .venv/bin/python benchmarks/serving.py [--parts decode,concurrency,turns,memory]
+        [--model DIR] [--streams 1,2,4,8] [--stream-tokens 32] [--decode-tokens 48]
+        [--turns 5] [--turn-tokens 12] [--budget-mb N] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -28,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +42,14 @@ import httpx
 import openai
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import serving_load as load  # noqa: E402
+from benchmarks import serving_report as report  # noqa: E402
+
+PARTS = ("decode", "concurrency", "turns", "memory", "nocache")
+MODEL_ID = "local"  # the model's id on the router
 TOPICS = (
     "the water cycle",
     "how volcanoes form",
@@ -93,11 +108,11 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 300)
 
 
 @contextmanager
-def serving(argv: list[str], ready_url: str) -> Iterator[None]:
+def serving(argv: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         wait_ready(ready_url, process)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -106,116 +121,206 @@ def serving(argv: list[str], ready_url: str) -> Iterator[None]:
             process.kill()
 
 
-def router_config(model: Path, folder: Path) -> Path:
-    path = folder / "router.toml"
-    path.write_text(
-        '[server]\nlog_level = "warning"\n'
-        f'[[backends]]\nname = "cached"\nkind = "mlx"\nidle_ttl = 0\n'
-        f'models = [{{ id = "cached", path = "{model}" }}]\n'
-        f'[[backends]]\nname = "plain"\nkind = "mlx"\nidle_ttl = 0\nprompt_cache_bytes = 0\n'
-        f'models = [{{ id = "plain", path = "{model}" }}]\n'
-    )
+def router_config(model: Path, folder: Path, cache: bool, budget_mb: int | None) -> Path:
+    """A router serving only `model`, in process, never unloaded; with or without its cache."""
+    lines = ["[server]", 'log_level = "warning"', "[[backends]]", 'name = "local"', 'kind = "mlx"']
+    lines.append("idle_ttl = 0")
+    if not cache:
+        lines.append("prompt_cache_bytes = 0")
+    if budget_mb:
+        lines.append(f"memory_budget_bytes = {budget_mb * report.MB}")
+    lines.append(f'models = [{{ id = "{MODEL_ID}", path = "{model}" }}]')
+    path = folder / ("router.toml" if cache else "router-nocache.toml")
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def turn(client: openai.OpenAI, model: str, messages: list[Any], max_tokens: int) -> dict[str, Any]:
-    """One streamed turn: time to first token, the answer, the usage."""
-    started = time.perf_counter()
-    first: float | None = None
-    parts: list[str] = []
-    usage: Any = None
-    stream = client.chat.completions.create(
-        model=model,
-        messages=messages,
-        temperature=0,
-        max_tokens=max_tokens,
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            first = first or time.perf_counter()
-            parts.append(chunk.choices[0].delta.content)
-        usage = chunk.usage or usage
-    details = getattr(usage, "prompt_tokens_details", None) if usage else None
-    return {
-        "ttft_s": round((first or time.perf_counter()) - started, 3),
-        "answer": "".join(parts),
-        "prompt_tokens": usage.prompt_tokens if usage else None,
-        "cached_tokens": details.cached_tokens if details else None,
-    }
-
-
-def conversation(base_url: str, model: str, turns: int, max_tokens: int) -> list[dict[str, Any]]:
-    client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=900)
-    warm = [{"role": "user", "content": "Hi"}]
-    client.chat.completions.create(model=model, messages=warm, max_tokens=1, temperature=0)
+def conversation(api: openai.OpenAI, model: str, turns: int, max_tokens: int) -> list[Any]:
+    """The turns of one conversation, each answer sent back with the next question."""
     messages: list[Any] = [{"role": "system", "content": system_prompt()}]
     out = []
     for n, question in enumerate(questions(turns), 1):
         messages.append({"role": "user", "content": question})
-        result = turn(client, model, messages, max_tokens)
+        result = load.stream(api, model, messages, max_tokens)
         messages.append({"role": "assistant", "content": result["answer"]})
         out.append({"turn": n, **result})
-        print(f"  {model} turn {n}: {result['ttft_s']:.2f} s", file=sys.stderr)
+        print(f"  turn {n}: {result['ttft_s']:.2f} s to the first token", flush=True)
     return out
 
 
-def run(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
-    model = Path(args.model).expanduser()
-    results: dict[str, list[dict[str, Any]]] = {}
+def reservation(config: Path, base_url: str) -> dict[str, int]:
+    """The router's memory budget and what residency reserves of it for the model: the
+    weights (its card's size) and its prompt cache's bound (as `Residency.add` counts them)."""
+    from router.config import parse_config
+
+    backend = parse_config(config.read_bytes(), str(config)).backends[0]
+    budget = backend.budget_bytes()  # type: ignore[union-attr]
+    cards = httpx.get(f"{base_url}/models", timeout=10).json()["data"]
+    weights = next(c for c in cards if c["id"] == MODEL_ID).get("size_bytes") or 0
+    bound = min(backend.prompt_cache_limit(budget), max(0, budget - weights))  # type: ignore[union-attr]
+    return {
+        "budget_bytes": budget,
+        "weights_bytes": weights,
+        "cache_bound_bytes": bound,
+        "reserved_bytes": weights + bound,
+    }
+
+
+def measure(
+    api: openai.OpenAI, model: str, pid: int, parts: set[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The chosen parts on one running server, its model loaded first by a warm-up."""
+    result: dict[str, Any] = {"memory": {"start_bytes": load.memory(pid)["rss_bytes"]}}
+    result["load_average"] = [os.getloadavg()[0]]  # the machine's, other work included
+    warm = [{"role": "user", "content": "Hi"}]
+    api.chat.completions.create(model=model, messages=warm, max_tokens=1, temperature=0)
+    if "decode" in parts:
+        result["decode"] = load.decode(api, model, args.decode_tokens, args.decode_repeats)
+    if "concurrency" in parts:
+        result["concurrency"] = load.concurrency(api, model, args.streams, args.stream_tokens)
+    if "turns" in parts:
+        result["turns"] = conversation(api, model, args.turns, args.turn_tokens)
+    result["load_average"].append(os.getloadavg()[0])
+    if "memory" in parts:
+        result["memory"]["peak_bytes"] = load.memory(pid)["peak_bytes"]
+    else:
+        del result["memory"]
+    return result
+
+
+def on_router(args: argparse.Namespace, folder: Path, cache: bool, parts: set[str]) -> Any:
+    """The parts on a router serving the model in its own process."""
+    config = router_config(args.model, folder, cache, args.budget_mb)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    argv = [str(ROOT / ".venv/bin/router"), "serve", "--calibrate", "off", "--port", str(port)]
+    with serving([*argv, "--config", str(config)], f"{url}/models") as process:
+        result = measure(load.client(url), MODEL_ID, process.pid, parts, args)
+        if "memory" in result:
+            result["memory"] |= reservation(config, url)
+    return result
+
+
+def on_mlx_lm(args: argparse.Namespace, parts: set[str]) -> Any:
+    """The parts on `mlx_lm.server`, on the same model folder."""
+    port = free_port()
+    argv = [sys.executable, "-m", "mlx_lm", "server", "--model", str(args.model)]
+    url = f"http://127.0.0.1:{port}/v1"
+    with serving([*argv, "--port", str(port)], f"{url}/models") as process:
+        return measure(load.client(url), str(args.model), process.pid, parts, args)
+
+
+def run(args: argparse.Namespace) -> report.Servers:
+    """The router, then mlx_lm.server (then, for `nocache`, a router without its cache)."""
+    servers: report.Servers = {}
+    parts = set(args.parts) - {"nocache"}
     with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        argv = [str(ROOT / ".venv/bin/router"), "serve", "--calibrate", "off", "--port", str(port)]
-        argv += ["--config", str(router_config(model, Path(folder)))]
-        with serving(argv, f"http://127.0.0.1:{port}/v1/models"):
-            url = f"http://127.0.0.1:{port}/v1"
-            results["router, cache"] = conversation(url, "cached", args.turns, args.max_tokens)
-            results["router, no cache"] = conversation(url, "plain", args.turns, args.max_tokens)
-    if args.mlx_lm:
-        port = free_port()
-        argv = [sys.executable, "-m", "mlx_lm", "server", "--model", str(model)]
-        argv += ["--port", str(port)]
-        with serving(argv, f"http://127.0.0.1:{port}/v1/models"):
-            url = f"http://127.0.0.1:{port}/v1"
-            results["mlx_lm.server"] = conversation(url, str(model), args.turns, args.max_tokens)
-    return results
+        if parts:
+            print("router, in process:", flush=True)
+            servers[report.ROUTER] = on_router(args, Path(folder), True, parts)
+            print("mlx_lm.server:", flush=True)
+            servers[report.MLX] = on_mlx_lm(args, parts)
+        if "nocache" in args.parts:
+            print("router, no prompt cache:", flush=True)
+            servers["router, no cache"] = on_router(args, Path(folder), False, {"turns"})
+    return servers
 
 
-def table(results: dict[str, list[dict[str, Any]]]) -> str:
-    names = list(results)
-    turns = len(next(iter(results.values())))
-    lines = ["| turn | " + " | ".join(f"{n}: TTFT s (cached/prompt)" for n in names) + " |"]
-    lines.append("| --- |" + " --- |" * len(names))
-    for i in range(turns):
-        cells = []
-        for name in names:
-            r = results[name][i]
-            cells.append(f"{r['ttft_s']:.2f} ({r['cached_tokens']}/{r['prompt_tokens']})")
-        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def git_state() -> dict[str, Any]:
+    """The commit measured, and the router files changed in the tree but not committed."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "router"], capture_output=True, text=True
+    )
+    return {
+        "commit": head.stdout.strip(),
+        "uncommitted": [line[3:] for line in dirty.stdout.splitlines()],
+    }
+
+
+def part_names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if unknown := [n for n in names if n not in PARTS]:
+        raise argparse.ArgumentTypeError(
+            f"unknown part {unknown[0]!r}; choose from {', '.join(PARTS)}"
+        )
+    return names
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def counts(text: str) -> list[int]:
+    return [positive(n.strip()) for n in text.split(",")]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model folder (default: the embedded one)")
+    parser.add_argument(
+        "--parts",
+        type=part_names,
+        default=part_names("decode,concurrency,turns,memory"),
+        help=f"comma-separated, of: {', '.join(PARTS)}",
+    )
+    parser.add_argument(
+        "--streams", type=counts, default=[1, 2, 4, 8], help="concurrent streams, e.g. 1,2,4,8"
+    )
+    parser.add_argument(
+        "--stream-tokens", type=positive, default=32, help="max_tokens of each stream"
+    )
+    parser.add_argument(
+        "--decode-tokens", type=positive, default=48, help="max_tokens of a decode run"
+    )
+    parser.add_argument("--decode-repeats", type=positive, default=3)
+    parser.add_argument("--turns", type=positive, default=5)
+    parser.add_argument(
+        "--turn-tokens", type=positive, default=12, help="max_tokens of each answer"
+    )
+    parser.add_argument(
+        "--budget-mb",
+        type=positive,
+        default=None,
+        help="the router's memory budget (default: its own, half the RAM)",
+    )
+    parser.add_argument(
+        "--json", default=str(ROOT / "benchmarks" / "serving.json"), help="where the JSON goes"
+    )
+    return parser.parse_args(argv)
 
 
 def main() -> None:
     from router.modelfiles.embedded import ensure_default_model
     from router.paths import default_cache_dir
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model folder (default: the embedded one)")
-    parser.add_argument("--turns", type=int, default=5)
-    parser.add_argument("--max-tokens", type=int, default=12)
-    parser.add_argument("--mlx-lm", action="store_true", help="also measure mlx_lm.server")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "serving.json"))
-    args = parser.parse_args()
-    args.model = args.model or str(ensure_default_model(default_cache_dir()))
-    results = run(args)
-    same = [
-        a["answer"] == b["answer"]
-        for a, b in zip(results["router, cache"], results["router, no cache"], strict=True)
-    ]
-    print(table(results))
-    print(f"same answers with and without the cache: {sum(same)}/{len(same)} turns")
-    Path(args.out).write_text(json.dumps({"model": args.model, "results": results}, indent=2))
+    args = parse_args()
+    args.model = Path(args.model or ensure_default_model(default_cache_dir())).expanduser()
+    started = time.monotonic()
+    servers = run(args)
+    goals = report.targets(servers, args.turns)
+    print(report.table(servers) + "\n\n" + report.targets_table(goals))
+    plain = servers.get("router, no cache", {}).get("turns")
+    if plain and servers.get(report.ROUTER, {}).get("turns"):
+        same = [
+            a["answer"] == b["answer"]
+            for a, b in zip(servers[report.ROUTER]["turns"], plain, strict=True)
+        ]
+        print(f"\nsame answers with and without the prompt cache: {sum(same)}/{len(same)} turns")
+    settings = {k: v for k, v in vars(args).items() if k not in ("json", "model")}
+    out = {
+        "model": str(args.model),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **git_state(),
+        "settings": settings,
+        "seconds": round(time.monotonic() - started),
+        "servers": servers,
+        "targets": goals,
+    }
+    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
