@@ -26,7 +26,8 @@ from router.serving.tokens import count_tokens
 from router.wire import decode_chat, encode
 from router.wire.anthropic import TokensCount, decode_count, decode_messages
 from router.wire.anthropic import error_body as anthropic_error
-from router.wire.anthropic_chat import MessageStream, chat_body, to_message
+from router.wire.anthropic_chat import chat_body, to_message
+from router.wire.anthropic_stream import MessageStream
 
 
 class Messages(Generation):

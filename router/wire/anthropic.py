@@ -101,7 +101,7 @@ class CountRequest(msgspec.Struct, kw_only=True):
     system: str | list[TextBlock] | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
-    thinking: msgspec.Raw = msgspec.Raw()  # accepted; no chat field carries it everywhere
+    thinking: msgspec.Raw = msgspec.Raw()  # read leniently (anthropic_chat): never an error
 
 
 class MessagesRequest(CountRequest, kw_only=True):

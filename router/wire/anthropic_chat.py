@@ -4,11 +4,11 @@ its chat path, so every backend (upstreams and in-process models) answers it.
 - `chat_body`: a Messages request as a chat request's body (system first; a user turn's
   tool results become `tool` messages before its text; an assistant's `tool_use` blocks its
   `tool_calls`; images as data URLs; thinking blocks of earlier turns left out: they are the
-  model's own notes, not the conversation).
+  model's own notes, not the conversation; `thinking` on or off as the chat template's
+  `enable_thinking`).
 - `to_message`: a whole chat answer as a Messages answer.
-- `MessageStream`: a chat stream's events, one at a time, as Anthropic's events (message_start,
-  ping, content blocks with text, thinking and input_json deltas, message_delta with the stop
-  reason and usage, message_stop; an OpenAI error event as an `error` event).
+- `router.wire.anthropic_stream.MessageStream` (beside this module): a chat stream's events as
+  Anthropic's, one at a time.
 
 Pure: no I/O. Stop reasons: `length` is max_tokens, tool calls are tool_use, `stop` is
 stop_sequence when the upstream says which sequence matched (vLLM's `stop_reason`), else
@@ -26,32 +26,17 @@ import msgspec
 from router.errors import InvalidRequest
 from router.wire.answers import Usage
 from router.wire.anthropic import (
-    BlockDelta,
-    BlockStart,
-    BlockStop,
     CountRequest,
-    DeltaUsage,
-    Error,
-    ErrorInfo,
     ImageBlock,
-    InputJsonDelta,
     Message,
-    MessageDelta,
     MessagesRequest,
-    MessageStart,
-    MessageStop,
     MessageUsage,
     OutBlock,
-    Ping,
-    StopDelta,
     StopReason,
     TextBlock,
-    TextDelta,
     ThinkingBlock,
-    ThinkingDelta,
     ToolResultBlock,
     ToolUseBlock,
-    event_bytes,
 )
 
 # --- request -----------------------------------------------------------------------------------
@@ -88,9 +73,25 @@ def _sampling(request: MessagesRequest, body: dict[str, Any], stream: bool) -> N
         body["stop"] = request.stop_sequences
     if request.metadata is not None and request.metadata.user_id:
         body["user"] = request.metadata.user_id
+    if (thinking := _thinking(request.thinking)) is not None:
+        # The chat template's switch, as llama.cpp, vLLM, mlx-lm and the in-process models read
+        # it; a template without one ignores it (a model that cannot reason: no error).
+        body["chat_template_kwargs"] = {"enable_thinking": thinking}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+
+
+def _thinking(raw: msgspec.Raw) -> bool | None:
+    """Whether the request asks the model to think: `enabled` (or `adaptive`) yes, `disabled`
+    no; None when it does not say (or says something unknown: accepted, never an error)."""
+    if not len(raw):
+        return None
+    try:
+        kind = msgspec.json.decode(raw).get("type")
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    return {"enabled": True, "adaptive": True, "disabled": False}.get(kind)
 
 
 def _user(content: str | list[Any]) -> list[dict[str, Any]]:
@@ -174,7 +175,7 @@ def _tool_choice(choice: Any, body: dict[str, Any]) -> None:
 # --- answers -----------------------------------------------------------------------------------
 
 
-class _Function(msgspec.Struct):
+class Function(msgspec.Struct):
     name: str | None = None
     arguments: str | None = None
 
@@ -182,10 +183,10 @@ class _Function(msgspec.Struct):
 class _Call(msgspec.Struct):
     index: int = 0
     id: str | None = None
-    function: _Function | None = None
+    function: Function | None = None
 
 
-class _Said(msgspec.Struct):
+class Said(msgspec.Struct):
     """A chat answer's message, or a chunk's delta."""
 
     content: str | None = None
@@ -198,8 +199,8 @@ class _Said(msgspec.Struct):
 
 
 class _Choice(msgspec.Struct):
-    message: _Said | None = None
-    delta: _Said | None = None
+    message: Said | None = None
+    delta: Said | None = None
     finish_reason: str | None = None
     stop_reason: str | int | None = None  # vLLM: the stop sequence that matched
 
@@ -210,14 +211,14 @@ class _ErrorDetail(msgspec.Struct):
     code: str | None = None
 
 
-class _Answer(msgspec.Struct):
+class ChatAnswer(msgspec.Struct):
     id: str = ""
     choices: list[_Choice] = []
     usage: Usage | None = None
     error: _ErrorDetail | None = None
 
 
-_decode_answer = msgspec.json.Decoder(_Answer).decode
+decode_answer = msgspec.json.Decoder(ChatAnswer).decode
 
 
 def new_id() -> str:
@@ -237,7 +238,7 @@ def stop_reason(
     return "end_turn", None
 
 
-def _usage(usage: Usage | None) -> MessageUsage:
+def message_usage(usage: Usage | None) -> MessageUsage:
     if usage is None:
         return MessageUsage()
     details = usage.prompt_tokens_details
@@ -258,138 +259,26 @@ def _input(arguments: str | None) -> dict[str, Any]:
 
 def to_message(body: bytes, model: str, stops: list[str]) -> bytes:
     """A whole chat answer (its first choice) as a Messages answer."""
-    answer = _decode_answer(body)
+    answer = decode_answer(body)
     choice = answer.choices[0] if answer.choices else _Choice()
-    said = choice.message or _Said()
+    said = choice.message or Said()
     content: list[OutBlock] = []
     if thought := said.thought():
         content.append(ThinkingBlock(thought))
     if said.content:
         content.append(TextBlock(said.content))
     for call in said.tool_calls or []:
-        function = call.function or _Function()
+        function = call.function or Function()
         content.append(
-            ToolUseBlock(call.id or _tool_id(), function.name or "", _input(function.arguments))
+            ToolUseBlock(call.id or tool_id(), function.name or "", _input(function.arguments))
         )
     reason, sequence = stop_reason(
         choice.finish_reason, choice.stop_reason, bool(said.tool_calls), stops
     )
     msg_id = "msg_" + answer.id if answer.id else new_id()
-    message = Message(msg_id, model, content, _usage(answer.usage), reason, sequence)
+    message = Message(msg_id, model, content, message_usage(answer.usage), reason, sequence)
     return msgspec.json.encode(message)
 
 
-def _tool_id() -> str:
+def tool_id() -> str:
     return "toolu_" + uuid.uuid4().hex[:24]
-
-
-# --- streams -----------------------------------------------------------------------------------
-
-# Anthropic's error type for the codes the router's own error events carry.
-_STREAM_ERRORS = {
-    "rate_limit_exceeded": "rate_limit_error",
-    "shutting_down": "overloaded_error",
-    "no_model_available": "overloaded_error",
-    "queue_timeout": "overloaded_error",
-    "upstream_timeout": "timeout_error",
-}
-
-
-class MessageStream:
-    """One chat stream's events translated, in order: `start`, `feed` for each event (the
-    OpenAI SSE bytes), then `end`. Each returns the Anthropic events' bytes to send."""
-
-    def __init__(self, model: str, stops: list[str]) -> None:
-        self.model = model
-        self.stops = stops
-        self.index = -1  # the open content block's, if `open`
-        self.open: str | None = None  # "text", "thinking", or "tool:<chat index>"
-        self.tools = False
-        self.finish: str | None = None
-        self.matched: str | int | None = None
-        self.usage: Usage | None = None
-        self.over = False
-
-    def start(self) -> bytes:
-        message = Message(new_id(), self.model, [], MessageUsage())
-        return event_bytes(MessageStart(message)) + event_bytes(Ping())
-
-    def feed(self, data: bytes) -> bytes:
-        out = b""
-        for payload in _payloads(data):
-            if self.over:
-                break
-            if payload == b"[DONE]":
-                out += self.end()
-            else:
-                out += self._chunk(_decode_answer(payload))
-        return out
-
-    def end(self) -> bytes:
-        """The closing events (once; nothing after an error)."""
-        if self.over:
-            return b""
-        self.over = True
-        reason, sequence = stop_reason(self.finish, self.matched, self.tools, self.stops)
-        usage = _usage(self.usage)
-        delta = DeltaUsage(usage.output_tokens, usage.input_tokens, usage.cache_read_input_tokens)
-        closing = event_bytes(MessageDelta(StopDelta(reason, sequence), delta))
-        return self._close() + closing + event_bytes(MessageStop())
-
-    def _chunk(self, answer: _Answer) -> bytes:
-        if answer.error is not None:
-            self.over = True
-            kind = _STREAM_ERRORS.get(answer.error.code or "", "api_error")
-            return event_bytes(Error(ErrorInfo(kind, answer.error.message)))
-        if answer.usage is not None:
-            self.usage = answer.usage
-        out = b""
-        for choice in answer.choices[:1]:  # Anthropic answers have one
-            if choice.finish_reason:
-                self.finish, self.matched = choice.finish_reason, choice.stop_reason
-            if choice.delta is not None:
-                out += self._delta(choice.delta)
-        return out
-
-    def _delta(self, said: _Said) -> bytes:
-        out = b""
-        if thought := said.thought():
-            out += self._block("thinking", ThinkingBlock(""))
-            out += event_bytes(BlockDelta(self.index, ThinkingDelta(thought)))
-        if said.content:
-            out += self._block("text", TextBlock(""))
-            out += event_bytes(BlockDelta(self.index, TextDelta(said.content)))
-        for call in said.tool_calls or []:
-            self.tools = True
-            function = call.function or _Function()
-            kind = f"tool:{call.index}"
-            if self.open != kind:
-                block = ToolUseBlock(call.id or _tool_id(), function.name or "", {})
-                out += self._block(kind, block)
-            if function.arguments:
-                out += event_bytes(BlockDelta(self.index, InputJsonDelta(function.arguments)))
-        return out
-
-    def _block(self, kind: str, block: OutBlock) -> bytes:
-        """Open `block` as one of `kind`, unless that is the open one (closing the open one)."""
-        if self.open == kind:
-            return b""
-        out = self._close()
-        self.index += 1
-        self.open = kind
-        return out + event_bytes(BlockStart(self.index, block))
-
-    def _close(self) -> bytes:
-        if self.open is None:
-            return b""
-        self.open = None
-        return event_bytes(BlockStop(self.index))
-
-
-def _payloads(data: bytes) -> list[bytes]:
-    """The `data:` payloads of SSE bytes (comments and other fields skipped)."""
-    out: list[bytes] = []
-    for line in data.splitlines():
-        if line.startswith(b"data:"):
-            out.append(line[5:].strip())
-    return out

@@ -11,7 +11,8 @@ import pytest
 
 from router.errors import InvalidRequest
 from router.wire.anthropic import decode_count, decode_messages, error_body
-from router.wire.anthropic_chat import MessageStream, chat_body, stop_reason, to_message
+from router.wire.anthropic_chat import chat_body, stop_reason, to_message
+from router.wire.anthropic_stream import MessageStream
 
 IMAGE = {"type": "base64", "media_type": "image/jpeg", "data": "QUJD"}
 USE = {"type": "tool_use", "id": "t1", "name": "ls", "input": {"dir": "."}}
@@ -138,6 +139,24 @@ def test_settings_tools_and_tool_choice_become_chats() -> None:
         "u1",
     )
     assert body["max_tokens"] == 9 and "stream" not in body
+    assert body["chat_template_kwargs"] == {"enable_thinking": True}
+
+
+@pytest.mark.parametrize(
+    ("thinking", "switch"),
+    [
+        ({"type": "enabled", "budget_tokens": 2048}, True),
+        ({"type": "adaptive"}, True),
+        ({"type": "disabled"}, False),
+        ({"type": "something-new"}, None),
+        ("odd", None),
+        (None, None),
+    ],
+)
+def test_thinking_is_the_chat_templates_switch(thinking: object, switch: bool | None) -> None:
+    extra = {} if thinking is None else {"thinking": thinking}
+    body = _chat(messages=[{"role": "user", "content": "hi"}], **extra)
+    assert body.get("chat_template_kwargs", {}).get("enable_thinking") == switch
     assert (
         _chat(messages=[{"role": "user", "content": "x"}], tool_choice={"type": "any"})[
             "tool_choice"
