@@ -4,7 +4,8 @@ It translates: bytes and headers in, a decoded request and hints to the service,
 `RouterError`s back out in OpenAI's shape. The generation endpoints are raw ASGI handlers (the
 hot path: the body is read once and forwarded as it came, chunks pass through as bytes); the
 rest are ordinary litestar handlers. The generation handlers live in `router.api_generation`,
-Anthropic's routes over them in `router.api_anthropic`.
+Anthropic's routes over them in `router.api_anthropic`, the Responses API's in
+`router.api_responses`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from router.api_anthropic import CountTokens, Messages
 from router.api_generation import Generation
+from router.api_responses import Responses
 from router.api_stored import stored_handlers
 from router.auth import Keys
 from router.backends.protocol import Endpoint, Parsed
@@ -53,7 +55,7 @@ def create_app(
     far background calibration got, for `/readyz` (None: there is none); `responses` is where
     the Responses API's answers are stored (None: nowhere)."""
     keys = Keys(service.config.server)
-    generation = _generation_handlers(service, keys)
+    generation = _generation_handlers(service, keys, responses)
     app = Litestar(
         route_handlers=[
             *generation,
@@ -76,7 +78,9 @@ def create_app(
     return app
 
 
-def _generation_handlers(service: Service, keys: Keys) -> list[Any]:
+def _generation_handlers(
+    service: Service, keys: Keys, responses: ResponseStore | None
+) -> list[Any]:
     endpoints: list[tuple[str, Endpoint, Callable[[bytes], Parsed]]] = [
         ("/v1/chat/completions", "chat/completions", decode_chat),
         ("/v1/completions", "completions", decode_completion),
@@ -88,6 +92,8 @@ def _generation_handlers(service: Service, keys: Keys) -> list[Any]:
         handlers.append(asgi(path, copy_scope=False)(generation.handle))
     for path, cls in (("/v1/messages", Messages), ("/v1/messages/count_tokens", CountTokens)):
         handlers.append(asgi(path, copy_scope=False)(cls(service, keys).handle))
+    posted = Responses(service, keys, responses)
+    handlers.append(asgi("/v1/responses", copy_scope=False)(posted.handle))
     return handlers
 
 

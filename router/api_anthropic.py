@@ -39,7 +39,7 @@ class Messages(Generation):
         self.send_error = _send_anthropic_error
         self.api = "messages"
 
-    def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
+    async def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
         request = decode_body(decode_messages, body)
         chat = encode(chat_body(request, stream=bool(getattr(request, "stream", False))))
         return decode_body(decode_chat, chat), chat
@@ -71,7 +71,7 @@ class CountTokens(Messages):
     """`POST /v1/messages/count_tokens`: the prompt's tokens for the model it routes to, exact
     for in-process models (`x-router-token-count: exact`), else an estimate (`estimate`)."""
 
-    def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
+    async def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
         chat = encode(chat_body(decode_body(decode_count, body)))
         return decode_body(decode_chat, chat), chat
 

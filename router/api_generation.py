@@ -69,7 +69,7 @@ class Generation:
                 raise MethodNotAllowed(served, allow="POST")
             credentials, hints = _read_headers(scope)
             self.keys.check(*credentials)
-            parsed, body = self._prepare(await _read_body(receive, self.max_body))
+            parsed, body = await self._prepare(await _read_body(receive, self.max_body))
         except RouterError as err:
             meter.finish(err.status, timed=False)
             await self.send_error(send, err)
@@ -77,8 +77,8 @@ class Generation:
         work = self._answer(parsed, body, hints, meter, send)
         await _until_disconnect(receive, work, meter, send, self.send_error)
 
-    def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
-        """The decoded request and the body to send on."""
+    async def _prepare(self, body: bytes) -> tuple[Parsed, bytes]:
+        """The decoded request and the body to send on (async: a subclass may read a store)."""
         return decode_body(self.decode, body), body
 
     async def _answer(

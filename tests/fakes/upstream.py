@@ -80,6 +80,9 @@ class FakeModel:
     retry_after: str = "1"  # Retry-After sent with "503" and "429"
     body: bytes | None = None  # a prepared whole answer, sent as is (status 200, 1 MiB pieces)
     declared_length: int | None = None  # the Content-Length announced for `body` (0: none)
+    # chat tool calls to answer with after the text ([{"id", "type", "function"}], or a function
+    # of the request's body giving them; None or []: none), whole or streamed, finish tool_calls
+    tool_calls: list[dict] | Callable[[dict], list[dict] | None] | None = None
 
     def card(self) -> dict[str, Any]:
         """This model's entry in /v1/models."""
@@ -340,6 +343,8 @@ class _App:
             return await self.prepared(ctx, model.body, model.declared_length)
         text = model.answer(body) if callable(model.answer) else model.answer
         pieces, finish = plan_tokens(model, text, body)
+        calls = model.tool_calls(body) if callable(model.tool_calls) else model.tool_calls
+        finish = "tool_calls" if chat and calls else finish
         prompt = count_words(body.get("messages") if chat else body.get("prompt"))
         usage = {
             "prompt_tokens": prompt,
@@ -354,14 +359,16 @@ class _App:
             "system_fingerprint": "fake",
         }
         if ctx.stream:
-            return await self.stream(ctx, failure, head, pieces, finish, usage, chat)
+            script = (pieces, finish, calls or [])
+            return await self.stream(ctx, failure, head, script, usage, chat)
         loop = asyncio.get_running_loop()
         await _sleep_until(loop, loop.time() + model.ttft + self._gap(model) * (len(pieces) - 1))
         text = "".join(pieces)
         choice = {"index": 0, "logprobs": None, "finish_reason": finish}
-        choice.update(
-            {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
-        )
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message.update(content=text or None, tool_calls=calls)
+        choice.update({"message": message} if chat else {"text": text})
         await ctx.respond(200, _encode({**head, "choices": [choice], "usage": usage}))
 
     @staticmethod
@@ -388,12 +395,12 @@ class _App:
         ctx: _Ctx,
         failure: str | None,
         head: dict,
-        pieces: list[str],
-        finish: str,
+        script: tuple[list[str], str, list[dict]],
         usage: dict,
         chat: bool,
     ) -> None:
-        """Send SSE chunks, paced, then the ending (or the scripted failure)."""
+        """Send SSE chunks, paced, then the tool calls, the ending (or the scripted failure)."""
+        pieces, finish, calls = script
         head["object"] = "chat.completion.chunk" if chat else "text_completion"
         with_usage = bool((ctx.body.get("stream_options") or {}).get("include_usage"))
         if with_usage:
@@ -418,7 +425,8 @@ class _App:
             return await ctx.drop()
         if failure == "malformed":
             return await ctx.chunk(_MALFORMED + _DONE, more=False)
-        tail = frame(None, "", finish)
+        tail = b"".join(frame({"tool_calls": [d]}) for d in _call_deltas(calls))
+        tail += frame(None, "", finish)
         if with_usage:
             tail += b"data: " + _encode({**head, "choices": [], "usage": usage}) + b"\n\n"
         await ctx.chunk(tail + _DONE, more=False)
@@ -439,6 +447,20 @@ class _App:
         usage = {"prompt_tokens": words, "total_tokens": words}
         payload = {"object": "list", "data": data, "model": ctx.model.id, "usage": usage}
         await ctx.respond(200, _encode(payload))
+
+
+def _call_deltas(calls: list[dict]) -> list[dict]:
+    """Tool calls as streamed deltas: each opened with its id and name, then its arguments in
+    two pieces."""
+    out = []
+    for i, call in enumerate(calls):
+        name, arguments = call["function"]["name"], call["function"]["arguments"]
+        opened = {"name": name, "arguments": ""}
+        out.append({"index": i, "id": call["id"], "type": "function", "function": opened})
+        half = len(arguments) // 2
+        for piece in (arguments[:half], arguments[half:]):
+            out.append({"index": i, "function": {"arguments": piece}})
+    return out
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
