@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,17 +65,22 @@ def put(store: ResponseStore, rid: str, items: int) -> None:
     asyncio.run(store.put(entry))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def stored_router(
-    fake: FakeUpstream, start_router: Callable[[str], RunningRouter], tmp_path: Path
-) -> RunningRouter:
-    config = backend_toml("lmstudio", fake.base_url)
+    upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningRouter]:
+    """One router for the module (they take ~0.6 s to start); only the GET/DELETE routes are
+    asked of it, and the fake upstream is never called."""
+    folder = tmp_path_factory.mktemp("stored")
+    config = backend_toml("lmstudio", upstream.base_url)
     config += f'[server]\napi_keys = ["{KEY}"]\n'
-    config += f'[responses]\npath = "{tmp_path / "stored.sqlite3"}"\n'
-    router = start_router(config)
+    config += f'[responses]\npath = "{folder / "stored.sqlite3"}"\n'
+    (folder / "router.toml").write_text(config)
+    router = RunningRouter(folder / "router.toml").start()
     assert router.app.responses is not None
     put(router.app.responses, RID, 45)
-    return router
+    yield router
+    router.stop()
 
 
 @pytest.fixture
@@ -105,13 +110,17 @@ def test_unknown_ids_are_404_in_openai_shape(client: openai.OpenAI) -> None:
 
 
 def test_delete_then_gone(client: openai.OpenAI, stored_router: RunningRouter) -> None:
-    raw = client.responses.with_raw_response.delete(RID)
+    store = stored_router.app.responses
+    assert store is not None
+    doomed = "resp_" + "cd" * 16
+    put(store, doomed, 1)
+    raw = client.responses.with_raw_response.delete(doomed)
     assert raw.status_code == 200
-    assert json.loads(raw.text) == {"id": RID, "object": "response.deleted", "deleted": True}
+    assert json.loads(raw.text) == {"id": doomed, "object": "response.deleted", "deleted": True}
     with pytest.raises(openai.NotFoundError):
-        client.responses.retrieve(RID)
-    assert stored_router.app.responses is not None
-    assert asyncio.run(stored_router.app.responses.get(RID)) is None
+        client.responses.retrieve(doomed)
+    assert asyncio.run(store.get(doomed)) is None
+    assert client.responses.retrieve(RID).id == RID  # only that one
 
 
 def test_input_items_default_page_is_newest_first(client: openai.OpenAI) -> None:
