@@ -50,7 +50,8 @@ def test_two_workers_share_the_port_and_the_metrics_add_up(
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
-    total = 'router_requests_total{api="chat",backend="lmstudio",model="fast-model",status="200",task="none"}'
+    labels = 'api="chat",backend="lmstudio",model="fast-model",status="200",task="none"'
+    total = f"router_requests_total{{{labels}}}"
     assert f"{total} 30.0" in metrics
     assert 'router_backend_up{backend="lmstudio"} 1.0' in metrics
     assert "Traceback" not in output and "Warning" not in output
