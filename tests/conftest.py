@@ -144,6 +144,21 @@ def start_router(tmp_path: Path) -> Iterator[Callable[[str], RunningRouter]]:
         router.stop()
 
 
+@pytest.fixture(scope="session")
+def embedded_router(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedded_model_path: Path,  # noqa: F811 (the fixture, imported above)
+) -> Iterator[RunningRouter]:
+    """One router serving the embedded model in-process (id `smollm2`), shared by the session:
+    its first answer loads the model, ~15 s on CI, paid once."""
+    path = tmp_path_factory.mktemp("embedded-router") / "router.toml"
+    models = f'{{ id = "smollm2", path = "{embedded_model_path}" }}'
+    path.write_text(f'[[backends]]\nname = "local"\nkind = "mlx"\nmodels = [{models}]\n')
+    router = RunningRouter(path).start()
+    yield router
+    router.stop()
+
+
 def backend_toml(name: str, base_url: str, extra: str = "") -> str:
     return f'[[backends]]\nname = "{name}"\nkind = "openai"\nbase_url = "{base_url}"\n{extra}\n'
 

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pydantic
 import pytest
-from openai.types.responses import ResponseStreamEvent
+from openai.types.responses import Response, ResponseStreamEvent
 
 from tests.conftest import FAKE_MODELS, RunningRouter
 from tests.fakes.upstream import FakeUpstream
@@ -42,6 +42,7 @@ def test_string_input_routed_with_auto(client: openai.OpenAI, fake: FakeUpstream
         model="auto", input=QUESTION, instructions="Be brief.", max_output_tokens=50
     )
     response = raw.parse()
+    Response.model_validate_json(raw.http_response.content)  # the SDK's parse does not validate
     assert raw.headers["x-router-model"] == "fast-model"
     assert raw.headers["x-router-reason"].endswith("default")
     assert raw.headers["x-router-task"] and raw.headers["x-router-backend"] == "lmstudio"
@@ -58,6 +59,18 @@ def test_string_input_routed_with_auto(client: openai.OpenAI, fake: FakeUpstream
         {"role": "user", "content": QUESTION},
     ]
     assert sent["max_tokens"] == 50 and "stream" not in sent
+
+
+def test_metadata_and_user_reach_the_chat_path_and_name_the_session(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    raw = client.responses.with_raw_response.create(
+        model="auto", input=QUESTION, metadata={"session_id": "codex-7"}, user="u-1"
+    )
+    assert raw.headers["x-router-session"] == "codex-7"
+    assert raw.parse().metadata == {"session_id": "codex-7"}
+    sent = fake.requests[-1].json
+    assert sent["metadata"] == {"session_id": "codex-7"} and sent["user"] == "u-1"
 
 
 def test_cut_short_is_incomplete(client: openai.OpenAI) -> None:
@@ -274,3 +287,16 @@ def test_a_multi_step_agent_session_stays_on_its_model(
     calls = [m["tool_calls"][0]["function"]["name"] for m in sent if m["role"] == "assistant"]
     assert calls == ["read_file", "edit_file", "run_command"]
     assert [m["content"] for m in sent if m["role"] == "tool"] == [s[2] for s in AGENT_STEPS]
+
+
+def test_in_process_model_streams(embedded_router: RunningRouter) -> None:
+    client = openai.OpenAI(base_url=embedded_router.base_url, api_key="unused", max_retries=0)
+    with client.responses.stream(
+        model="smollm2", input=QUESTION, instructions="Be brief.", max_output_tokens=3
+    ) as stream:
+        events = list(stream)
+    assert events[-1].type == "response.incomplete"  # as OpenAI's: the SDK's final is completed's
+    final = events[-1].response
+    assert final.status == "incomplete" and final.output_text
+    assert final.usage is not None and final.usage.output_tokens == 3
+    assert final.usage.input_tokens > 10
