@@ -300,7 +300,10 @@ def main() -> None:
     args = parse_args()
     args.model = Path(args.model or ensure_default_model(default_cache_dir())).expanduser()
     started = time.monotonic()
-    servers = run(args)
+    try:
+        servers = run(args)
+    except (openai.APIError, httpx.HTTPError) as err:
+        raise SystemExit(f"a request to the server under test failed: {err}") from None
     goals = report.targets(servers, args.turns)
     print(report.table(servers) + "\n\n" + report.targets_table(goals))
     plain = servers.get("router, no cache", {}).get("turns")
