@@ -100,7 +100,7 @@ class FunctionTool(msgspec.Struct, kw_only=True):
     strict: bool | None = None
 
 
-class TextFormat(msgspec.Struct, kw_only=True):
+class TextFormat(msgspec.Struct, kw_only=True, omit_defaults=True):
     """`text.format`: plain text, any JSON object, or JSON following `schema`."""
 
     type: Literal["text", "json_object", "json_schema"]
