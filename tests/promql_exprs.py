@@ -25,7 +25,7 @@ DASHBOARD = DEPLOY / "grafana" / "dashboards" / "router.json"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 
 COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"
-_RMT = ("model", "task", "backend")
+_RMT = ("model", "task", "backend", "api")
 
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "router_requests_total": (COUNTER, (*_RMT, "status")),

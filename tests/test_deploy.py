@@ -283,6 +283,7 @@ def synthetic_series() -> list[dict[str, str]]:
         "model": "google/gemma-3-12b",
         "task": "summarize",
         "backend": "lmstudio",
+        "api": "chat",
         "status": "200",
     }
     series = [{"series": 'up{job="router", instance="r:8800"}', "values": "1x60"}]
