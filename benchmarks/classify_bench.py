@@ -6,8 +6,9 @@ labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out se
 overall, per task and per language, the most frequent confusions, the training time, and the
 classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
 requests, on a 20,000-character paste and on the conversations' requests. Multi-turn: on
-labelled conversations (default `benchmarks/classify/blind5_turns.jsonl`, the newest set by an
-author who saw no training phrasing, not trained on; v2-v4 are training now), every user
+labelled conversations (default `benchmarks/classify/blind5_turns.jsonl`, by an author who saw
+no training phrasing; v2-v5 are training now: pass a newer blind set with --turns, and see
+`benchmarks/classify/loao.py` for figures on authors left out of training), every user
 turn after the first is a request (the conversation up to it); accuracy of the task for
 follow-ups (which keep the task) and switches (a new one), overall and per language.
 

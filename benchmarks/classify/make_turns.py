@@ -26,7 +26,7 @@ turns come from the split's single-turn set written by `make_data.py`: `train.js
 measures generalisation, not memory. The assistant answers are shared by all splits: only
 their shape (length, a code fence) is read. The held-out conversations are written by
 `blind_turns.py` instead (its own phrasings, requests, material and answers, written blind to
-the ones here; only `heldout.jsonl`'s openers are shared). The spent blind sets (v2-v4,
+the ones here; only `heldout.jsonl`'s openers are shared). The spent blind sets (v2-v5,
 `SPENT`: each measured once, blind) are appended to `turns.jsonl` as training, every
 `heldout.jsonl` text in them replaced (see `spent`). Seeded, so reproducible:
 
@@ -60,7 +60,12 @@ CONVERSATIONS = {"train": 2500, "dev": 200, "heldout": 160}  # per language
 FOLLOW_SHARE = 0.6  # of the turns after the first
 COMPOSED = 0.75  # train and dev: share of later turns from turn_phrases' compositions
 SPLITS = ("train", "dev", "heldout")
-SPENT = ("heldout_turns.jsonl", "blind3_turns.jsonl", "blind4_turns.jsonl")  # v2-v4: training
+SPENT = (  # v2-v5: training
+    "heldout_turns.jsonl",
+    "blind3_turns.jsonl",
+    "blind4_turns.jsonl",
+    "blind5_turns.jsonl",
+)
 Pools = dict[str, dict[str, dict[str, list[str]]]]  # [task][lang][split]
 
 

@@ -154,9 +154,10 @@ def test_spent_conversations_meet_the_targets(clf: Classifier) -> None:
 
 
 def test_blind5_no_worse_than_measured(clf: Classifier) -> None:
-    """blind5 (an author who saw no training phrasing; not trained on) measured once with this
-    model: follow-ups 0.863, switches 0.961. Floors at that level catch a regression; the
-    issue's 0.92 for follow-ups is not met on it (nor on v3-v5 when each was blind)."""
+    """blind5 (an author who saw no training phrasing) measured once blind: follow-ups 0.863,
+    switches 0.961; spent since and now training (0.962 and 0.961 with it), so these floors
+    only catch a regression; blind figures come from benchmarks/classify/loao.py (each
+    author left out) and from the next blind set."""
     acc = multi_turn_accuracy(clf, "blind5_turns.jsonl")
     print(acc)
     assert acc["follow"] >= 0.85 and acc["switch"] >= 0.95
@@ -165,12 +166,12 @@ def test_blind5_no_worse_than_measured(clf: Classifier) -> None:
 
 
 def test_spent_blind_sets_are_training_without_heldout_texts() -> None:
-    """v2-v4 (make_turns.SPENT) are in the training conversations, but no text of the
+    """v2-v5 (make_turns.SPENT) are in the training conversations, but no text of the
     single-turn held-out set (later blind sets open with it) is a training turn or system."""
     train_dir = REPO / "router" / "data" / "classify"
     train = read_conversations(train_dir / "turns.jsonl")
     turns = {t.user.strip() for c in train for t in c.turns} | {c.system for c in train}
-    for name in ("heldout_turns.jsonl", "blind3_turns.jsonl", "blind4_turns.jsonl"):
+    for name in ("heldout_turns.jsonl", *(f"blind{n}_turns.jsonl" for n in (3, 4, 5))):
         later = {t.user.strip() for c in read_conversations(DATA / name) for t in c.turns[1:]}
         assert len(later & turns) >= 0.4 * len(later), name  # (v3's switches: mostly held)
     held = {ex.text.strip() for ex in read_examples(DATA / "heldout.jsonl")}
@@ -253,31 +254,10 @@ def test_blind_labels_are_consistent(n: int) -> None:
         assert all(kinds[(lang, task)] >= 10 for task in classifier.TASKS), lang
 
 
-def test_blind5_is_apart_from_training_and_written_by_its_generator() -> None:
-    """No blind5 turn is a training later turn or a train.jsonl text (nor a later blind5 turn a
-    training turn at all); 60+ follow-up and 35+ switch phrasings a language; the file is what
-    the generator writes."""
-    module, train_dir = generator(5), REPO / "router" / "data" / "classify"
-    train = read_conversations(train_dir / "turns.jsonl")
-    later = {t.user.strip() for c in train for t in c.turns[1:]}
-    every = {t.user.strip() for c in train for t in c.turns}
-    lines = (train_dir / "train.jsonl").read_bytes().splitlines()
-    texts = {msgspec.json.decode(line)["text"].strip() for line in lines if line.strip()}
-    held = read_conversations(module.OUT)
-    shared = {t.user.strip() for c in held for t in c.turns} & (later | texts)
-    shared |= {t.user.strip() for c in held for t in c.turns[1:]} & every
-    # v2-v4 are training now: a short phrasing two independent authors both wrote ("continue"
-    # alike) is a coincidence, allowed in a few; anything else shared fails
-    spent = {
-        t.user.strip()
-        for name in ("heldout_turns.jsonl", "blind3_turns.jsonl", "blind4_turns.jsonl")
-        for c in read_conversations(DATA / name)
-        for t in c.turns[1:]
-    }
-    distinct = {t.user.strip() for c in held for t in c.turns[1:]}
-    coincident = {t for t in shared & spent if len(t) <= 20}
-    assert len(coincident) <= 0.02 * len(distinct), len(coincident)
-    assert not shared - coincident, sorted(shared - coincident)  # (only the blind5 side shown)
+def test_blind5_is_written_by_its_generator() -> None:
+    """blind5 (spent, now training: make_turns.SPENT): 60+ follow-up and 35+ switch
+    phrasings a language; the file is what the generator writes."""
+    module = generator(5)
     for lang in ("ja", "en"):
         phrases = module.phrasings(lang)
         assert len(set(phrases["follow"])) >= 60 and len(set(phrases["switch"])) >= 35, lang
