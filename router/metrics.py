@@ -170,6 +170,13 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.batch_size = Gauge(
+            "router_batch_size",
+            "Requests an in-process model is generating together now (one batch).",
+            ["model", "backend"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.overhead = Histogram(
             "router_overhead_seconds",
             "Time spent in the router itself, upstream excluded.",

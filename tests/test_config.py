@@ -40,7 +40,7 @@ def test_each_kind_has_its_own_settings_and_defaults() -> None:
     assert isinstance(openai, OpenAIBackendConfig) and isinstance(mlx, MLXBackendConfig)
     assert (openai.kind, mlx.kind) == ("openai", "mlx")
     assert (openai.max_concurrency, openai.queue_timeout) == (32, 60.0)
-    assert (mlx.max_concurrency, mlx.queue_timeout) == (1, None)  # one at a time, waits its turn
+    assert (mlx.max_concurrency, mlx.queue_timeout) == (8, None)  # one batch of 8, waits its turn
     assert not hasattr(openai, "idle_ttl") and not hasattr(mlx, "base_url")
 
 
@@ -95,8 +95,8 @@ def test_models_may_be_ids_or_tables() -> None:
             'my.toml: backends[0]: unknown key `read_timeout` (only kind = "openai" backends',
         ),
         (
-            b'[[backends]]\nname = "a"\nkind = "mlx"\nmax_concurrency = 4\n',
-            'my.toml: backends[0]: unknown key `max_concurrency` (only kind = "openai"',
+            b'[[backends]]\nname = "a"\nkind = "mlx"\nmax_concurrency = 64\n',
+            "my.toml: backends[0].max_concurrency: expected `int` <= 32",
         ),
         (
             b'[[backends]]\nname = "a"\nkind = "mlx"\nbogus = 1\n',

@@ -97,6 +97,7 @@ class MLXBackend:
                 loader,
                 cache_bytes=self.residency.slots[model_id].cache_bytes,
                 report=self._reporter(model_id, metrics),
+                size=metrics.batch_size.labels(model_id, self.name).set if metrics else None,
             ),
             cache_bytes=config.prompt_cache_limit(budget),
         )

@@ -1,37 +1,46 @@
 """Generation threads: one per resident in-process model, fed by a queue (as mlx-lm's server).
 
 A `Worker` owns one model for its whole life: its thread loads the weights, runs every request
-for that model one after another on the thread's default stream, and drops the weights when
-told to stop, so mlx arrays never cross threads. The asyncio side never blocks: it puts a `Job`
-on the worker's queue and awaits the job's items on an `asyncio.Queue` that the thread fills
-through `loop.call_soon_threadsafe`. Threads are pooled (`_ThreadPool`) and never end: the
-next model to load reuses the thread of one unloaded before. mlx keeps an OS thread for every
-thread that ever ran it (a thread per load would leak one per load), and a thread that ran mlx
-and ends while the interpreter finalizes aborts the process ("terminate called without an
-active exception").
+for that model on the thread's default stream, and drops the weights when told to stop, so mlx
+arrays never cross threads. Concurrent requests decode together in one batch (mlx-lm's
+`BatchGenerator`, `router.backends.mlx.batching`): between steps the thread takes the queued
+jobs, which join the batch; each leaves when it ends. A job that cannot share steps (`n` > 1, a
+seed: `batching.solo_reason`) runs alone once the batch has drained, in queue order. The asyncio
+side never blocks: it puts a `Job` on the worker's queue and awaits the job's items on an
+`asyncio.Queue` that the thread fills through `loop.call_soon_threadsafe`. Threads are pooled
+(`_ThreadPool`) and never end: the next model to load reuses the thread of one unloaded before.
+mlx keeps an OS thread for every thread that ever ran it (a thread per load would leak one per
+load), and a thread that ran mlx and ends while the interpreter finalizes aborts the process
+("terminate called without an active exception").
 
     event loop (asyncio)                        generation thread "mlx-<model>"
     ────────────────────                        ───────────────────────────────
     Worker.start() ─────── a pooled thread ──▶  mlx_lm.load(path) ─▶ ready  (Future: seconds)
-    Worker.submit(job) ─▶ queue.Queue[Job] ──▶  job = get()        (one job at a time)
-                                                  prompt → tokens (chat template)
-                                                  the prompt cache's longest prefix,
-                                                  only the rest read
-                                                  for each token:  job.stop set? → stop
-                                                                   stop string?  → cut, "stop"
-                                                  the KV cache kept in the prompt cache
+    Worker.submit(job) ─▶ queue.Queue[Job] ──▶  between steps: the queued jobs, in order
+                                                  batchable → Batch.join: prompt → tokens,
+                                                    the prompt cache's longest prefix,
+                                                    only the rest inserted (own sampler,
+                                                    max_tokens, logits processors)
+                                                  alone (n > 1, seed) → once the batch is
+                                                    empty: stepping.generate, token by token
+                                                Batch.step: one token for every member
+                                                  stop flag set?  → leaves, "cancelled"
+                                                  EOS, max_tokens, stop string → leaves;
+                                                  its KV cache kept in the prompt cache
     job.out: asyncio.Queue ◀─ call_soon_threadsafe ─ Piece(text) ... Done(reason) | Failed(msg)
-    Job.cancel() ─▶ job.stop (threading.Event), read by the thread after every token
-    Worker.stop() ─▶ queue gets None ─────────▶  drop model and prompt cache, gc.collect(),
-                                                  mx.clear_cache(), malloc_trim
-                                                  ─▶ closed (Future); thread idle
+    Job.cancel() ─▶ job.stop (threading.Event), read by the thread after every step
+    Worker.stop() ─▶ queue gets None ─────────▶  the batch drained, then drop model and prompt
+                                                  cache, gc.collect(), mx.clear_cache(),
+                                                  malloc_trim ─▶ closed (Future); thread idle
 
-A job whose consumer went away (its stop flag set) stops within a token; a queued job that was
-cancelled before its turn is skipped at once. `JobStats` keeps what each job did (tokens made,
-tokens made after the stop flag), for tests and debugging.
+A job whose consumer went away (its stop flag set) stops within a token or two, the others in
+its batch going on; a queued job that was cancelled before its turn is skipped at once.
+`JobStats` keeps what each job did (tokens made, tokens made after the stop flag), for tests
+and debugging; `size` hears how many requests generate together (`router_batch_size`).
 
-This module holds the threads, their queue and the model's life (load, release); the job and
-its items are in `router.backends.mlx.job`, and what the thread does with one job (the prompt's
+This module holds the threads, their queue, the order jobs are served in and the model's life
+(load, release); the job and its items are in `router.backends.mlx.job`, the running batch in
+`router.backends.mlx.batching`, and what the thread does with a job alone (the prompt's
 tokens, each choice stepped token by token) in `router.backends.mlx.stepping`.
 """
 
@@ -45,11 +54,13 @@ import queue
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from router.backends.mlx.batching import Batch, Size, can_batch, plan, solo_reason
 from router.backends.mlx.job import Done, Failed, Job, Refusal, Refused
 from router.backends.mlx.prompt_cache import CacheUse, PromptCache
 from router.backends.mlx.stepping import generate
@@ -86,11 +97,13 @@ class Worker:
         *,
         cache_bytes: int = 0,
         report: Report | None = None,
+        size: Size | None = None,
     ) -> None:
         """`cache_bytes`: the prompt cache's bound (0: no prompt cache); `report` is called on
-        the thread after each job with its use of the prompt cache (`CacheUse`)."""
+        the thread after each job with its use of the prompt cache (`CacheUse`); `size` with
+        the number of requests generating together, each time it changes."""
         self.model_id = model_id
-        self._report = report
+        self._report, self._size = report, size
         self.path = path
         self.ready: Future[float] = Future()
         self.closed: Future[None] = Future()
@@ -135,15 +148,90 @@ class Worker:
             self._release()
             return
         try:
-            while (job := self._queue.get()) is not None:
-                self._run(job)
-                with self._lock:
-                    self._jobs.discard(job)
-                if self._report is not None and self.prompt_cache is not None:
-                    stats = job.stats
-                    self._report(self.prompt_cache.use(stats.prompt_tokens, stats.cached_tokens))
+            self._serve()
         finally:
             self._release()
+
+    def _serve(self) -> None:
+        """Jobs in order until told to stop: batchable ones decode together, the others alone
+        (`batching.plan`); new jobs are taken between steps."""
+        batching = can_batch(self._model)
+        batch = Batch(
+            self._model, self._tokenizer, self.model_id, self.prompt_cache, self._end, self._size
+        )
+        waiting: deque[Job] = deque()
+        closing = False
+        try:
+            while not (closing and not waiting and not len(batch)):
+                closing |= self._take(waiting, block=not (waiting or len(batch) or closing))
+                kinds = [batching and solo_reason(job) is None for job in waiting]
+                next_up = plan(kinds, len(batch))
+                for _ in range(next_up.join):
+                    self._join(batch, waiting.popleft())
+                if next_up.alone:
+                    self._alone(waiting.popleft())
+                elif len(batch):
+                    self._step(batch)
+        finally:
+            batch.close()
+
+    def _take(self, waiting: deque[Job], *, block: bool) -> bool:
+        """Move the queued jobs to `waiting` (waiting for one when `block`); the cancelled
+        end at once. True when the queue says stop."""
+        closing = False
+        try:
+            item = self._queue.get() if block else self._queue.get_nowait()
+            while True:
+                if item is None:
+                    closing = True
+                else:
+                    waiting.append(item)
+                item = self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        for job in [j for j in waiting if j.stop.is_set()]:  # cancelled before their turn
+            waiting.remove(job)
+            self._end(job, Done("cancelled", 0, 0))
+        return closing
+
+    def _join(self, batch: Batch, job: Job) -> None:
+        try:
+            batch.join(job)
+        except Refusal as err:
+            self._end(job, Refused(err.param, str(err)))
+        except Exception as err:  # one line for the client; the traceback for the log
+            log.warning("generation failed for %s", self.model_id, exc_info=err)
+            self._end(job, Failed(one_line(err)))
+
+    def _step(self, batch: Batch) -> None:
+        try:
+            batch.step()
+        except Exception as err:  # the batched step failed: every member fails with it
+            log.warning("batched generation failed for %s", self.model_id, exc_info=err)
+            batch.fail(one_line(err))
+
+    def _alone(self, job: Job) -> None:
+        if self._size is not None:
+            self._size(1)
+        try:
+            self._end(job, self._run(job))
+        finally:
+            if self._size is not None:
+                self._size(0)
+
+    def _end(self, job: Job, item: Done | Failed | Refused) -> None:
+        """A job's last item: its stats closed, posted, the prompt cache's use reported."""
+        stats = job.stats
+        if isinstance(item, Done):
+            stats.finish_reason = item.finish_reason
+        else:
+            stats.finish_reason = "refused" if isinstance(item, Refused) else "error"
+        stats.done = True
+        job.post(item)
+        with self._lock:
+            self._jobs.discard(job)
+        if self._report is not None and self.prompt_cache is not None:
+            self._report(self.prompt_cache.use(stats.prompt_tokens, stats.cached_tokens))
 
     def _release(self) -> None:
         """Drop every reference to the weights and the prompt cache; give their memory back."""
@@ -159,24 +247,15 @@ class Worker:
         finally:
             self.closed.set_result(None)
 
-    def _run(self, job: Job) -> None:
-        stats = job.stats
+    def _run(self, job: Job) -> Done | Failed | Refused:
+        """A job alone: its choices one after another (`stepping.generate`)."""
         try:
-            if job.stop.is_set():  # cancelled before its turn
-                done = Done("cancelled", 0, 0)
-            else:
-                done = generate(job, self._model, self._tokenizer, self.model_id, self.prompt_cache)
+            return generate(job, self._model, self._tokenizer, self.model_id, self.prompt_cache)
         except Refusal as err:
-            stats.finish_reason, stats.done = "refused", True
-            job.post(Refused(err.param, str(err)))
-            return
+            return Refused(err.param, str(err))
         except Exception as err:  # one line for the client; the traceback for the log
             log.warning("generation failed for %s", self.model_id, exc_info=err)
-            stats.finish_reason, stats.done = "error", True
-            job.post(Failed(one_line(err)))
-            return
-        stats.finish_reason, stats.done = done.finish_reason, True
-        job.post(done)
+            return Failed(one_line(err))
 
 
 class _ThreadPool:

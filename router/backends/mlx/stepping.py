@@ -28,7 +28,7 @@ def generate(
     holds of the prompt, and leaves its KV cache there."""
     import mlx.core as mx
 
-    prompt = _tokens(job, tokenizer, model_id)
+    prompt = prompt_tokens(job, tokenizer, model_id)
     job.stats.prompt_tokens = len(prompt)
     if job.sampling.seed is not None:
         mx.random.seed(job.sampling.seed)
@@ -117,7 +117,9 @@ def _penalised(sampling: Sampling) -> bool:
     return any(p is not None for p in penalties)
 
 
-def _tokens(job: Job, tokenizer: Any, model_id: str) -> list[int]:
+def prompt_tokens(job: Job, tokenizer: Any, model_id: str) -> list[int]:
+    """The job's prompt as tokens: a text prompt encoded, chat messages through the template
+    (with its tools; refused when the model has no tool-call parser)."""
     prompt = job.prompt
     if isinstance(prompt, str):
         bos = tokenizer.bos_token

@@ -86,7 +86,8 @@ def config_file(
         f'{{ id = "broken", path = "{broken_model}" }}'
     )
     path = tmp_path_factory.mktemp("mlx-router") / "router.toml"
-    path.write_text(mlx_toml(embedded_model_path, models=models, max_queue=1, idle_ttl=0))
+    settings = {"max_concurrency": 1, "max_queue": 1, "idle_ttl": 0}  # one at a time
+    path.write_text(mlx_toml(embedded_model_path, models=models, **settings))
     return path
 
 
@@ -227,7 +228,7 @@ def test_a_request_queues_behind_another_and_the_queue_is_bounded(
     shared: RunningRouter, client: openai.OpenAI
 ) -> None:
     gate = shared.service.catalog.replicas("smollm2")[0].gate  # the model's one queue
-    assert gate is not None and gate.limit == 1  # one generation thread: one at a time
+    assert gate is not None and gate.limit == 1  # max_concurrency = 1: one at a time
     first = client.completions.create(
         model="smollm2", prompt="One, two, three,", max_tokens=8, temperature=0, stream=True
     )
