@@ -44,6 +44,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "router_model_load_seconds": (HISTOGRAM, ("model", "backend")),
     "router_prompt_cache_hit_tokens_total": (COUNTER, ("model", "backend")),
     "router_prompt_cache_bytes": (GAUGE, ("model", "backend")),
+    "router_batch_size": (GAUGE, ("model", "backend")),
     "router_overhead_seconds": (HISTOGRAM, ()),
     "router_classification_seconds": (HISTOGRAM, ()),
     "router_profile_drift_ratio": (GAUGE, ("model",)),

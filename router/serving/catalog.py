@@ -9,7 +9,7 @@ known models but is marked down, so requests skip it while another replica is up
 has a circuit breaker of its own and shares its backend's (for connection failures), both
 opened by the dispatcher's failures and closed only by a request that succeeds (a passing
 health check does not: see `router.serving.admission`); each replica has a gate, its one queue
-(`max_concurrency` at once, `max_queue` waiting; an in-process model takes one at a time), and,
+(`max_concurrency` at once, `max_queue` waiting; an in-process model's run as one batch), and,
 after an upstream's 429, a time before which it is not asked again (`busy_until`).
 """
 
@@ -170,7 +170,7 @@ class Catalog:
 
     def _replica(self, backend: Backend, card: ModelCard) -> Replica:
         config = self._configs[backend.name]
-        gate = None  # the replica's one queue (in-process models: 1 at once, the rest wait)
+        gate = None  # the replica's one queue (max_concurrency at once, the rest wait)
         if config.max_concurrency is not None:  # None only from code: the file's default is 32
             gate = Gate(config.max_concurrency, config.max_queue, config.queue_timeout)
         return Replica(backend, card, self.breakers[backend.name], gate)

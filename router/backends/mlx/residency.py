@@ -16,7 +16,7 @@ A request holds a lease on its model from before the load until its answer ends:
                                           loading / unloading ─ await that task, look again
 
 Residency does not queue requests: the replica's gate in front of it does
-(`router.serving.admission.Gate`, one request at a time for an in-process model, `max_queue`
+(`router.serving.admission.Gate`, `max_concurrency` at once, decoding in one batch, `max_queue`
 waiting), so a lease only waits for memory and the load.
 
 `reserve` asks `choose_evictions` for idle models to unload so the new one fits the budget
