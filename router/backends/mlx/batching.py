@@ -28,6 +28,7 @@ the jobs behind it wait behind it (no starvation either way).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -178,10 +179,13 @@ class Batch:
 
     def fail(self, message: str) -> None:
         """The step failed: every member fails with `message`; the next join starts afresh."""
-        members, self._members, self._generator = list(self._members.values()), {}, None
+        members, self._members = list(self._members.values()), {}
+        generator, self._generator = self._generator, None
+        with contextlib.suppress(Exception):  # it failed once already: only its wired limit
+            generator.close()
+        self._resized()
         for member in members:
             self._end(member.job, Failed(message))
-        self._resized()
 
     def close(self) -> None:
         """Cancel every member and drop the generator (the thread is releasing the model)."""

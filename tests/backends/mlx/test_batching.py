@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import openai
@@ -26,12 +26,21 @@ from tests.backends.mlx.test_backend import backend_of, client_of, in_thread, ml
 from tests.conftest import RunningRouter
 
 TOKENS = 4
-PROMPTS = [
-    "What is the capital of France?",
-    "Name a color.",
-    "Write one short sentence about the history of the river Thames in London.",
-    "Say hello in Spanish.",
+# different prompts (a mix-up would show), of different lengths (the batch pads them), with
+# their own options: log-probabilities, a stop string reached on the third token
+ASKED: list[tuple[str, dict[str, Any]]] = [
+    ("What is the capital of France?", {}),
+    ("Name a color.", {"logprobs": True, "top_logprobs": 2}),
+    ("Write one sentence about the history of the river Thames.", {"stop": ["Thames"]}),
+    ("Say hello in Spanish.", {}),
 ]
+
+
+class Answer(NamedTuple):
+    text: str
+    finish_reason: str
+    logprobs: list[str]  # each token's text, when asked
+    usage: Any
 
 
 @pytest.mark.parametrize(
@@ -70,10 +79,9 @@ def router(tmp_path_factory: pytest.TempPathFactory, embedded_model_path: Path) 
     running.stop()
 
 
-def stream(
-    client: openai.OpenAI, prompt: str, tokens: int = TOKENS, **options: Any
-) -> tuple[str, Any]:
-    """A streamed answer's text and its usage."""
+def stream(client: openai.OpenAI, asked: int, tokens: int = TOKENS, **extra: Any) -> Answer:
+    """The streamed answer to `ASKED[asked]`."""
+    prompt, options = ASKED[asked]
     chunks = list(
         client.chat.completions.create(
             model="smollm2",
@@ -83,16 +91,23 @@ def stream(
             stream=True,
             stream_options={"include_usage": True},
             **options,
+            **extra,
         )
     )
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks[-1].usage
+    choices = [c.choices[0] for c in chunks if c.choices]
+    return Answer(
+        "".join(c.delta.content or "" for c in choices),
+        choices[-1].finish_reason or "",
+        [t.token for c in choices if c.logprobs and c.logprobs.content for t in c.logprobs.content],
+        chunks[-1].usage,
+    )
 
 
 @pytest.fixture(scope="module")
-def alone(router: RunningRouter) -> list[str]:
-    """Each prompt's answer alone (a seed keeps a request out of any batch)."""
+def alone(router: RunningRouter) -> list[Answer]:
+    """Each request's answer alone (a seed keeps a request out of any batch)."""
     client = client_of(router)
-    return [stream(client, prompt, seed=1)[0] for prompt in PROMPTS]
+    return [stream(client, i, seed=1) for i in range(len(ASKED))]
 
 
 class Gauge:
@@ -125,26 +140,26 @@ class Gauge:
 
 
 def test_four_streams_decode_together_with_their_own_answers(
-    router: RunningRouter, alone: list[str]
+    router: RunningRouter, alone: list[Answer]
 ) -> None:
     client = client_of(router)
-    assert len(set(alone)) == len(PROMPTS)  # four different answers: a mix-up would show
+    assert len({a.text for a in alone}) == len(ASKED)  # four different answers
+    assert len(alone[1].logprobs) == TOKENS and alone[2].finish_reason == "stop"
     with Gauge(router) as gauge:
-        runs = [in_thread(lambda p=p: stream(client, p)) for p in PROMPTS]
+        runs = [in_thread(lambda i=i: stream(client, i)) for i in range(len(ASKED))]
         for thread, out in runs:
             thread.join(60)
             assert "error" not in out, out
-    answers = [out["result"] for _, out in runs]
-    assert [text for text, _ in answers] == alone
-    assert all(usage.completion_tokens == TOKENS for _, usage in answers)
+    answers: list[Answer] = [out["result"] for _, out in runs]
+    assert [a[:3] for a in answers] == [a[:3] for a in alone]  # text, finish, logprobs
     # each fetched its prompt from the cache the reference left, and read only the rest
-    assert all(usage.prompt_tokens_details.cached_tokens > 0 for _, usage in answers)
+    assert all(a.usage.prompt_tokens_details.cached_tokens > 0 for a in answers)
     assert gauge.highest > 1, "the four never generated together"
     wait_for(lambda: gauge.read() == 0, 5)
 
 
 def test_a_cancelled_stream_leaves_the_batch_and_the_others_finish(
-    router: RunningRouter, alone: list[str]
+    router: RunningRouter, alone: list[Answer]
 ) -> None:
     client = client_of(router)
     long = client.chat.completions.create(
@@ -155,7 +170,7 @@ def test_a_cancelled_stream_leaves_the_batch_and_the_others_finish(
         stream=True,
     )
     first = next(chunk for chunk in long if chunk.choices and chunk.choices[0].delta.content)
-    others = [in_thread(lambda p=p: stream(client, p, TOKENS + 2)) for p in PROMPTS[1:]]
+    others = [in_thread(lambda i=i: stream(client, i, TOKENS + 2)) for i in (1, 2, 3)]
     wait_for(lambda: router.metric("router_batch_size", model="smollm2") == 4, 30)
     long.close()  # while the three others decode beside it
     recent = backend_of(router).recent
@@ -168,5 +183,10 @@ def test_a_cancelled_stream_leaves_the_batch_and_the_others_finish(
     for (thread, out), reference in zip(others, alone[1:], strict=True):
         thread.join(60)
         assert "error" not in out, out
-        text, usage = out["result"]
-        assert text.startswith(reference) and usage.completion_tokens == TOKENS + 2
+        answer: Answer = out["result"]
+        assert answer.text.startswith(reference.text)
+        assert answer.logprobs[:TOKENS] == reference.logprobs
+        if reference.finish_reason == "length":  # went on to its own max_tokens
+            assert answer.usage.completion_tokens == TOKENS + 2
+        else:  # the same stop string
+            assert answer[:3] == reference[:3]
