@@ -171,6 +171,8 @@ def untranslatable_at(request: ResponsesRequest) -> tuple[str, str] | None:
 
 def _item_problem(item: dict[str, Any], where: str) -> tuple[str, str] | None:
     kind = item.get("type", "message")
+    if not isinstance(kind, str):
+        return None  # malformed, not untranslatable: reading the item says so (a 400)
     if kind not in ITEM_TYPES:
         return f"{where}.type", f"Input items of type '{kind}' {_NOT_SERVED} {_ITEMS}."
     content = item.get("content") if kind == "message" else item.get("output")

@@ -63,7 +63,8 @@ def input_items(request: ResponsesRequest) -> list[InputItem]:
         return [MessageItem(role="user", content=request.input)]
     items: list[InputItem] = []
     for i, raw in enumerate(request.input):
-        kind = ITEM_TYPES.get(raw.get("type", "message"), MessageItem)
+        named = raw.get("type", "message")
+        kind = ITEM_TYPES.get(named, MessageItem) if isinstance(named, str) else MessageItem
         try:
             items.append(msgspec.convert(raw, kind))
         except msgspec.ValidationError as err:

@@ -13,6 +13,8 @@ shutdown grace over) ends the stream with `response.failed`. Every event has its
 
 from __future__ import annotations
 
+import msgspec
+
 from router.wire.answers import Usage
 from router.wire.responses import (
     ArgumentsDelta,
@@ -80,8 +82,14 @@ class ResponseStream:
                 break
             if payload == b"[DONE]":
                 out += self.end()
-            else:
-                out += self._chunk(decode_answer(payload))
+                continue
+            try:
+                answer = decode_answer(payload)
+            except msgspec.DecodeError as err:
+                return out + self._fail(
+                    "server_error", f"The model sent an unreadable chunk: {err}"
+                )
+            out += self._chunk(answer)
         return out
 
     def end(self) -> bytes:
@@ -97,6 +105,13 @@ class ResponseStream:
             return out + self._emit(Incomplete(response=response))
         return out + self._emit(Completed(response=response))
 
+    def _fail(self, code: str, message: str) -> bytes:
+        """End with `response.failed` saying why (nothing is sent after it)."""
+        self.over = True
+        self.response.status = "failed"
+        self.response.error = ResponseError(code, message)  # type: ignore[arg-type]
+        return self._emit(Failed(response=self.response))
+
     def _emit(self, event: Event) -> bytes:
         event.sequence_number = self.sequence
         self.sequence += 1
@@ -104,11 +119,8 @@ class ResponseStream:
 
     def _chunk(self, answer: ChatAnswer) -> bytes:
         if answer.error is not None:
-            self.over = True
             code = "rate_limit_exceeded" if answer.error.code in _RATE_LIMITED else "server_error"
-            self.response.status = "failed"
-            self.response.error = ResponseError(code, answer.error.message)  # type: ignore[arg-type]
-            return self._emit(Failed(response=self.response))
+            return self._fail(code, answer.error.message)
         if answer.usage is not None:
             self.usage = answer.usage
         out = b""

@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai.types.responses import Response as SDKResponse
 from openai.types.responses import ResponseInputItem, ResponseStreamEvent
 
 from router.errors import InvalidRequest
+from router.wire import decode_chat
 from router.wire.responses import (
     ResponsesRequest,
     check_translatable,
@@ -476,3 +480,99 @@ def test_a_stream_cut_by_the_loop_guard_is_incomplete() -> None:
     events = _events(stream, _sse(_delta(content="again "), done=False), cut, end=False)
     final = events[-1].response
     assert final.status == "incomplete" and final.incomplete_details.reason == "content_filter"
+
+
+# --- bad input: a 400, never anything else -----------------------------------------------------
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5)
+)
+JUNK = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+KINDS = st.sampled_from(["message", "function_call", "function_call_output", "reasoning", "x"])
+TEXT = st.text(max_size=5)
+PART = st.sampled_from(
+    [
+        {"type": "input_text", "text": "t"},
+        {"type": "input_image", "image_url": "http://x/i.png"},
+        {"type": "input_image", "file_id": "f"},
+        {"type": "output_text", "text": "o", "annotations": []},
+        {"type": "refusal", "refusal": "no"},
+        {"type": "input_file", "file_id": "f"},
+    ]
+)
+MESSAGE = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["user", "assistant", "developer", "system"]),
+        "content": TEXT | st.lists(PART, max_size=3),
+    },
+    optional={"type": st.just("message")},
+)
+CALL_ITEM = st.fixed_dictionaries(
+    {"type": st.just("function_call"), "call_id": TEXT, "name": TEXT, "arguments": TEXT}
+)
+OUTPUT_ITEM = st.fixed_dictionaries(
+    {
+        "type": st.just("function_call_output"),
+        "call_id": TEXT,
+        "output": TEXT | st.lists(PART, max_size=2),
+    }
+)
+VALID = MESSAGE | CALL_ITEM | OUTPUT_ITEM | st.just({"type": "reasoning", "summary": []})
+
+
+@st.composite
+def items(draw: st.DrawFn) -> Any:
+    """A well-formed item, sometimes with one field replaced by junk or its type changed."""
+    item = dict(draw(VALID))
+    if draw(st.booleans()):
+        item[draw(st.sampled_from(sorted(item)) | st.just("type"))] = draw(JUNK | KINDS)
+    return item
+
+
+REQUEST = st.fixed_dictionaries(
+    {"model": st.just("m"), "input": TEXT | st.lists(items() | JUNK, max_size=5)},
+    optional={
+        "tools": st.lists(st.sampled_from([TOOL, {"type": "web_search"}]) | JUNK, max_size=2),
+        "tool_choice": st.sampled_from(["auto", "required", "x", {"type": "function"}]) | JUNK,
+        "text": st.fixed_dictionaries({"format": st.fixed_dictionaries({"type": KINDS})}) | JUNK,
+        "instructions": TEXT | JUNK,
+        "metadata": st.dictionaries(TEXT, TEXT, max_size=2) | JUNK,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(REQUEST)
+def test_random_requests_translate_or_are_400s(raw: dict[str, Any]) -> None:
+    try:
+        request = decode_request(json.dumps(raw).encode())
+    except msgspec.ValidationError:
+        return  # a 400 naming the field (api_generation.decode_body)
+    try:
+        check_translatable(request)
+        messages = chat_messages(input_items(request))
+        body = chat_body(request, messages, stream=True)
+    except InvalidRequest:
+        return
+    if messages:  # none: a 400 in api_responses
+        decode_chat(encode(body))  # the chat path reads what it is given
+
+
+def test_an_unreadable_chunk_fails_the_response() -> None:
+    stream = ResponseStream(skeleton(_request(), "resp_1", "m"))
+    odd = _delta(tool_calls=[{"index": "first"}])  # the relay does not read tool calls
+    events = _events(stream, _sse(_delta(content="Hel"), odd, _delta("stop")))
+    assert (
+        events[-1].type == "response.failed" and "unreadable" in events[-1].response.error.message
+    )
+    assert [e.type for e in events].count("response.failed") == 1
