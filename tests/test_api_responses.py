@@ -5,6 +5,7 @@ models as it parses them; the raw events are validated against the event union b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import pydantic
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
-from tests.conftest import FAKE_MODELS, RunningRouter
+from tests.conftest import FAKE_MODELS, RunningRouter, backend_toml
 from tests.fakes.upstream import FakeUpstream
 
 EVENTS = pydantic.TypeAdapter(ResponseStreamEvent)
@@ -282,6 +283,8 @@ def test_a_multi_step_agent_session_stays_on_its_model(
         ]
     assert len(models) == 1
     assert all(r.startswith("tool loop: kept from turn 1") for r in reasons[1:]), reasons
+    (item,) = client.responses.input_items.list(previous).data  # type: ignore[arg-type]
+    assert item.type == "function_call_output" and item.output == AGENT_STEPS[-1][2]
     sent = fake.requests[-1].json["messages"]
     assert [m["role"] for m in sent] == ["user", *["assistant", "tool"] * 3]
     calls = [m["tool_calls"][0]["function"]["name"] for m in sent if m["role"] == "assistant"]
@@ -300,3 +303,14 @@ def test_in_process_model_streams(embedded_router: RunningRouter) -> None:
     assert final.status == "incomplete" and final.output_text
     assert final.usage is not None and final.usage.output_tokens == 3
     assert final.usage.input_tokens > 10
+
+
+def test_keys_are_enforced(
+    fake: FakeUpstream, start_router: Callable[[str], RunningRouter]
+) -> None:
+    router = start_router('[server]\napi_keys = ["sk-right"]\n' + backend_toml("lm", fake.base_url))
+    wrong = openai.OpenAI(base_url=router.base_url, api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        wrong.responses.create(model="fast-model", input=QUESTION)
+    right = openai.OpenAI(base_url=router.base_url, api_key="sk-right", max_retries=0)
+    assert right.responses.create(model="fast-model", input=QUESTION).output_text
