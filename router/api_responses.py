@@ -14,7 +14,13 @@ from litestar.types import Send
 
 from router.api_generation import EventResponse, Generation, decode_body, route_headers, send_json
 from router.auth import Keys
-from router.errors import BackendProtocolError, InvalidRequest, ResponseNotFound, RouterError
+from router.errors import (
+    BackendProtocolError,
+    InvalidRequest,
+    ResponseNotFound,
+    RouterError,
+    StoreFailed,
+)
 from router.routing.decide import Hints
 from router.serving.meter import RequestMeter
 from router.serving.relay import Answer, Stream
@@ -81,7 +87,10 @@ class Responses(Generation):
         if stored is None:
             message = f"Previous response with id '{earlier}' not found."
             raise ResponseNotFound(message, param="previous_response_id")
-        return _decode_messages(stored.messages)
+        try:
+            return _decode_messages(stored.messages)
+        except msgspec.DecodeError as err:
+            raise StoreFailed(f"The stored conversation of '{earlier}' is unreadable.") from err
 
     async def _answer(  # type: ignore[override]
         self, turn: Turn, body: bytes, hints: Hints, meter: RequestMeter, send: Send
