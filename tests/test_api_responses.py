@@ -246,45 +246,47 @@ def _agent_script(body: dict) -> list[dict] | None:
     return [_call(f"call_{done}", name, arguments)]
 
 
+@pytest.mark.parametrize("chained", [True, False], ids=["previous_response_id", "stateless"])
 def test_a_multi_step_agent_session_stays_on_its_model(
-    client: openai.OpenAI, fake: FakeUpstream
+    client: openai.OpenAI, fake: FakeUpstream, chained: bool
 ) -> None:
     """A Codex-style loop, replayed: read a file, edit it, run the tests (one function call a
-    turn, each answered with its output through `previous_response_id`), then a last answer.
-    Routed with `auto`, every step goes to the model that made the first call."""
+    turn, each answered with its output), then a last answer; chained through
+    `previous_response_id`, or stateless (the whole input each turn, `store: false`, as Codex
+    sends it). Routed with `auto`, every step goes to the model that made the first call."""
     for model in FAKE_IDS:
         fake.model(model).tool_calls = _agent_script
         fake.model(model).answer = lambda body: "" if _agent_script(body) else "Fixed: 1 passed."
+    history: list[Any] = [{"role": "user", "content": "The add test fails. Fix calc.py."}]
     previous, models, reasons = None, set(), []
-    task: Any = "The add test fails. Fix calc.py."
     for step in range(len(AGENT_STEPS) + 1):
         raw = client.responses.with_raw_response.create(
             model="auto",
-            input=task,
+            input=history,
             tools=AGENT_TOOLS,  # type: ignore[arg-type]
             previous_response_id=previous,  # type: ignore[arg-type]
+            store=chained,
         )
         response = raw.parse()
         models.add(raw.headers["x-router-model"])
         reasons.append(raw.headers["x-router-reason"])
-        previous = response.id
         if step == len(AGENT_STEPS):
             assert response.output_text == "Fixed: 1 passed."
             break
         (call,) = response.output
         assert call.type == "function_call" and call.name == AGENT_STEPS[step][0]
         assert json.loads(call.arguments) == AGENT_STEPS[step][1]
-        task = [
-            {
-                "type": "function_call_output",
-                "call_id": call.call_id,
-                "output": AGENT_STEPS[step][2],
-            }
-        ]
+        done = {"type": "function_call_output", "call_id": call.call_id}
+        done["output"] = AGENT_STEPS[step][2]
+        if chained:
+            previous, history = response.id, [done]
+        else:
+            history += [call.to_dict(), done]
     assert len(models) == 1
     assert all(r.startswith("tool loop: kept from turn 1") for r in reasons[1:]), reasons
-    (item,) = client.responses.input_items.list(previous).data  # type: ignore[arg-type]
-    assert item.type == "function_call_output" and item.output == AGENT_STEPS[-1][2]
+    if chained:
+        (item,) = client.responses.input_items.list(response.id).data  # the last turn's input
+        assert item.type == "function_call_output" and item.output == AGENT_STEPS[-1][2]
     sent = fake.requests[-1].json["messages"]
     assert [m["role"] for m in sent] == ["user", *["assistant", "tool"] * 3]
     calls = [m["tool_calls"][0]["function"]["name"] for m in sent if m["role"] == "assistant"]
