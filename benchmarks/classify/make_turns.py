@@ -782,7 +782,9 @@ def spent_sets(
     opened: dict[tuple[str, str], list[dict[str, str]]], names: tuple[str, ...] = SPENT
 ) -> dict[str, list[dict]]:
     """`spent`'s conversations by the blind set they come from (`names`, in order; the
-    leave-one-author-out evaluation, `loao.py`, also asks for sets not yet training)."""
+    leave-one-author-out evaluation, `loao.py`, also asks for sets not yet training), each
+    marked with its `author` (the set's name: `heldout` for v2, `blind3`, ...), which the
+    detector's fitting weighs more than make_turns' own (`classifier_turns.AUTHORED`)."""
     rng = random.Random(f"{SEED}/spent")
     rows = [
         msgspec.json.decode(line)
@@ -813,7 +815,7 @@ def spent_sets(
                 kept.append(turn)
             if len(kept) >= 2:
                 kept[-1].pop("answer", None)
-                out[name].append(conv | {"turns": kept})
+                out[name].append(conv | {"turns": kept, "author": name.split("_")[0]})
     return out
 
 

@@ -49,6 +49,7 @@ from router.routing.classifier_memo import Seen, memo_key
 from router.routing.classifier_model import fit
 from router.routing.classifier_rules import sure_rule
 from router.routing.classifier_turns import (
+    AUTHORED,
     WINDOW,
     Conversation,
     FollowModel,
@@ -182,13 +183,14 @@ class Classifier:
         """The follow-up detector, fitted on this classifier's view of labelled turns."""
         return fit_follow(*self.follow_rows(conversations))
 
-    def follow_rows(self, conversations: Sequence[Conversation]) -> tuple[list, list, list, list]:
+    def follow_rows(self, conversations: Sequence[Conversation]) -> tuple[list, ...]:
         """The detector's training rows from labelled turns: dense features, edge n-grams,
-        labels (1: a follow-up) and texts (what `fit_follow` reads)."""
+        labels (1: a follow-up), texts and weights (what `fit_follow` reads)."""
         features: list[list[float]] = []
         grams: list[tuple[np.ndarray, np.ndarray]] = []
         labels: list[int] = []
         texts: list[str] = []
+        weights: list[float] = []
         for conv in conversations:
             known = [t for t in conv.turns if t.task in self.tasks]
             if len(known) < 2:
@@ -205,7 +207,8 @@ class Classifier:
                 grams.append(edge_grams(known[i].user))
                 labels.append(int(known[i].kind == "follow"))
                 texts.append(known[i].user)
-        return features, grams, labels, texts
+                weights.append(AUTHORED if conv.author else 1.0)
+        return features, grams, labels, texts, weights
 
     @property
     def examples(self) -> tuple[Example, ...]:

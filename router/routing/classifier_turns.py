@@ -45,11 +45,14 @@ WORDS_CAP = 400  # characters of a turn, the turn before and the answer compared
 NB_ALPHA = 0.5  # smoothing of the n-gram log-count ratios
 L2 = 1e-3  # the logistic regression's ridge
 STEPS = 400  # its gradient steps (full batch, Adam)
-FOLLOW_LEAN = 0.8  # added to the fitted bias: a turn keeps its task unless it clearly asks
-# for something else (a phrasing never seen reads as less sure either way). Chosen by
-# leave-one-author-out (benchmarks/classify/loao.py), over the blind authors v2-v5: 0.5
-# gave follow-ups 0.935 and switches 0.959 (means), 0.8 gives 0.951 and 0.949, no author's
-# switches under 0.93; 1.0 put one author's switches at 0.926
+FOLLOW_LEAN = 0.6  # added to the fitted bias: a turn keeps its task unless it clearly asks
+# for something else (a phrasing never seen reads as less sure either way)
+AUTHORED = 4.0  # the weight in fitting of a turn from a conversation with an `author` (the
+# spent blind sets, each written by hand by someone who saw no training phrasing) beside
+# one of make_turns' own. Both chosen by leave-one-author-out (benchmarks/classify/loao.py)
+# over the blind authors v2-v5: weight 1 and lean 0.5 gave follow-ups 0.935 and switches
+# 0.959 (means); weight 1, lean 0.8: 0.951 and 0.949; weight 4, lean 0.6: 0.964 and 0.953,
+# no author's switches under 0.93 (weight 3 or 6 alike; lean 0.8-1.0 costs switches)
 
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _DEICTIC = re.compile(
@@ -117,9 +120,13 @@ class LabelledTurn(msgspec.Struct, frozen=True):
 
 
 class Conversation(msgspec.Struct, frozen=True):
+    """A labelled conversation; `author` names the blind set it came from (its phrasings
+    written by hand apart from the training ones), empty for make_turns' own."""
+
     turns: list[LabelledTurn]
     lang: str = ""
     system: str = ""
+    author: str = ""
 
     def messages(self, upto: int) -> list[dict[str, str]]:
         """The chat request whose last user turn is `turns[upto]`."""
@@ -294,11 +301,16 @@ def edge_grams(text: str) -> tuple[np.ndarray, np.ndarray]:
     return idx[keep], w[keep]
 
 
-def fit_ratios(rows: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray) -> np.ndarray:
-    """Naive Bayes log-count ratios (follow-up over new) per bucket; unseen buckets zero."""
+def fit_ratios(
+    rows: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Naive Bayes log-count ratios (follow-up over new) per bucket, each row's counts
+    weighted by `weights` (default 1); unseen buckets zero."""
     col = np.concatenate([i for i, _ in rows]).astype(np.int64)
-    val = np.concatenate([w for _, w in rows])
-    lab = np.repeat(y, [i.size for i, _ in rows])
+    sizes = [i.size for i, _ in rows]
+    scale = np.ones(len(rows)) if weights is None else weights
+    val = np.concatenate([w for _, w in rows]) * np.repeat(scale, sizes)
+    lab = np.repeat(y, sizes)
     pos = np.bincount(col, weights=val * lab, minlength=BUCKETS)
     neg = np.bincount(col, weights=val * (1 - lab), minlength=BUCKETS)
     seen = (pos + neg) > 0
@@ -312,11 +324,12 @@ def _gram_scores(ratios: np.ndarray, rows: list[tuple[np.ndarray, np.ndarray]]) 
     return np.array([float(ratios.take(i) @ w) for i, w in rows], dtype=np.float32)
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Logistic regression, full batch, Adam; classes balanced."""
-    n, d = x.shape
-    share = y.mean()
-    weight = np.where(y > 0, 0.5 / share, 0.5 / (1 - share)) / n
+def _fit_logistic(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """Logistic regression, full batch, Adam; rows weighted by `rows`, classes balanced."""
+    d = x.shape[1]
+    n = rows.sum()
+    share = (rows * y).sum() / n
+    weight = rows * np.where(y > 0, 0.5 / share, 0.5 / (1 - share)) / n
     w, b = np.zeros(d), 0.0
     m, v, mb, vb = np.zeros(d), np.zeros(d), 0.0, 0.0
     rate, beta1, beta2 = 0.05, 0.9, 0.999
@@ -337,18 +350,23 @@ def fit_follow(
     rows: list[tuple[np.ndarray, np.ndarray]],
     y: Sequence[int],
     texts: Sequence[str],
+    weights: Sequence[float] | None = None,
 ) -> FollowModel:
-    """The detector from labelled turns: dense features, edge n-grams, 1 for a follow-up.
+    """The detector from labelled turns: dense features, edge n-grams, 1 for a follow-up,
+    the turns' texts and weights (default 1; `AUTHORED` for a hand-written set's).
     The n-gram score the regression sees is out of fold (two halves, each scored by ratios
     fitted on the other; a turn's half chosen by its opening words, so that one phrasing is
     never on both sides), so that it is weighed as it will be on turns worded otherwise."""
     labels = np.asarray(y, dtype=np.float64)
+    scale = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
     half = np.array([zlib.crc32(t.strip()[:8].lower().encode()) % 2 == 0 for t in texts])
     oof = np.zeros(len(rows), dtype=np.float32)
     for part in (half, ~half):
-        fitted = fit_ratios([r for r, p in zip(rows, ~part, strict=True) if p], labels[~part])
+        other = [r for r, p in zip(rows, ~part, strict=True) if p]
+        fitted = fit_ratios(other, labels[~part], scale[~part])
         oof[part] = _gram_scores(fitted, [r for r, p in zip(rows, part, strict=True) if p])
     x = np.column_stack([np.asarray(features, dtype=np.float64), oof / 10.0])
-    w, b = _fit_logistic(x, labels)
+    w, b = _fit_logistic(x, labels, scale)
     w[-1] /= 10.0  # the n-gram score is used unscaled
-    return FollowModel(w.astype(np.float32), float(b) + FOLLOW_LEAN, fit_ratios(rows, labels))
+    ratios = fit_ratios(rows, labels, scale)
+    return FollowModel(w.astype(np.float32), float(b) + FOLLOW_LEAN, ratios)
