@@ -298,4 +298,5 @@ def test_health_ready_and_metrics(http: httpx.Client) -> None:
     assert ready.status_code == 200 and ready.json()["backends"]["lmstudio"]["up"] is True
     http.post("/v1/chat/completions", json={"model": "fast-model", "messages": MESSAGES})
     text = http.get("/metrics").text
-    assert 'router_requests_total{backend="lmstudio",model="fast-model",status="200"' in text
+    labels = 'api="chat",backend="lmstudio",model="fast-model",status="200"'
+    assert "router_requests_total{" + labels in text
