@@ -169,11 +169,9 @@ def test_claude_names_route_to_auto_through_a_glob_alias(
 
 
 def test_in_process_model_counts_exactly_and_streams(
-    start_router: Callable[[str], RunningRouter], embedded_model_path: Path
+    embedded_router: RunningRouter, embedded_model_path: Path
 ) -> None:
-    models = f'{{ id = "smollm2", path = "{embedded_model_path}" }}'
-    router = start_router(f'[[backends]]\nname = "local"\nkind = "mlx"\nmodels = [{models}]\n')
-    claude = anthropic.Anthropic(base_url=router.root, api_key="unused", max_retries=0)
+    claude = anthropic.Anthropic(base_url=embedded_router.root, api_key="unused", max_retries=0)
     raw = claude.messages.with_raw_response.count_tokens(
         model="smollm2", system="Be brief.", messages=HELLO
     )
