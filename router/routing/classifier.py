@@ -186,11 +186,7 @@ class Classifier:
     def follow_rows(self, conversations: Sequence[Conversation]) -> tuple[list, ...]:
         """The detector's training rows from labelled turns: dense features, edge n-grams,
         labels (1: a follow-up), texts and weights (what `fit_follow` reads)."""
-        features: list[list[float]] = []
-        grams: list[tuple[np.ndarray, np.ndarray]] = []
-        labels: list[int] = []
-        texts: list[str] = []
-        weights: list[float] = []
+        features, grams, labels, texts, weights = [], [], [], [], []
         for conv in conversations:
             known = [t for t in conv.turns if t.task in self.tasks]
             if len(known) < 2:

@@ -8,12 +8,13 @@ import importlib.util
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
 from router.routing import classifier
 from router.routing.classifier import Classifier, read_examples
 from router.routing.classifier_cache import load_default_classifier
-from router.routing.classifier_turns import read_conversations
+from router.routing.classifier_turns import edge_grams, fit_follow, read_conversations
 from router.wire import decode_chat, user_turns
 from tests import REPO
 
@@ -177,6 +178,28 @@ def test_spent_blind_sets_are_training_without_heldout_texts() -> None:
     held = {ex.text.strip() for ex in read_examples(DATA / "heldout.jsonl")}
     held |= {ex.system for ex in read_examples(DATA / "heldout.jsonl") if ex.system}
     assert not held & turns
+    authors = collections.Counter(c.author for c in train)  # what fitting weighs more
+    assert set(authors) == {"", "heldout", "blind3", "blind4", "blind5"}, authors
+    assert min(authors.values()) >= 200 and authors[""] >= 4000, authors
+
+
+def test_a_weighted_turn_counts_as_that_many_copies() -> None:
+    """The detector's fitting weighs a turn (`AUTHORED` for a hand-written set's) as if it
+    were there that many times: the same weights, bias and n-gram ratios."""
+    texts = ["shorter", "now translate it", "and this one: hi", "btw what is DNS?", "again"]
+    texts += ["make it funnier", "summarize that", "continue", "new topic: a poem", "less formal"]
+    labels = [1, 0, 1, 0, 1, 1, 0, 1, 0, 1]
+    feats = [[len(t) / 10, float(" " in t), i % 3 / 2] for i, t in enumerate(texts)]
+    grams = [edge_grams(t) for t in texts]
+    weights = [1.0, 3.0, 1.0, 2.0, 1.0, 1.0, 1.0, 3.0, 1.0, 1.0]
+    weighted = fit_follow(feats, grams, labels, texts, weights)
+    copies = [i for i, w in enumerate(weights) for _ in range(int(w))]
+    repeated = fit_follow(*([col[i] for i in copies] for col in (feats, grams, labels, texts)))
+    plain = fit_follow(feats, grams, labels, texts)
+    assert np.allclose(weighted.weights, repeated.weights, atol=1e-4)
+    assert weighted.bias == pytest.approx(repeated.bias, abs=1e-4)
+    assert np.allclose(weighted.grams, repeated.grams, atol=1e-5)
+    assert not np.allclose(weighted.weights, plain.weights, atol=1e-3)
 
 
 def generator(n: int) -> Any:
