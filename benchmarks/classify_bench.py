@@ -6,8 +6,9 @@ labelled set (default `benchmarks/classify/heldout.jsonl`, the blind held-out se
 overall, per task and per language, the most frequent confusions, the training time, and the
 classification latency (p50/p99 over many calls, `time.perf_counter_ns`) on the set's
 requests, on a 20,000-character paste and on the conversations' requests. Multi-turn: on
-labelled conversations (default `benchmarks/classify/blind5_turns.jsonl`, by an author who saw
-no training phrasing; v2-v5 are training now: pass a newer blind set with --turns, and see
+labelled conversations (default `benchmarks/classify/blind6_turns.jsonl`, by an author who saw
+no training phrasing nor earlier set; measured once blind: follow-ups 0.953, switches 0.958;
+v2-v5 are training now: pass a newer blind set with --turns, and see
 `benchmarks/classify/loao.py` for figures on authors left out of training), every user
 turn after the first is a request (the conversation up to it); accuracy of the task for
 follow-ups (which keep the task) and switches (a new one), overall and per language.
@@ -218,7 +219,7 @@ def show(r: Report) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "heldout.jsonl")
-    ap.add_argument("--turns", type=Path, default=DATA / "blind5_turns.jsonl")
+    ap.add_argument("--turns", type=Path, default=DATA / "blind6_turns.jsonl")
     ap.add_argument("--train", type=Path, default=CLASSIFIER_TRAINING)
     ap.add_argument("--calls", type=int, default=20000, help="classify calls timed")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -166,9 +166,21 @@ def test_blind5_no_worse_than_measured(clf: Classifier) -> None:
     assert min(acc["switch:ja"], acc["switch:en"]) >= 0.92
 
 
+def test_blind6_meets_the_targets_as_measured_blind(clf: Classifier) -> None:
+    """blind6 (the sixth author: saw no training phrasing nor earlier set; not in training)
+    measured once blind: follow-ups 0.953 (ja 0.985, en 0.923), switches 0.958 (ja 0.967, en
+    0.949). Floors at the issue's targets (0.92): a change that loses them on a set it was
+    not tuned on fails here."""
+    acc = multi_turn_accuracy(clf, "blind6_turns.jsonl")
+    print(acc)
+    assert acc["follow"] >= 0.94 and acc["switch"] >= 0.94
+    assert min(acc["follow:ja"], acc["follow:en"], acc["switch:ja"], acc["switch:en"]) >= 0.92
+
+
 def test_spent_blind_sets_are_training_without_heldout_texts() -> None:
     """v2-v5 (make_turns.SPENT) are in the training conversations, but no text of the
-    single-turn held-out set (later blind sets open with it) is a training turn or system."""
+    single-turn held-out set (later blind sets open with it) is a training turn or system, and
+    blind6 (still blind) is not a source."""
     train_dir = REPO / "router" / "data" / "classify"
     train = read_conversations(train_dir / "turns.jsonl")
     turns = {t.user.strip() for c in train for t in c.turns} | {c.system for c in train}
@@ -180,6 +192,10 @@ def test_spent_blind_sets_are_training_without_heldout_texts() -> None:
     assert not held & turns
     authors = collections.Counter(c.author for c in train)  # what fitting weighs more
     assert set(authors) == {"", "heldout", "blind3", "blind4", "blind5"}, authors
+    blind = {
+        t.user.strip() for c in read_conversations(DATA / "blind6_turns.jsonl") for t in c.turns
+    }
+    assert len(blind & turns) <= 0.06 * len(blind)  # blind6 apart: common words only ("shorter")
     assert min(authors.values()) >= 200 and authors[""] >= 4000, authors
 
 
