@@ -189,13 +189,14 @@ class Batch:
 
     def close(self) -> None:
         """Cancel every member and drop the generator (the thread is releasing the model)."""
-        for member in self._members.values():
+        members, self._members = list(self._members.values()), {}
+        if members:
+            self._resized()
+        for member in members:
             self._end(member.job, self._done(member, "cancelled"))
-        self._members.clear()
         if self._generator is not None:
             self._generator.close()
             self._generator = None
-        self._resized()
 
     def _batch(self) -> Any:
         if self._generator is None:

@@ -9,6 +9,7 @@ them) and in content (a mix-up would show).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from router.backends.mlx.batching import Plan, plan, solo_reason
-from router.backends.mlx.job import Job, JobStats
+from router.backends.mlx.generation import Worker
+from router.backends.mlx.job import Done, Job, JobStats
 from router.backends.mlx.sampling import Sampling
 from tests.backends.mlx.test_backend import backend_of, client_of, in_thread, mlx_toml, wait_for
 from tests.conftest import RunningRouter
@@ -68,6 +70,32 @@ async def test_solo_reason() -> None:
     assert solo_reason(job(top_logprobs=2, stops=["x"], sampling=Sampling(temperature=1))) is None
     assert solo_reason(job(n=2)) == "n > 1"
     assert solo_reason(job(sampling=Sampling(seed=7))) == "seed"
+
+
+async def test_a_job_alone_waits_for_the_batch_and_holds_back_those_behind_it(
+    embedded_model_path: Path, embedded_mlx_model: tuple[Any, Any]
+) -> None:
+    sizes: list[int] = []
+    worker = Worker("m", embedded_model_path, lambda _: embedded_mlx_model, size=sizes.append)
+    worker.start()
+    await asyncio.wrap_future(worker.ready)
+    ends: list[str] = []
+
+    async def run(name: str, seed: int | None = None) -> None:
+        sampling = Sampling(seed=seed)
+        job = Job(JobStats(name, "m"), "Once upon a time", max_tokens=3, sampling=sampling)
+        worker.submit(job)
+        while not isinstance(item := await job.out.get(), Done):
+            pass
+        assert item.finish_reason == "length" and item.completion_tokens == 3
+        ends.append(name)
+
+    await asyncio.gather(run("a"), run("b"), run("alone", seed=1), run("after"))
+    worker.stop()
+    await asyncio.wrap_future(worker.closed)
+    assert sorted(ends[:2]) == ["a", "b"] and ends[2:] == ["alone", "after"]
+    assert 2 in sizes[:3]  # a and b decoded together
+    assert sizes[-4:] == [1, 0, 1, 0]  # then the seeded job alone, then the one behind it
 
 
 @pytest.fixture(scope="module")
