@@ -300,6 +300,7 @@ class MLXBackend:
             top_logprobs=fields.top(),
             tools=tools or None,
             one_tool_call=fields.parallel_tool_calls is False,
+            template=fields.chat_template_kwargs if chat else None,
         )
         return job, answer, fmt
 

@@ -12,6 +12,8 @@ answers 400 with it as `param`; no field is dropped silently.
   `none`. 400 when mlx-lm knows no tool-call format for the model, and for `required` or a named
   function (nothing can force a call). `parallel_tool_calls: false`: the first call only.
 - `response_format`: `text`; `json_object` and `json_schema` by a checked generation (`json_mode`).
+- `chat_template_kwargs`: the chat template's variables (`enable_thinking`: Anthropic's
+  `thinking` arrives so), scalars only; apply_chat_template's own parameters refused.
 - `temperature`, `top_p`, `seed`, `stop`, `presence_penalty`, `frequency_penalty`, `logit_bias`,
   and mlx_lm.server's `top_k`, `min_p`, `repetition_penalty`: mlx-lm's sampler and logits
   processors (`sampling`).
@@ -36,6 +38,14 @@ NO_EFFECT = frozenset(
     | {"prompt_cache_key", "prompt_cache_options", "prompt_cache_retention"}
 )
 Bias = Annotated[float, msgspec.Meta(ge=-100, le=100)]
+TemplateValue = bool | int | float | Annotated[str, msgspec.Meta(max_length=256)] | None
+# apply_chat_template's own parameters: a client sets the template's variables, never these
+# (a template of its own, the tokenizing, the tools: the router's)
+TEMPLATE_RESERVED = frozenset(
+    {"chat_template", "tokenize", "add_generation_prompt", "tools", "documents", "return_dict"}
+    | {"return_tensors", "padding", "truncation", "max_length", "continue_final_message"}
+    | {"return_assistant_tokens_mask", "tokenizer_kwargs", "conversation", "messages"}
+)
 Penalty = Annotated[float, msgspec.Meta(ge=-2, le=2)]
 
 
@@ -79,6 +89,8 @@ class Fields(msgspec.Struct, kw_only=True):
     logit_bias: dict[int, Bias] | None = None
     seed: int | None = None
     messages: list[dict[str, Any]] | None = None  # chat: as sent (tool calls and results)
+    # the chat template's own variables (`enable_thinking`), as llama.cpp, vLLM and mlx-lm read
+    chat_template_kwargs: dict[str, TemplateValue] | None = None
     audio: Any = None
     modalities: list[str] | None = None
     functions: Any = None
@@ -133,6 +145,10 @@ def refusal(fields: Fields, chat: bool) -> tuple[str, str] | None:
     for name, why in _REFUSED.items():
         if getattr(fields, name) is not None:
             return name, why
+    if reserved := TEMPLATE_RESERVED.intersection(fields.chat_template_kwargs or ()):
+        return "chat_template_kwargs", f"{min(reserved)!r} is not a chat template variable"
+    if len(fields.chat_template_kwargs or ()) > 16:
+        return "chat_template_kwargs", "at most 16 chat template variables"
     if fields.modalities and set(fields.modalities) - {"text"}:
         return "modalities", "in-process models answer in text only"
     if fields.echo:

@@ -96,6 +96,7 @@ class Job:
         "stats",
         "stop",
         "stops",
+        "template",
         "tools",
         "top_logprobs",
     )
@@ -112,9 +113,11 @@ class Job:
         top_logprobs: int | None = None,
         tools: list[dict[str, Any]] | None = None,
         one_tool_call: bool = False,
+        template: dict[str, Any] | None = None,
     ) -> None:
         """`top_logprobs`: None for no log-probabilities, else the alternatives per token;
-        `tools`: given to the chat template, the answer's tool calls parsed by mlx-lm."""
+        `tools`: given to the chat template, the answer's tool calls parsed by mlx-lm;
+        `template`: the chat template's variables (`enable_thinking`)."""
         self.stats = stats
         self.prompt = prompt
         self.max_tokens = stats.max_tokens = max_tokens
@@ -123,6 +126,7 @@ class Job:
         self.top_logprobs = top_logprobs
         self.tools = tools
         self.one_tool_call = one_tool_call
+        self.template = template or {}
         self.stops = [s for s in stops or () if s]
         self.stop = threading.Event()
         self.loop = asyncio.get_running_loop()
@@ -140,6 +144,7 @@ class Job:
             top_logprobs=self.top_logprobs,
             tools=self.tools,
             one_tool_call=self.one_tool_call,
+            template=self.template,
         )
 
     def cancel(self) -> None:

@@ -127,9 +127,15 @@ def prompt_tokens(job: Job, tokenizer: Any, model_id: str) -> list[int]:
             tokenizer.encode(prompt, add_special_tokens=bos is None or not prompt.startswith(bos))
         )
     if not job.tools:
-        return list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True))
+        return list(
+            tokenizer.apply_chat_template(prompt, add_generation_prompt=True, **job.template)
+        )
     try:
         scanner_for(tokenizer, job.tools)
     except LookupError as err:
         raise Refusal("tools", f"{model_id}: {err}; send it no tools") from None
-    return list(tokenizer.apply_chat_template(prompt, tools=job.tools, add_generation_prompt=True))
+    return list(
+        tokenizer.apply_chat_template(
+            prompt, tools=job.tools, add_generation_prompt=True, **job.template
+        )
+    )

@@ -20,7 +20,9 @@ import pytest
 
 from router.backends.mlx.backend import MLXBackend
 from router.backends.mlx.fields import Fields
+from router.backends.mlx.job import Job, JobStats
 from router.backends.mlx.sampling import Sampling
+from router.backends.mlx.stepping import prompt_tokens
 from router.config import MLXBackendConfig, ModelEntry, SamplingDefaults
 from router.errors import BadOutput
 from router.routing.decide import _prior_speed
@@ -166,6 +168,7 @@ REFUSED = [
     ({"response_format": {"type": "yaml"}}, "response_format"),
     ({"verbosity": "low"}, "verbosity"),  # a shorter answer: it changes the answer
     ({"moderation": {"model": "omni-moderation-latest"}}, "moderation"),
+    ({"chat_template_kwargs": {"chat_template": "{{ 7 * 7 }}"}}, "chat_template_kwargs"),
 ]
 
 
@@ -197,6 +200,31 @@ def test_every_sdk_field_is_read_routed_or_known_to_change_nothing() -> None:
     ):
         keys = set(get_type_hints(params)) | {"stream"}
         assert not keys - read - set(wire.__struct_fields__), wire
+
+
+def test_chat_template_variables_reach_the_template(client: openai.OpenAI) -> None:
+    """`chat_template_kwargs` (Anthropic's `thinking` arrives as `enable_thinking`) are the
+    template's variables: SmolLM2's template reads none, so the answer is the same."""
+    asked = {"model": "smollm2", "messages": FRANCE, "max_tokens": 2}
+    plain = client.chat.completions.create(**asked)
+    thinking = {"chat_template_kwargs": {"enable_thinking": True, "effort": "low"}}
+    told = client.chat.completions.create(**asked, extra_body=thinking)
+    assert told.choices[0].message.content == plain.choices[0].message.content
+    assert told.usage and plain.usage
+    assert told.usage.prompt_tokens == plain.usage.prompt_tokens
+
+
+async def test_the_job_hands_its_template_variables_to_apply_chat_template() -> None:
+    seen: dict[str, Any] = {}
+
+    class Tokenizer:
+        def apply_chat_template(self, messages: list, **options: Any) -> list[int]:
+            seen.update(options)
+            return [1, 2, 3]
+
+    job = Job(JobStats("id", "m"), FRANCE, max_tokens=1, template={"enable_thinking": False})
+    assert prompt_tokens(job, Tokenizer(), "m") == [1, 2, 3]
+    assert seen == {"add_generation_prompt": True, "enable_thinking": False}
 
 
 def test_null_is_absent_for_every_optional_field(client: openai.OpenAI) -> None:
