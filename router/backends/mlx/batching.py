@@ -121,14 +121,13 @@ class Batch:
         self._cache, self._end, self._size = cache, end, size
         self._members: dict[int, _Member] = {}  # BatchGenerator uid -> member
         self._generator: Any = None
+        self._stop_tokens: Any = None
 
     def __len__(self) -> int:
         return len(self._members)
 
     def join(self, job: Job) -> None:
         """Insert the job into the batch (raises `Refusal` or the template's error)."""
-        from mlx_lm.generate import make_stop_sequences
-
         tokenizer = self._tokenizer
         prompt = prompt_tokens(job, tokenizer, self._model_id)
         out = ChoiceOutput(
@@ -143,14 +142,15 @@ class Batch:
         sampler, processors = build(job.sampling, tokenizer)
         kv, reused = self._cache.fetch(self._model, prompt) if self._cache else (None, 0)
         job.stats.prompt_tokens, job.stats.cached_tokens = len(prompt), reused
-        (uid,) = self._batch().insert(
+        generator, stop_tokens = self._batch()
+        (uid,) = generator.insert(
             [prompt[reused:]],
             max_tokens=[job.max_tokens],
             caches=[kv] if kv is not None else None,
             all_tokens=[prompt[:reused]],
             samplers=[None if job.sampling.temperature == 0 else sampler],  # greedy: one call
             logits_processors=[processors],
-            stop_sequences=[make_stop_sequences(tokenizer)],
+            stop_sequences=[stop_tokens],
         )
         self._members[uid] = _Member(job, out, tokenizer.detokenizer, reused)
         self._resized()
@@ -198,10 +198,11 @@ class Batch:
             self._generator.close()
             self._generator = None
 
-    def _batch(self) -> Any:
+    def _batch(self) -> tuple[Any, Any]:
+        """The generator (made on the first join) and the model's stop tokens (its EOS ids)."""
         if self._generator is None:
             import mlx.core as mx
-            from mlx_lm.generate import BatchGenerator
+            from mlx_lm.generate import BatchGenerator, make_stop_sequences
 
             self._generator = BatchGenerator(
                 self._model,
@@ -209,7 +210,8 @@ class Batch:
                 prefill_batch_size=PREFILL_BATCH,
                 stream=mx.default_stream(mx.default_device()),  # this thread's own
             )
-        return self._generator
+            self._stop_tokens = make_stop_sequences(self._tokenizer)
+        return self._generator, self._stop_tokens
 
     def _remove(self, leaving: dict[int, str]) -> None:
         caches = self._generator.remove(list(leaving), return_prompt_caches=True)
