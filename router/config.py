@@ -162,8 +162,9 @@ class MLXBackendConfig(_Backend, tag="mlx"):
     (`max_queue`), by default for as long as it takes (`queue_timeout` unset)."""
 
     kind: ClassVar[str] = "mlx"
-    # per model at once, decoding together in one batch (router.backends.mlx.batching)
-    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=32)] = 8
+    # per model at once, decoding together in one batch (router.backends.mlx.batching); each
+    # holds its own KV cache, which the memory budget does not count yet: a modest default
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=32)] = 4
     queue_timeout: Seconds | None = None  # no limit: each waits for its turn
     model_dirs: list[str] = []  # folders scanned for model folders
     # residency, see router.backends.mlx.residency

@@ -40,7 +40,7 @@ def test_each_kind_has_its_own_settings_and_defaults() -> None:
     assert isinstance(openai, OpenAIBackendConfig) and isinstance(mlx, MLXBackendConfig)
     assert (openai.kind, mlx.kind) == ("openai", "mlx")
     assert (openai.max_concurrency, openai.queue_timeout) == (32, 60.0)
-    assert (mlx.max_concurrency, mlx.queue_timeout) == (8, None)  # one batch of 8, waits its turn
+    assert (mlx.max_concurrency, mlx.queue_timeout) == (4, None)  # one batch of 4, waits its turn
     assert not hasattr(openai, "idle_ttl") and not hasattr(mlx, "base_url")
 
 
