@@ -227,7 +227,8 @@ def run(args: argparse.Namespace) -> report.Servers:
 
 
 def git_state() -> dict[str, Any]:
-    """The commit measured, and the router files changed in the tree but not committed."""
+    """The commit measured, and the router files changed in the tree but not committed (the
+    servers run the tree as it is when they start)."""
     git = ["git", "-C", str(ROOT)]
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(
@@ -299,7 +300,7 @@ def main() -> None:
 
     args = parse_args()
     args.model = Path(args.model or ensure_default_model(default_cache_dir())).expanduser()
-    started = time.monotonic()
+    started, tree = time.monotonic(), git_state()  # the tree the servers start on
     try:
         servers = run(args)
     except (openai.APIError, httpx.HTTPError) as err:
@@ -317,7 +318,7 @@ def main() -> None:
     out = {
         "model": str(args.model),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        **git_state(),
+        **tree,
         "settings": settings,
         "seconds": round(time.monotonic() - started),
         "servers": servers,
