@@ -142,6 +142,9 @@ class OpenAIBackendConfig(_Backend, tag="openai"):
     # per model at once, the rest wait (max_queue), then 429: below max_connections, so one
     # model's hung requests cannot take every pooled connection from its neighbours
     max_concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = 32
+    # the server answers /v1/responses itself (LM Studio, Ollama, vLLM): a Responses request
+    # the chat path cannot express (hosted tools, files) is passed through to it as it is
+    responses: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -162,8 +165,8 @@ class MLXBackendConfig(_Backend, tag="mlx"):
     (`max_queue`), by default for as long as it takes (`queue_timeout` unset)."""
 
     kind: ClassVar[str] = "mlx"
-    # per model at once, decoding together in one batch (router.backends.mlx.batching); each
-    # holds its own KV cache, which the memory budget does not count yet: a modest default
+    # per model at once, decoding together in one batch (router.backends.mlx.batching), as
+    # many as their KV caches fit generation_kv_bytes
     max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=32)] = 4
     queue_timeout: Seconds | None = None  # no limit: each waits for its turn
     model_dirs: list[str] = []  # folders scanned for model folders
@@ -174,6 +177,10 @@ class MLXBackendConfig(_Backend, tag="mlx"):
     load_wait: Seconds = 120.0  # how long a load waits for busy models to free the budget
     # per model, inside the budget: KV caches of recent prompts; None: a tenth of the budget
     prompt_cache_bytes: Annotated[int, msgspec.Meta(ge=0)] | None = None  # 0: no prompt cache
+    # per model, inside the budget: the KV caches of the requests generating together (each
+    # one's prompt + max_tokens); a batch grows only within it, one request always runs;
+    # None: a tenth of the budget, as the prompt cache (both are KV caches of one model)
+    generation_kv_bytes: Annotated[int, msgspec.Meta(ge=0)] | None = None
     default_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 512  # when a request sets none
     defaults: SamplingDefaults | None = None  # sampling when a request sets none
 
@@ -192,6 +199,10 @@ class MLXBackendConfig(_Backend, tag="mlx"):
     def prompt_cache_limit(self, budget: int) -> int:
         """Each model's prompt cache bound: `prompt_cache_bytes`, else a tenth of `budget`."""
         return budget // 10 if self.prompt_cache_bytes is None else self.prompt_cache_bytes
+
+    def generation_kv_limit(self, budget: int) -> int:
+        """Each model's in-flight KV allowance: `generation_kv_bytes`, else a tenth of `budget`."""
+        return budget // 10 if self.generation_kv_bytes is None else self.generation_kv_bytes
 
 
 BackendConfig = OpenAIBackendConfig | MLXBackendConfig  # one `[[backends]]` entry, by `kind`

@@ -17,6 +17,15 @@ class PromptCacheInfo(msgspec.Struct):
     hit_rate: float = 0.0  # hit_tokens / prompt_tokens
 
 
+class GenerationKV(msgspec.Struct):
+    """An in-process model's in-flight KV caches on its card: the allowance its batch decodes
+    within, and what a token costs (None: unknown from its config.json; not counted)."""
+
+    bytes: int = 0  # reserved in the memory budget with the weights and the prompt cache
+    per_token: int | None = None  # KV bytes per token, an upper bound (sliding windows)
+    tokens: int | None = None  # bytes / per_token: prompt + max_tokens of a batch, in all
+
+
 class ModelCard(msgspec.Struct, omit_defaults=True):
     """A model as the catalogue knows it; `model_object` makes it a /v1/models entry."""
 
@@ -30,6 +39,7 @@ class ModelCard(msgspec.Struct, omit_defaults=True):
     size_bytes: int | None = None
     load_seconds: float | None = None
     prompt_cache: PromptCacheInfo | None = None  # in-process models with a prompt cache
+    generation_kv: GenerationKV | None = None  # in-process models: the batch's KV allowance
 
 
 def model_object(card: ModelCard, created: int) -> dict[str, object]:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import msgspec
 
+from router.backends.mlx import kv
 from router.backends.mlx.answer import Answer, Choice
 from router.backends.mlx.fields import Fields, Format, read_fields
 from router.backends.mlx.fields import refusal as refused_field
@@ -98,8 +99,10 @@ class MLXBackend:
                 cache_bytes=self.residency.slots[model_id].cache_bytes,
                 report=self._reporter(model_id, metrics),
                 size=metrics.batch_size.labels(model_id, self.name).set if metrics else None,
+                kv=self.residency.kv_budget(model_id),
             ),
             cache_bytes=config.prompt_cache_limit(budget),
+            kv_bytes=config.generation_kv_limit(budget),
         )
         self.recent: dict[str, JobStats] = {}  # request id -> what its job did
         for entry in self._configured:
@@ -156,7 +159,7 @@ class MLXBackend:
             state=state,
             size_bytes=size,
         )
-        self.residency.add(model_id, path, size, card)
+        self.residency.add(model_id, path, size, card, kv.read_per_token(path))
         own = entry.defaults if entry else None
         self._layers[model_id] = [own, self._defaults, model_defaults(path)]
 
@@ -270,6 +273,10 @@ class MLXBackend:
     def _job(self, request: BackendRequest) -> tuple[Job, Answer, Format | None]:
         """The job for a request, or the client's mistake as a 4xx `BackendStatusError`."""
         parsed = request.parsed
+        if request.endpoint == "responses":  # a passed-through request: chat cannot say it
+            raise BackendStatusError(
+                400, f"{self.name}: in-process models answer the Responses API through chat only"
+            )
         if request.endpoint == "embeddings" or not isinstance(
             parsed, ChatRequest | CompletionRequest
         ):

@@ -64,14 +64,32 @@ class Plan(msgspec.Struct, frozen=True):
     alone: bool
 
 
-def plan(batchable: Sequence[bool], running: int, limit: int = MAX_BATCH) -> Plan:
+def plan(
+    batchable: Sequence[bool],
+    running: int,
+    limit: int = MAX_BATCH,
+    *,
+    needs: Sequence[int] = (),
+    held: Sequence[int] = (),
+    allowance: int | None = None,
+) -> Plan:
     """`batchable`: the waiting jobs in order, whether each may join a batch; `running`: the
     batch's members now. In order: batchable jobs join while there is room; a job that must run
-    alone runs once nothing is running, and holds back the jobs behind it. Pure."""
-    join = 0
-    for ok in batchable:
+    alone runs once nothing is running, and holds back the jobs behind it. Pure.
+
+    With an `allowance` (bytes of in-flight KV cache), `needs` (each waiting job's KV bytes at
+    its end, `kv.need`) and `held` (the members'): a job joins only while the batch's KV stays
+    within it, counted as the batch holds it: every member's row as long as the longest (mlx-lm's
+    `BatchKVCache` pads the shorter ones), members x the largest need. The first job into an
+    empty batch always joins, however large: a request larger than the allowance runs alone."""
+    join, largest = 0, max(held, default=0)
+    for index, ok in enumerate(batchable):
         if not ok or running + join >= limit:
             break
+        need = max(largest, needs[index] if index < len(needs) else 0)
+        if allowance is not None and running + join > 0 and (running + join + 1) * need > allowance:
+            break
+        largest = need
         join += 1
     alone = join == 0 and running == 0 and bool(batchable) and not batchable[0]
     return Plan(join, alone)
@@ -97,10 +115,11 @@ class _Token(msgspec.Struct):
 
 
 class _Member:
-    __slots__ = ("detokenizer", "job", "made", "out", "reused")
+    __slots__ = ("detokenizer", "job", "kv", "made", "out", "reused")
 
-    def __init__(self, job: Job, out: ChoiceOutput, detokenizer: Any, reused: int) -> None:
+    def __init__(self, job: Job, out: ChoiceOutput, detokenizer: Any, reused: int, kv: int) -> None:
         self.job, self.out, self.detokenizer, self.reused = job, out, detokenizer, reused
+        self.kv = kv  # the KV bytes it holds at its end (`kv.need`), counted by `plan`
         self.made = 0  # tokens made, EOS excluded
 
 
@@ -126,10 +145,15 @@ class Batch:
     def __len__(self) -> int:
         return len(self._members)
 
-    def join(self, job: Job) -> None:
-        """Insert the job into the batch (raises `Refusal` or the template's error)."""
+    def held(self) -> list[int]:
+        """Each member's KV need, as it joined (`plan`'s `held`)."""
+        return [m.kv for m in self._members.values()]
+
+    def join(self, job: Job, need: int = 0) -> None:
+        """Insert the job into the batch (raises `Refusal` or the template's error); `need`: the
+        KV bytes it will hold at its end (`kv.need`)."""
         tokenizer = self._tokenizer
-        prompt = prompt_tokens(job, tokenizer, self._model_id)
+        prompt = job.tokens or prompt_tokens(job, tokenizer, self._model_id)
         out = ChoiceOutput(
             0,
             tokenizer,
@@ -152,7 +176,7 @@ class Batch:
             logits_processors=[processors],
             stop_sequences=[stop_tokens],
         )
-        self._members[uid] = _Member(job, out, tokenizer.detokenizer, reused)
+        self._members[uid] = _Member(job, out, tokenizer.detokenizer, reused, need)
         self._resized()
 
     def step(self) -> None:

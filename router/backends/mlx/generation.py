@@ -60,10 +60,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from router.backends.mlx.batching import Batch, Size, can_batch, plan, solo_reason
+from router.backends.mlx.batching import Batch, Plan, Size, can_batch, plan, solo_reason
 from router.backends.mlx.job import Done, Failed, Job, Refusal, Refused
+from router.backends.mlx.kv import KVBudget
 from router.backends.mlx.prompt_cache import CacheUse, PromptCache
-from router.backends.mlx.stepping import generate
+from router.backends.mlx.stepping import generate, prompt_tokens
 
 log = logging.getLogger("router")
 
@@ -98,12 +99,14 @@ class Worker:
         cache_bytes: int = 0,
         report: Report | None = None,
         size: Size | None = None,
+        kv: KVBudget | None = None,
     ) -> None:
         """`cache_bytes`: the prompt cache's bound (0: no prompt cache); `report` is called on
         the thread after each job with its use of the prompt cache (`CacheUse`); `size` with
-        the number of requests generating together, each time it changes."""
+        the number of requests generating together, each time it changes; `kv`: the in-flight
+        KV caches' allowance (None: the batch is bounded by its size alone)."""
         self.model_id = model_id
-        self._report, self._size = report, size
+        self._report, self._size, self._kv = report, size, kv
         self.path = path
         self.ready: Future[float] = Future()
         self.closed: Future[None] = Future()
@@ -164,10 +167,9 @@ class Worker:
         try:
             while not (closing and not waiting and not len(batch)):
                 closing |= self._take(waiting, block=not (waiting or len(batch) or closing))
-                kinds = [batching and solo_reason(job) is None for job in waiting]
-                next_up = plan(kinds, len(batch))
-                for _ in range(next_up.join):
-                    self._join(batch, waiting.popleft())
+                next_up, needs = self._plan(waiting, batch, batching)
+                for need in needs[: next_up.join]:
+                    self._join(batch, waiting.popleft(), need)
                 if next_up.alone:
                     self._alone(waiting.popleft())
                 elif len(batch):
@@ -194,9 +196,37 @@ class Worker:
             self._end(job, Done("cancelled", 0, 0))
         return closing
 
-    def _join(self, batch: Batch, job: Job) -> None:
+    def _plan(self, waiting: deque[Job], batch: Batch, batching: bool) -> tuple[Plan, list[int]]:
+        """What to do next (`batching.plan`), and each waiting job's KV need (0: not counted)."""
+        self._read_prompts(waiting, batching)
+        kinds = [batching and solo_reason(job) is None for job in waiting]
+        kv = self._kv
+        if kv is None:
+            return plan(kinds, len(batch)), [0] * len(waiting)
+        needs = [kv.need(len(j.tokens), j.max_tokens) if j.tokens else 0 for j in waiting]
+        allowance = kv.allowance
+        return plan(kinds, len(batch), needs=needs, held=batch.held(), allowance=allowance), needs
+
+    def _read_prompts(self, waiting: deque[Job], batching: bool) -> None:
+        """When the in-flight KV is counted, the waiting batchable jobs' prompts as tokens, read
+        once (`Job.tokens`) so `plan` knows their needs; one whose prompt cannot be read ends
+        here, as it would on joining."""
+        if self._kv is None or not batching:
+            return
+        for job in [j for j in waiting if j.tokens is None and solo_reason(j) is None]:
+            try:
+                job.tokens = prompt_tokens(job, self._tokenizer, self.model_id)
+            except Refusal as err:
+                waiting.remove(job)
+                self._end(job, Refused(err.param, str(err)))
+            except Exception as err:  # one line for the client; the traceback for the log
+                log.warning("generation failed for %s", self.model_id, exc_info=err)
+                waiting.remove(job)
+                self._end(job, Failed(one_line(err)))
+
+    def _join(self, batch: Batch, job: Job, need: int = 0) -> None:
         try:
-            batch.join(job)
+            batch.join(job, need)
         except Refusal as err:
             self._end(job, Refused(err.param, str(err)))
         except Exception as err:  # one line for the client; the traceback for the log

@@ -97,6 +97,7 @@ class Job:
         "stop",
         "stops",
         "template",
+        "tokens",
         "tools",
         "top_logprobs",
     )
@@ -129,6 +130,7 @@ class Job:
         self.template = template or {}
         self.stops = [s for s in stops or () if s]
         self.stop = threading.Event()
+        self.tokens: list[int] | None = None  # the prompt's, once the thread has read them
         self.loop = asyncio.get_running_loop()
         self.out: asyncio.Queue[Item] = asyncio.Queue()
 

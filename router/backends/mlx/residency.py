@@ -20,8 +20,10 @@ Residency does not queue requests: the replica's gate in front of it does
 waiting), so a lease only waits for memory and the load.
 
 `reserve` asks `choose_evictions` for idle models to unload so the new one fits the budget
-(weights' size on disk plus its prompt cache's bound, `Slot.cache_bytes`: a tenth of the
-budget by default, less for a model that would not fit with all of it); models with a lease
+(weights' size on disk plus its prompt cache's bound, `Slot.cache_bytes`, plus the allowance
+for the KV caches of its generating requests, `Slot.kv_bytes`, which its batch grows within:
+`batching.plan`; each a tenth of the budget by default, less for a model that would not fit
+with all of it; a single request larger than the allowance still runs, alone); models with a lease
 (generating, queued or waiting for their load) are never chosen; among the idle, the cheapest
 to lose goes first (its measured load time and its warm prompt cache, weighed by how recently
 it was used: `keep_value`). When the busy models hold
@@ -45,11 +47,12 @@ from typing import Literal
 import msgspec
 
 from router.backends.mlx.generation import Worker, one_line
+from router.backends.mlx.kv import KVBudget
 from router.backends.mlx.prompt_cache import CacheUse
 from router.errors import ModelLoadFailed, NoModelAvailable
 from router.metrics import Metrics
 from router.wire import ModelCard
-from router.wire.models import PromptCacheInfo
+from router.wire.models import GenerationKV, PromptCacheInfo
 
 log = logging.getLogger("router")
 MB = 1_000_000
@@ -122,6 +125,8 @@ class Slot:
         "cache_bytes",
         "card",
         "id",
+        "kv_bytes",
+        "kv_per_token",
         "last_used",
         "lock",
         "path",
@@ -139,6 +144,8 @@ class Slot:
         self.path = path
         self.size_bytes = size_bytes
         self.cache_bytes = cache_bytes  # its prompt cache's bound, reserved with the weights
+        self.kv_bytes = 0  # its generating requests' KV allowance, reserved with them too
+        self.kv_per_token: int | None = None  # KV bytes a token (None: unknown, not counted)
         self.card = card  # the catalogue holds this object: its state is live
         self.state: State = "on disk"
         self.worker: Worker | None = None
@@ -161,29 +168,51 @@ class Residency:
         metrics: Metrics | None = None,
         factory: WorkerFactory = Worker,
         cache_bytes: int = 0,
+        kv_bytes: int = 0,
     ) -> None:
-        """`cache_bytes`: each model's prompt cache bound (less for a model that would not fit
-        the budget with all of it)."""
+        """`cache_bytes`: each model's prompt cache bound; `kv_bytes`: its generating
+        requests' KV allowance (each less for a model that would not fit the budget with all
+        of it)."""
         self.backend = backend
         self.budget_bytes = budget_bytes
         self.idle_ttl = idle_ttl
         self.load_wait = load_wait
         self.metrics = metrics
         self.cache_bytes = cache_bytes
+        self.kv_bytes = kv_bytes
         self.slots: dict[str, Slot] = {}
         self._factory = factory
         self._changed = asyncio.Event()
         self._reaper: asyncio.Task[None] | None = None
 
-    def add(self, model_id: str, path: Path, size_bytes: int, card: ModelCard) -> Slot:
-        """Register a model (on disk); a known id keeps its slot and its state."""
+    def add(
+        self,
+        model_id: str,
+        path: Path,
+        size_bytes: int,
+        card: ModelCard,
+        kv_per_token: int | None = None,
+    ) -> Slot:
+        """Register a model (on disk); a known id keeps its slot and its state.
+        `kv_per_token`: its KV bytes per token (`kv.per_token`; None: unknown)."""
         if (slot := self.slots.get(model_id)) is None:
             cache = min(self.cache_bytes, max(0, self.budget_bytes - size_bytes))
             slot = self.slots[model_id] = Slot(model_id, path, size_bytes, card, cache)
+            slot.kv_bytes = min(self.kv_bytes, max(0, self.budget_bytes - size_bytes - cache))
+            slot.kv_per_token = kv_per_token
             card.state = card.state or "on disk"
             if cache > 0 and card.prompt_cache is None:
                 card.prompt_cache = PromptCacheInfo()
+            tokens = slot.kv_bytes // kv_per_token if kv_per_token else None
+            card.generation_kv = GenerationKV(slot.kv_bytes, kv_per_token, tokens)
         return slot
+
+    def kv_budget(self, model_id: str) -> KVBudget | None:
+        """What the model's thread admits into its batch by (None: KV per token unknown)."""
+        slot = self.slots[model_id]
+        if not slot.kv_per_token:
+            return None
+        return KVBudget(slot.kv_per_token, slot.kv_bytes, slot.card.context_length)
 
     def record(self, model_id: str, done: CacheUse) -> None:
         """A job's use of its model's prompt cache, onto the model's card (on the event loop;
@@ -374,8 +403,9 @@ class Residency:
 
 
 def _memory(slot: Slot) -> int:
-    """What a resident model holds of the budget: its weights and its prompt cache's bound."""
-    return slot.size_bytes + slot.cache_bytes
+    """What a resident model holds of the budget: its weights, its prompt cache's bound and its
+    generating requests' KV allowance."""
+    return slot.size_bytes + slot.cache_bytes + slot.kv_bytes
 
 
 def _warm_seconds(slot: Slot) -> float:

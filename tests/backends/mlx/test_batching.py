@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from router.backends.mlx.batching import Plan, plan, solo_reason
 from router.backends.mlx.generation import Worker
 from router.backends.mlx.job import Done, Job, JobStats
+from router.backends.mlx.kv import KVBudget, read_per_token
 from router.backends.mlx.sampling import Sampling
 from tests.backends.mlx.test_backend import backend_of, client_of, in_thread, mlx_toml, wait_for
 from tests.conftest import RunningRouter
@@ -62,6 +63,32 @@ def test_plan(batchable: list[bool], running: int, limit: int, expected: Plan) -
     assert plan(batchable, running, limit) == expected
 
 
+KV = [
+    # (name, waiting jobs' needs, members' needs, expected); allowance 100, all batchable
+    ("one larger than the allowance runs, alone", [150], [], Plan(1, False)),
+    ("...and the next waits for it", [150, 1], [], Plan(1, False)),
+    ("two that fit join together", [40, 40], [], Plan(2, False)),
+    ("exactly the allowance: joins", [50, 50], [], Plan(2, False)),
+    ("the third would pass it: waits", [40, 40, 40], [], Plan(2, False)),
+    ("joins the running batch while it fits", [40], [40], Plan(1, False)),
+    ("rows are as long as the longest: 2 x 60 > 100", [10], [60], Plan(0, False)),
+    ("nothing joins a request larger than the allowance", [1], [150], Plan(0, False)),
+    ("a large one waits, and the small behind it with it", [30, 80, 10], [], Plan(1, False)),
+    ("the count limit still holds", [1, 1, 1, 1, 1], [], Plan(4, False)),
+]
+
+
+@pytest.mark.parametrize(("needs", "held", "expected"), [c[1:] for c in KV], ids=[c[0] for c in KV])
+def test_plan_by_kv(needs: list[int], held: list[int], expected: Plan) -> None:
+    batchable = [True] * len(needs)
+    assert plan(batchable, len(held), 4, needs=needs, held=held, allowance=100) == expected
+
+
+def test_plan_without_an_allowance_counts_members_only() -> None:
+    assert plan([True] * 3, 1, 4, needs=[500] * 3, held=[500]) == Plan(3, False)
+    assert plan([False], 0, 4, needs=[0], allowance=0) == Plan(0, True)  # alone, as before
+
+
 async def test_solo_reason() -> None:
     def job(**options: Any) -> Job:
         return Job(JobStats("id", "m"), "hi", max_tokens=1, **options)
@@ -96,6 +123,41 @@ async def test_a_job_alone_waits_for_the_batch_and_holds_back_those_behind_it(
     assert sorted(ends[:2]) == ["a", "b"] and ends[2:] == ["alone", "after"]
     assert 2 in sizes[:3]  # a and b decoded together
     assert sizes[-4:] == [1, 0, 1, 0]  # then the seeded job alone, then the one behind it
+
+
+@pytest.mark.parametrize(("allowance", "together"), [(1, False), (10**9, True)])
+async def test_two_requests_batch_only_when_their_kv_fits(
+    embedded_model_path: Path,
+    embedded_mlx_model: tuple[Any, Any],
+    allowance: int,
+    together: bool,
+) -> None:
+    """With an allowance smaller than one request's KV the second waits for the first (the
+    batch never holds two); with room for both they decode together."""
+    sizes: list[int] = []
+    per_token = read_per_token(embedded_model_path)
+    assert per_token
+    budget = KVBudget(per_token, allowance, 8192)
+    worker = Worker(
+        "m", embedded_model_path, lambda _: embedded_mlx_model, size=sizes.append, kv=budget
+    )
+    worker.start()
+    await asyncio.wrap_future(worker.ready)
+
+    async def run(name: str) -> int:
+        job = Job(JobStats(name, "m"), "Once upon a time", max_tokens=3)
+        worker.submit(job)
+        while not isinstance(item := await job.out.get(), Done):
+            pass
+        assert item.finish_reason == "length" and item.completion_tokens == 3
+        return job.stats.prompt_tokens
+
+    prompts = await asyncio.gather(run("a"), run("b"))
+    worker.stop()
+    await asyncio.wrap_future(worker.closed)
+    assert budget.need(prompts[0], 3) > 1  # one request alone is over the tiny allowance
+    assert (max(sizes) == 2) is together, sizes
+    assert sizes[-1] == 0
 
 
 @pytest.fixture(scope="module")
