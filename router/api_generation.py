@@ -32,6 +32,7 @@ from router.serving.service import Service
 
 JSON = b"application/json"
 _API: dict[Endpoint, str] = {
+    "responses": "responses",
     "chat/completions": "chat",
     "completions": "completions",
     "embeddings": "embeddings",

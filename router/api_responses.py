@@ -27,7 +27,7 @@ from router.serving.relay import Answer, Stream
 from router.serving.response_store import ResponseStore, StoredResponse
 from router.serving.service import Service
 from router.wire import ChatRequest, decode_chat
-from router.wire.responses import Response, ResponsesRequest, check_translatable, decode_request
+from router.wire.responses import Response, ResponsesRequest, decode_request, untranslatable_at
 from router.wire.responses import encode as encode_json
 from router.wire.responses_chat import (
     assistant_message,
@@ -40,23 +40,30 @@ from router.wire.responses_chat import (
     to_response,
 )
 from router.wire.responses_stream import ResponseStream
+from router.wire.responses_view import routing_view
 
 log = logging.getLogger("router")
 _decode_messages = msgspec.json.Decoder(list[dict[str, Any]]).decode
 
 
 class Turn:
-    """What a Responses request brings to its answer: the chat request asked, the request
-    itself, and the conversation's chat messages (earlier turns and this input)."""
+    """What a Responses request brings to its answer: the chat request asked (or, passed
+    through, routed by), the request itself, the conversation's chat messages (earlier turns
+    and this input), and for a request chat cannot express, what it cannot (param, message)."""
 
-    __slots__ = ("chat", "messages", "request")
+    __slots__ = ("chat", "messages", "passthrough", "request")
 
     def __init__(
-        self, chat: ChatRequest, request: ResponsesRequest, messages: list[dict[str, Any]]
+        self,
+        chat: ChatRequest,
+        request: ResponsesRequest,
+        messages: list[dict[str, Any]],
+        passthrough: tuple[str, str] | None = None,
     ) -> None:
         self.chat = chat
         self.request = request
         self.messages = messages
+        self.passthrough = passthrough
 
 
 class Responses(Generation):
@@ -70,7 +77,9 @@ class Responses(Generation):
 
     async def _prepare(self, body: bytes) -> tuple[Turn, bytes]:  # type: ignore[override]
         request = decode_body(decode_request, body)
-        check_translatable(request)
+        if (problem := untranslatable_at(request)) is not None:  # to an upstream, as it is
+            view = decode_body(decode_chat, encode_json(routing_view(request)))
+            return Turn(view, request, [], problem), body  # type: ignore[arg-type]
         messages = await self._earlier(request)
         messages.extend(chat_messages(input_items(request)))
         if not messages:
@@ -95,6 +104,9 @@ class Responses(Generation):
     async def _answer(  # type: ignore[override]
         self, turn: Turn, body: bytes, hints: Hints, meter: RequestMeter, send: Send
     ) -> None:
+        if turn.passthrough is not None:
+            await pass_through(self, turn.chat, turn.passthrough, body, hints, meter, send)
+            return
         try:
             answer = await self.service.generate(self.endpoint, turn.chat, body, hints, meter)
         except RouterError as err:  # recorded by the service
@@ -170,3 +182,44 @@ class _ResponseEvents:
             self.kept = True
             await self.endpoint.keep(self.turn, done, encode_json(done))
         await self.response.body(out)
+
+
+async def pass_through(
+    endpoint: Responses,
+    view: ChatRequest,
+    problem: tuple[str, str],
+    body: bytes,
+    hints: Hints,
+    meter: RequestMeter,
+    send: Send,
+) -> None:
+    """A request chat cannot express, sent as it came to a model whose upstream serves the
+    Responses API itself (`[[backends]] responses = true`), routed by its expressible part;
+    its answer or events come back as the upstream wrote them. Not stored by the router: the
+    upstream keeps it (`store`), so a later `previous_response_id` of it goes there too."""
+    needs = msgspec.structs.replace(hints, needs=("responses",))
+    try:
+        answer = await endpoint.service.generate("responses", view, body, needs, meter)
+    except RouterError as err:  # recorded by the service
+        if err.status == 400:  # no model that can take it, or one named that cannot
+            param, message = problem
+            served = "a model whose upstream serves the Responses API itself"
+            err = InvalidRequest(
+                f"{message} Passing it through needs {served}: {err.message}", param=param
+            )
+        await endpoint.send_error(send, err)
+        return
+    if type(answer) is Stream:
+        await answer.relay(_Passed(send, answer))
+        return
+    await send_json(send, 200, answer.body, route_headers(answer))  # type: ignore[union-attr]
+    answer.sent()  # type: ignore[union-attr]
+
+
+class _Passed(EventResponse):
+    """An upstream's Responses events as they came; the chat stream's closing `[DONE]`, which
+    the relay adds and the Responses API does not send, left out."""
+
+    async def body(self, data: bytes) -> None:
+        if data != b"data: [DONE]\n\n":
+            await super().body(data)

@@ -191,10 +191,6 @@ def test_a_streamed_response_is_stored_before_it_completes(client: openai.OpenAI
 def test_errors(client: openai.OpenAI, router: RunningRouter) -> None:
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="no-such-model", input=QUESTION)
-    with pytest.raises(openai.BadRequestError) as bad:
-        client.responses.create(model="fast-model", input=QUESTION, tools=[{"type": "web_search"}])
-    assert bad.value.body["param"] == "tools[0].type"  # type: ignore[index]
-    assert "web_search" in bad.value.message
     image = {"type": "input_image", "file_id": "file-1", "detail": "auto"}
     with pytest.raises(openai.BadRequestError) as bad:
         client.responses.create(
@@ -316,3 +312,58 @@ def test_keys_are_enforced(
         wrong.responses.create(model="fast-model", input=QUESTION)
     right = openai.OpenAI(base_url=router.base_url, api_key="sk-right", max_retries=0)
     assert right.responses.create(model="fast-model", input=QUESTION).output_text
+
+
+WEB = {"type": "web_search"}  # a hosted tool: chat completions cannot express it
+
+
+@pytest.fixture
+def passing(fake: FakeUpstream, start_router: Callable[[str], RunningRouter]) -> openai.OpenAI:
+    """A router whose upstream serves the Responses API itself (`responses = true`)."""
+    router = start_router(backend_toml("lmstudio", fake.base_url, "responses = true"))
+    return openai.OpenAI(base_url=router.base_url, api_key="unused", max_retries=0)
+
+
+def test_what_chat_cannot_express_passes_through_to_the_upstream(
+    passing: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    raw = passing.responses.with_raw_response.create(
+        model="auto", input=QUESTION, tools=[WEB], include=["web_search_call.results"]
+    )
+    response = raw.parse()
+    Response.model_validate_json(raw.http_response.content)
+    assert response.id == "resp_fakeupstream"  # the upstream's own answer, as it wrote it
+    assert response.output_text in {m.answer for m in FAKE_MODELS}
+    assert raw.headers["x-router-model"] == response.model
+    assert "classified" in raw.headers["x-router-reason"]  # routed by what chat can say
+    sent = fake.requests[-1]
+    assert sent.path == "/v1/responses"
+    assert sent.json["tools"] == [WEB] and sent.json["include"] == ["web_search_call.results"]
+    assert sent.json["model"] == response.model  # the upstream's name, not `auto`
+
+
+def test_a_passed_through_stream_is_the_upstreams_events(
+    passing: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    with passing.responses.stream(model="fast-model", input=QUESTION, tools=[WEB]) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert kinds.count("response.output_text.delta") == 6
+    assert final.output_text == "The capital of France is Paris."
+    assert fake.requests[-1].path == "/v1/responses" and fake.requests[-1].json["stream"] is True
+    body = {"model": "fast-model", "input": QUESTION, "tools": [WEB], "stream": True}
+    raw = httpx.post(f"{passing.base_url}responses", json=body).text
+    assert raw.startswith("event: response.created") and "[DONE]" not in raw  # as it came
+    for data in (line[6:] for line in raw.splitlines() if line.startswith("data: ")):
+        EVENTS.validate_json(data)
+
+
+def test_without_an_upstream_that_serves_it_the_request_is_a_400_naming_why(
+    client: openai.OpenAI,
+) -> None:
+    for model in ("auto", "fast-model"):
+        with pytest.raises(openai.BadRequestError) as bad:
+            client.responses.create(model=model, input=QUESTION, tools=[WEB])
+        assert bad.value.body["param"] == "tools[0].type"  # type: ignore[index]
+        assert "web_search" in bad.value.message and "Responses API itself" in bad.value.message

@@ -25,6 +25,7 @@ import httpx
 
 from router import __version__
 from router.backends.http.pool import HTTPTransport, Pool
+from router.backends.openai_responses import response_chunk, response_usage
 from router.backends.openai_whole import answer_usage, error_message, read_whole
 from router.backends.protocol import DONE, BackendRequest, Reply, StreamEvent
 from router.backends.translate import translated
@@ -48,7 +49,7 @@ _EVENT_END = b"\n\n"
 MAX_EVENT_BYTES = 16 * 2**20  # a server-sent event larger than this is cut off
 MAX_MODELS_BYTES = 8 * 2**20  # and so is a model list
 _ERROR_BODY_BYTES = 64 * 1024  # of an error answer, enough to read its message
-_ENDPOINTS = ("chat/completions", "completions", "embeddings")
+_ENDPOINTS = ("chat/completions", "completions", "embeddings", "responses")
 
 
 class OpenAIBackend:
@@ -63,6 +64,7 @@ class OpenAIBackend:
         shown_url = str(url.copy_with(userinfo=b""))  # for messages: no user:password
         self._where = f"{self.name} ({shown_url})"
         self._configured = config.model_entries()
+        self._responses = config.responses  # it serves /v1/responses: passed-through requests
         self._max_answer = config.max_answer_bytes
         self._read_timeout = config.read_timeout
         headers = {"accept-encoding": "identity", "content-type": "application/json"}
@@ -98,7 +100,14 @@ class OpenAIBackend:
         await self._client.aclose()
 
     def listed(self) -> list[ModelCard]:
-        return [_card(self.name, e.id, None, e) for e in self._configured or ()]
+        return [self._served(_card(self.name, e.id, None, e)) for e in self._configured or ()]
+
+    def _served(self, card: ModelCard) -> ModelCard:
+        """The card, with `responses` among its capabilities when the upstream serves the
+        Responses API itself (routing sends it what the chat path cannot express)."""
+        if self._responses and "responses" not in card.capabilities:
+            card.capabilities = [*card.capabilities, "responses"]
+        return card
 
     def warm(self, model: str) -> None:
         return None  # the upstream loads on demand (LM Studio's JIT, Ollama); nothing to ask
@@ -111,9 +120,12 @@ class OpenAIBackend:
             self._raise_for_status(status, content)
             found = {m.id: m for m in _decode_models(content).data}
         if self._configured is None:
-            return [_card(self.name, m.id, m, None) for m in found.values()]
+            return [self._served(_card(self.name, m.id, m, None)) for m in found.values()]
         configured = self._configured
-        return [_card(self.name, e.id, found.get(e.upstream_id or e.id), e) for e in configured]
+        return [
+            self._served(_card(self.name, e.id, found.get(e.upstream_id or e.id), e))
+            for e in configured
+        ]
 
     def upstream_id(self, model_id: str) -> str:
         """The upstream's own name for one of this backend's models."""
@@ -128,7 +140,9 @@ class OpenAIBackend:
         changes: dict[str, object] = {}
         if request.parsed.model != (upstream := self.upstream_id(request.model)):
             changes["model"] = upstream
-        if getattr(request.parsed, "stream", False) and not request.parsed.wants_usage():
+        if request.endpoint == "responses":
+            self._check_responses()
+        elif getattr(request.parsed, "stream", False) and not request.parsed.wants_usage():
             changes["stream_options"] = {"include_usage": True}
         return replace_fields(request.body, **changes) if changes else request.body
 
@@ -144,7 +158,14 @@ class OpenAIBackend:
             else:
                 status, headers, content = await self._post_httpx(request.endpoint, body)
             self._raise_for_status(status, content, headers)
+            if request.endpoint == "responses":
+                return Reply(content, response_usage(self.name, content))
             return Reply(content, answer_usage(self.name, content))
+
+    def _check_responses(self) -> None:
+        if not self._responses:
+            message = f"{self.name}: not configured as serving the Responses API (responses = true)"
+            raise BackendStatusError(400, message)
 
     async def _post_httpx(
         self, endpoint: str, body: bytes
@@ -168,12 +189,14 @@ class OpenAIBackend:
                 if response.status >= 400:
                     error = await response.aread(_ERROR_BODY_BYTES)
                     self._raise_for_status(response.status, error, response.headers)
-                async for event in self._events(response.read):
+                async for event in self._events(response.read, request.endpoint == "responses"):
                     yield event
             finally:
                 await response.aclose()
 
-    async def _events(self, read: Callable[[], Awaitable[bytes]]) -> AsyncIterator[StreamEvent]:
+    async def _events(
+        self, read: Callable[[], Awaitable[bytes]], responses: bool = False
+    ) -> AsyncIterator[StreamEvent]:
         """The events of an SSE body (`read` gives its bytes as they come, b"" at the end).
 
         Linear in the body's size: each byte is scanned once for an event's end, and only
@@ -197,7 +220,7 @@ class OpenAIBackend:
             while (end := data.find(_EVENT_END, scan)) >= 0:
                 raw = data[start : end + 2]
                 start = scan = end + 2
-                event = self._event(raw if type(raw) is bytes else bytes(raw))
+                event = self._event(raw if type(raw) is bytes else bytes(raw), responses)
                 if event is None:
                     continue
                 waited = 0.0
@@ -222,8 +245,9 @@ class OpenAIBackend:
                 f"{self.name}: no event within {self._read_timeout:g}s (only comments)"
             )
 
-    def _event(self, raw: bytes) -> StreamEvent | None:
-        """One event's bytes (ending in a blank line) as a decoded, pass-through event."""
+    def _event(self, raw: bytes, responses: bool = False) -> StreamEvent | None:
+        """One event's bytes (ending in a blank line) as a decoded, pass-through event (an
+        upstream's own Responses event with `responses`)."""
         if raw.startswith(b"data: ") and raw.find(b"\n") == len(raw) - 2:
             payload = raw[6:-2]  # the usual shape: one data line
         else:
@@ -234,6 +258,8 @@ class OpenAIBackend:
             return None  # a comment or keep-alive
         if payload == b"[DONE]":
             return DONE
+        if responses:
+            return StreamEvent(raw, response_chunk(self.name, payload))
         chunk = decode_chunk(payload)  # a malformed one raises, translated by `stream`
         if not chunk.choices and chunk.usage is None and b'"error"' in payload:
             raise BackendError(f"{self.name}: {error_message(payload)}")

@@ -15,7 +15,8 @@ import msgspec
 
 from router.wire import ChatRequest, Chunk, CompletionRequest, EmbeddingRequest, ModelCard, Usage
 
-Endpoint = Literal["chat/completions", "completions", "embeddings"]
+# `responses`: a Responses API request passed through as it is, to an upstream that serves it
+Endpoint = Literal["chat/completions", "completions", "embeddings", "responses"]
 Parsed = ChatRequest | CompletionRequest | EmbeddingRequest
 
 

@@ -41,6 +41,9 @@ class Hints(msgspec.Struct, frozen=True):
     task: str | None = None
     policy: str | None = None
     headers: tuple[tuple[str, str], ...] = ()  # a conversation's name (routing.sessions)
+    # capabilities the model must have beyond what the request shows (a Responses request
+    # passed through as it is: "responses")
+    needs: tuple[str, ...] = ()
 
 
 class Route(msgspec.Struct, frozen=True):
@@ -373,13 +376,16 @@ def decide(view: RequestView, snap: Snapshot) -> Explanation:
         classification = snap.classify(parsed)
         task = classification.task
         how = f"classified {task} {classification.confidence:.2f}"
-    if snap.profile is None and snap.default_model in snap.known:
+    if snap.profile is None and snap.default_model in snap.known and not view.hints.needs:
         reason = f"{how}; default" if how else "default"
         return Explanation(Route(task, [snap.default_model], reason, "default"), classification)
     policy: Policy = view.hints.policy or snap.policy  # type: ignore[assignment]
     prompt = prompt_tokens(parsed)
     needs = needs_of(parsed, task, prompt)
-    cards = snap.cards(task, policy, needs.vision or needs.tools or needs.json)
+    if view.hints.needs:
+        needs = msgspec.structs.replace(needs, capabilities=view.hints.needs)
+    special = needs.vision or needs.tools or needs.json or bool(needs.capabilities)
+    cards = snap.cards(task, policy, special)
     live = {c.id: snap.live(c.id) for c in cards}
     cached = snap.cached(view)
     found = candidates(cards, task, snap.profile, live, needs.answer_tokens, prompt, cached)

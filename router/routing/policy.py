@@ -55,6 +55,7 @@ class Needs(msgspec.Struct, frozen=True, kw_only=True):
     tokens: int = 0  # estimated prompt tokens plus max_tokens
     answer_tokens: int | None = None  # the most tokens the answer will have; None: unknown
     capped: bool = False  # that cap is the router's own (the client set no max_tokens)
+    capabilities: tuple[str, ...] = ()  # named by the caller (`Hints.needs`)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +97,9 @@ def filter_capable(
     return kept, rejected
 
 
+_LACKS = {"responses": "does not serve the Responses API itself"}
+
+
 def _unfit(c: Candidate, needs: Needs, settings: Settings) -> str | None:
     if needs.vision and "vision" not in c.capabilities:
         return "cannot read images"
@@ -103,6 +107,9 @@ def _unfit(c: Candidate, needs: Needs, settings: Settings) -> str | None:
         return "has no tool calls"
     if needs.json and "json" not in c.capabilities:
         return "does not honour response_format"
+    for capability in needs.capabilities:
+        if capability not in c.capabilities:
+            return _LACKS.get(capability, f"has no {capability} capability")
     if c.context_length and needs.tokens > c.context_length:
         return f"context {c.context_length} < {needs.tokens} tokens"
     if c.quality < settings.quality_floor:

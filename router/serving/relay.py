@@ -120,7 +120,9 @@ class Stream(Answer):
     async def relay(self, out: Out) -> None:
         """Send the events as they come (the headers first), counting and watching them."""
         meter, wants_usage, events = self.meter, self.wants_usage, self.events
-        guard = LoopGuard() if self.relayed_by.loop_guard else None
+        # a passed-through Responses stream is the upstream's: no chat chunk may close it
+        guarded = self.relayed_by.loop_guard and self.endpoint != "responses"
+        guard = LoopGuard() if guarded else None
         status = 200
         try:  # from the headers on: whatever fails, closing the events frees the model's place
             await out.start()

@@ -164,12 +164,12 @@ def untranslatable_at(request: ResponsesRequest) -> tuple[str, str] | None:
     if isinstance(request.input, str):
         return None
     for i, item in enumerate(request.input):
-        if (problem := _item_problem(item, f"input[{i}]")) is not None:
+        if (problem := item_problem(item, f"input[{i}]")) is not None:
             return problem
     return None
 
 
-def _item_problem(item: dict[str, Any], where: str) -> tuple[str, str] | None:
+def item_problem(item: dict[str, Any], where: str) -> tuple[str, str] | None:
     kind = item.get("type", "message")
     if not isinstance(kind, str):
         return None  # malformed, not untranslatable: reading the item says so (a 400)

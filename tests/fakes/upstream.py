@@ -264,6 +264,7 @@ class _App:
             "/v1/chat/completions": partial(self.generate, chat=True),
             "/v1/completions": partial(self.generate, chat=False),
             "/v1/embeddings": self.embeddings,
+            "/v1/responses": self.responses,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -306,6 +307,11 @@ class _App:
         failure = self.up._take_failure(model)
         if failure is None or not await self.fail(ctx, failure):
             await handler(ctx, failure)
+
+    async def responses(self, ctx: _Ctx, failure: str | None) -> None:
+        from tests.fakes.responses_api import answer  # it reads this module's helpers
+
+        await answer(ctx, failure)
 
     async def models(self, ctx: _Ctx) -> None:
         cards = [m.card() for m in list(self.up._models.values())]

@@ -63,6 +63,12 @@ def test_latency_target_puts_models_within_it_first() -> None:
         (Needs(tools=True), cand("plain", 0.9, 1), "has no tool calls"),
         (Needs(json=True), cand("loose", 0.9, 1), "does not honour response_format"),
         (
+            Needs(capabilities=("responses",)),
+            cand("chat-only", 0.9, 1, capabilities=frozenset({"tools"})),
+            "does not serve the Responses API itself",
+        ),
+        (Needs(capabilities=("audio",)), cand("mute", 0.9, 1), "has no audio capability"),
+        (
             Needs(tokens=9000),
             cand("short", 0.9, 1, context_length=8192),
             "context 8192 < 9000 tokens",
@@ -84,6 +90,8 @@ def test_capable_models_pass_the_filters() -> None:
         [able], Needs(vision=True, tools=True, json=True, tokens=9000), SETTINGS
     )
     assert kept == [able]
+    passes = cand("up", 0.8, 1, capabilities=frozenset({"responses"}))
+    assert filter_capable([passes], Needs(capabilities=("responses",)), SETTINGS)[0] == [passes]
 
 
 def _m4_candidates(task: str) -> list[Candidate]:
