@@ -6,6 +6,7 @@ tight budget keeping the slow-to-load model with the warm cache over a quick, co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,36 @@ async def test_a_generating_model_is_kept_however_cheap(worker: type[FakeWorker]
         states = {m: s.state for m, s in r.slots.items()}
     assert states == {"a": "loaded", "b": "on disk", "c": "loaded"}
     await r.close()
+
+
+async def test_the_generating_kv_allowance_is_reserved_with_the_weights(
+    worker: type[FakeWorker],  # noqa: F811
+) -> None:
+    """300 MB of weights and a 100 MB prompt cache: two fit 800 MB; with a 100 MB allowance for
+    the KV of their generating requests each holds 500 MB, so loading b evicts a."""
+    options: Any = {"budget_bytes": 800 * MB, "factory": worker, "cache_bytes": 100 * MB}
+    r, counted = Residency("local", **options), Residency("local", **options, kv_bytes=100 * MB)
+    for each in (r, counted):
+        for model_id in ("a", "b"):
+            each.add(model_id, Path(f"/m/{model_id}"), 300 * MB, ModelCard(model_id), 20_000)
+        await use(each, "a")
+        await use(each, "b")
+    assert [s.state for s in r.slots.values()] == ["loaded", "loaded"]
+    assert [s.state for s in counted.slots.values()] == ["on disk", "loaded"]
+    kv = counted.slots["a"].card.generation_kv
+    assert kv is not None and (kv.bytes, kv.per_token, kv.tokens) == (100 * MB, 20_000, 5000)
+    await r.close()
+    await counted.close()
+
+
+def test_the_allowance_shrinks_to_what_the_budget_leaves() -> None:
+    """A model that fits its weights and prompt cache but not a whole allowance gets the rest;
+    one whose KV per token is unknown is reserved for but not counted (`kv_budget` None)."""
+    r = Residency("local", budget_bytes=1000 * MB, cache_bytes=100 * MB, kv_bytes=300 * MB)
+    r.add("big", Path("/m/big"), 800 * MB, ModelCard("big", context_length=4096), 10_000)
+    r.add("odd", Path("/m/odd"), 100 * MB, ModelCard("odd"))
+    assert r.slots["big"].kv_bytes == 100 * MB
+    budget = r.kv_budget("big")
+    assert budget is not None and budget.allowance == 100 * MB
+    assert budget.need(4000, 512) == 4096 * 10_000  # capped at the model's context
+    assert r.slots["odd"].kv_bytes == 300 * MB and r.kv_budget("odd") is None
