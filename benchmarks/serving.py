@@ -150,19 +150,23 @@ def conversation(api: openai.OpenAI, model: str, turns: int, max_tokens: int) ->
 
 def reservation(config: Path, base_url: str) -> dict[str, int]:
     """The router's memory budget and what residency reserves of it for the model: the
-    weights (its card's size) and its prompt cache's bound (as `Residency.add` counts them)."""
+    weights (its card's size), its prompt cache's bound and the allowance for its generating
+    requests' KV caches (its card's `generation_kv`), as `Residency.add` counts them."""
     from router.config import parse_config
 
     backend = parse_config(config.read_bytes(), str(config)).backends[0]
     budget = backend.budget_bytes()  # type: ignore[union-attr]
     cards = httpx.get(f"{base_url}/models", timeout=10).json()["data"]
-    weights = next(c for c in cards if c["id"] == MODEL_ID).get("size_bytes") or 0
+    card = next(c for c in cards if c["id"] == MODEL_ID)
+    weights = card.get("size_bytes") or 0
     bound = min(backend.prompt_cache_limit(budget), max(0, budget - weights))  # type: ignore[union-attr]
+    kv = (card.get("generation_kv") or {}).get("bytes") or 0
     return {
         "budget_bytes": budget,
         "weights_bytes": weights,
         "cache_bound_bytes": bound,
-        "reserved_bytes": weights + bound,
+        "kv_bound_bytes": kv,
+        "reserved_bytes": weights + bound + kv,
     }
 
 

@@ -7,7 +7,8 @@ measured on it, each part optional:
 - `concurrency`: [{"streams": n, "tokens": made, "wall_s": s, "tok_s": tokens / wall_s}, ...];
 - `turns`: [{"turn": k, "ttft_s": s, "prompt_tokens": p, "cached_tokens": c, ...}, ...];
 - `memory`: {"peak_bytes": VmHWM, "start_bytes": VmRSS when ready (before the model loads),
-  and for the router "budget_bytes", "weights_bytes", "cache_bound_bytes", "reserved_bytes"}.
+  and for the router "budget_bytes", "weights_bytes", "cache_bound_bytes", "kv_bound_bytes",
+  "reserved_bytes"}.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def _at_least(name: str, value: float | None, bound: float) -> dict[str, Any]:
 
 def memory_target(router: dict[str, Any]) -> dict[str, Any]:
     """The model's memory in the router's process (peak less the RSS before it loaded) within
-    what residency reserves for it (weights + prompt cache bound), itself within the budget."""
+    what residency reserves for it (weights + prompt cache bound + generating KV allowance),
+    itself within the budget."""
     memory = router.get("memory") or {}
-    name = "router memory: model's peak growth / reserved (weights + prompt cache bound)"
+    name = "router memory: model's peak growth / reserved (weights + prompt cache + KV bounds)"
     keys = ("peak_bytes", "start_bytes", "reserved_bytes", "budget_bytes")
     if any(memory.get(key) is None for key in keys):
         return _target(name, None, "<= 1, reserved <= budget", None)
@@ -154,7 +156,7 @@ def _memory_rows(servers: Servers) -> list[str]:
         _row("memory when ready, before the model", [_mb(m.get("start_bytes")) for m in memory])
     )
     for key, label in (
-        ("reserved_bytes", "reserved for the model (weights + prompt cache bound)"),
+        ("reserved_bytes", "reserved for the model (weights + prompt cache + KV bounds)"),
         ("budget_bytes", "the router's memory budget"),
     ):
         rows.append(_row(label, [_mb(m.get(key)) for m in memory]))
