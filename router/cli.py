@@ -20,7 +20,7 @@ from router.config import LoadedConfig, load_config
 from router.errors import InvalidRequest, RouterError
 from router.profiles import ActiveProfile
 from router.tasks import POLICIES
-from router.wire.models import PromptCacheInfo
+from router.wire.models import GenerationKV, PromptCacheInfo
 
 log = logging.getLogger("router")
 
@@ -168,6 +168,7 @@ class ModelRow(msgspec.Struct):
     size_bytes: int | None
     load_seconds: float | None
     prompt_cache: PromptCacheInfo | None = None  # live only (--url): in-process models
+    generation_kv: GenerationKV | None = None  # in-process models: the batch's KV allowance
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -179,7 +180,7 @@ def _models(args: argparse.Namespace) -> int:
     if args.json:
         print(msgspec.json.format(msgspec.json.encode(rows)).decode())
         return 0
-    head = ["MODEL", "BACKEND", "KIND", "STATE", "CONTEXT", "SIZE", "LOAD", "CACHE", "HITS"]
+    head = ["MODEL", "BACKEND", "KIND", "STATE", "CONTEXT", "SIZE", "LOAD", "CACHE", "HITS", "KV"]
     table = [[*head, "CAPABILITIES"]]
     for r in rows:
         size = f"{r.size_bytes / 1e6:.0f} MB" if r.size_bytes else "-"
@@ -187,7 +188,8 @@ def _models(args: argparse.Namespace) -> int:
         caps = ",".join(r.capabilities) or "-"
         ctx = str(r.context_length or "-")
         cache, hits = _cache_cells(r.prompt_cache)
-        table.append([r.id, r.backend, r.kind, r.state, ctx, size, load, cache, hits, caps])
+        kv = _kv_cell(r.generation_kv)
+        table.append([r.id, r.backend, r.kind, r.state, ctx, size, load, cache, hits, kv, caps])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -201,6 +203,13 @@ def _cache_cells(info: PromptCacheInfo | None) -> tuple[str, str]:
     if info is None:
         return "-", "-"
     return f"{info.bytes / 1e6:.0f} MB/{info.entries}", f"{info.hit_rate:.0%}"
+
+
+def _kv_cell(kv: GenerationKV | None) -> str:
+    """The batch's KV allowance, with the tokens it holds when the model's shape is known."""
+    if kv is None:
+        return "-"
+    return f"{kv.bytes / 1e6:.0f} MB" + (f"/{kv.tokens} tok" if kv.tokens is not None else "")
 
 
 def _with_live(rows: list[ModelRow], url: str, keys: list[str]) -> list[ModelRow]:
@@ -264,6 +273,7 @@ async def _model_rows(loaded: LoadedConfig) -> list[ModelRow]:
                         card.capabilities,
                         card.size_bytes,
                         card.load_seconds,
+                        generation_kv=card.generation_kv,
                     )
                 )
         return rows

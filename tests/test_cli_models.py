@@ -104,3 +104,27 @@ def test_models_url_that_does_not_answer_is_one_line(
     assert cli_main(["models", "--config", str(config), "--url", url]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"router: --url: cannot read {url}/v1/models:") and "\n" not in err
+
+
+def test_models_show_the_generating_kv_allowance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The allowance (a tenth of the budget) and the tokens it holds at the model's KV bytes per
+    token (SmolLM2-135M's shape: 2 x 30 layers x 3 KV heads x 64 x 2 bytes = 23,040)."""
+    folder = tmp_path / "smol"
+    folder.mkdir()
+    shape = {"num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3}
+    (folder / "config.json").write_text(json.dumps({**shape, "hidden_size": 576}))
+    (folder / "model.safetensors").write_bytes(b"\0" * 1000)
+    path = tmp_path / "router.toml"
+    path.write_text(
+        f'[[backends]]\nname = "local"\nkind = "mlx"\nmemory_budget_bytes = 2304000000\n'
+        f'models = [{{ id = "smol", path = "{folder}" }}]\n'
+    )
+    assert cli_main(["models", "--json", "--config", str(path)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["generation_kv"] == {"bytes": 230_400_000, "per_token": 23_040, "tokens": 10_000}
+    assert cli_main(["models", "--config", str(path)]) == 0
+    header, line = capsys.readouterr().out.splitlines()
+    assert header.split()[9] == "KV"
+    assert "230 MB/10000 tok" in line
