@@ -22,8 +22,11 @@ gives every member's log-probabilities), and `response_format` (a checked genera
 words, checked after the answer by the backend; no per-step state, see `json_mode`).
 
 Who runs when is `plan` (pure): the queue is served in order; batchable jobs at its head join
-the batch up to `MAX_BATCH`; a job that must run alone waits until the batch has drained, and
-the jobs behind it wait behind it (no starvation either way).
+the batch up to `MAX_BATCH`, and only while the batch's KV caches fit the model's allowance
+(`generation_kv_bytes`, reserved in the memory budget: members x the longest member's prompt +
+max_tokens, as `BatchKVCache` pads rows; the prompts are tokenized before planning, `Job.tokens`);
+one job always runs, however large; a job that must run alone waits until the batch has
+drained, and the jobs behind it wait behind it (no starvation either way).
 """
 
 from __future__ import annotations

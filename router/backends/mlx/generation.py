@@ -16,7 +16,9 @@ load), and a thread that ran mlx and ends while the interpreter finalizes aborts
     event loop (asyncio)                        generation thread "mlx-<model>"
     ────────────────────                        ───────────────────────────────
     Worker.start() ─────── a pooled thread ──▶  mlx_lm.load(path) ─▶ ready  (Future: seconds)
-    Worker.submit(job) ─▶ queue.Queue[Job] ──▶  between steps: the queued jobs, in order
+    Worker.submit(job) ─▶ queue.Queue[Job] ──▶  between steps: the queued jobs, in order,
+                                                  prompts tokenized, joining while their KV
+                                                  fits the allowance (batching.plan)
                                                   batchable → Batch.join: prompt → tokens,
                                                     the prompt cache's longest prefix,
                                                     only the rest inserted (own sampler,
