@@ -164,59 +164,60 @@ def view_sums(
     views), the weighted sum of its n-grams' rows; with `gram_column`, the table's last
     column is instead summed over the edges only (the follow-up detector's n-gram score),
     one value a segment. The same buckets and weights as `featurize` in fewer steps: the
-    hashes of all orders as one product, rows summed per view, then scaled by the view's
-    weight; each segment on its own, so a turn scores alike alone or in a conversation."""
-    parts = _parts(sys_view, turns)
-    starts, scales, edges, bodies, ends = [], [], [], [], []
-    at = seg = 0
-    for text, s, scale, edge, body in parts:
-        if s != seg:
-            ends.append(len(starts))  # where a segment's views end
-            seg = s
-        if text:  # an empty view has no n-grams
-            starts.append(4 * at)  # position-major: a view's n-grams are contiguous
-            scales.append(scale)
-            edges.append(edge)
-            if body:
-                bodies.append((at, at + len(text)))
-            at += len(text)
-    ends.append(len(starts))
-    joined = "".join([p[0] for p in parts]) + _PAD  # padding for the last n-grams
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    for i, j in bodies:  # the bodies, in their own namespace
-        codes[i:j] += _OFF_BODY
-    ids = (np.ndarray((at, 4), dtype=np.uint64, buffer=codes, strides=(8, 8)) @ _POWERS).ravel()
-    ids >>= _SHIFT
-    sums = np.add.reduceat(table.take(ids, axis=0), starts, axis=0)
-    mix = np.array([scales, edges], dtype=np.float32)
+    hashes of all orders as one product over windows of the encoded code points, rows
+    summed per view, then scaled by the view's weight; each segment on its own, so a turn
+    scores alike alone or in a conversation."""
+    texts, starts, mix, ends, bodies, at = _layout(sys_view, turns)
+    raw: bytes | np.ndarray = "".join(texts).encode("utf-32-le")
+    if bodies:  # the bodies, in their own namespace (code points < 2**21: no overflow)
+        codes = np.frombuffer(bytearray(raw), dtype=np.uint32)
+        for i, j in bodies:
+            codes[i:j] += _OFF_BODY
+        raw = codes
+    ids = np.ndarray((at, 4), dtype=np.uint32, buffer=raw, strides=(4, 4)) @ _POWERS
+    ids >>= _SHIFT  # bucket ids < 2**_BITS, used as indices as they are
+    sums = np.add.reduceat(table.take(ids.ravel(), axis=0), starts, axis=0)
+    weights = np.array(mix, dtype=np.float32)
     k = table.shape[1] - gram_column
     out, grams, lo = [], [], 0
     for hi in ends:  # segment by segment: a turn's sums never depend on the others
         alone = len(ends) == 1  # the usual case: one new turn
-        row, edge_row = (mix @ sums if alone else mix[:, lo:hi] @ sums[lo:hi]).tolist()
+        row, edge_row = (weights @ sums if alone else weights[:, lo:hi] @ sums[lo:hi]).tolist()
         out.append(row[:k])
         grams.append(edge_row[-1] if gram_column else 0.0)
         lo = hi
     return out, grams
 
 
-def _parts(
+def _layout(
     sys_view: str | None, turns: Sequence[tuple[str, str, str]]
-) -> list[tuple[str, int, float, float, bool]]:
-    """The parts `featurize` hashes (a view, or padding between views), each with its
-    segment, its weight, its weight in the edges-only sum, and whether it is a body."""
-    parts = []
+) -> tuple[list[str], list[int], tuple[list[float], list[float]], list[int], list, int]:
+    """What `view_sums` hashes: the texts to join (views and the padding between them, the
+    padding for the last n-grams included), where each non-empty one's n-grams start (4 a
+    position), their weights and their weights in the edges-only sum, where each segment's
+    entries end, the bodies' spans, and the number of positions."""
+    texts, starts, scales, edges, ends, bodies = [], [], [], [], [], []
+    segments = []
     if sys_view is not None:
-        scale = SYSTEM_WEIGHT / math.sqrt(4 * len(sys_view) + 1)
-        parts += ((sys_view, 0, scale, 0.0, False), (_PAD, 0, 0.0, 0.0, False))
-    for seg, (body, head, tail) in enumerate(turns, start=len(parts) // 2):
+        sys_scale = SYSTEM_WEIGHT / math.sqrt(4 * len(sys_view) + 1)
+        segments.append(((sys_view, sys_scale, 0.0), (_PAD, 0.0, 0.0)))
+    for body, head, tail in turns:
         h, t = 1.0 / math.sqrt(4 * len(head) + 1), 1.0 / math.sqrt(4 * len(tail) + 1)
-        parts += (
-            (head, seg, h, h, False),
-            ("\x00", seg, 0.0, 0.0, False),
-            (tail, seg, t, t, False),
-            ("\x00", seg, 0.0, 0.0, False),
-            (body, seg, BODY_WEIGHT / math.sqrt(4 * len(body) + 1), 0.0, True),
-            (_PAD, seg, 0.0, 0.0, False),
-        )
-    return parts
+        b = BODY_WEIGHT / math.sqrt(4 * len(body) + 1)
+        gap = ("\x00", 0.0, 0.0)
+        segments.append(((head, h, h), gap, (tail, t, t), gap, (body, b, -1.0), (_PAD, 0.0, 0.0)))
+    at = 0
+    for parts in segments:
+        for text, scale, edge in parts:
+            texts.append(text)
+            if text:  # an empty view has no n-grams
+                starts.append(4 * at)  # position-major: a view's n-grams are contiguous
+                scales.append(scale)
+                if edge < 0.0:  # a body: its own namespace, no say in the edges-only sum
+                    bodies.append((at, at + len(text)))
+                    edge = 0.0
+                edges.append(edge)
+                at += len(text)
+        ends.append(len(starts))
+    texts.append(_PAD)  # the last n-grams' padding: no entries of its own
+    return texts, starts, (scales, edges), ends, bodies, at
