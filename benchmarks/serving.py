@@ -1,7 +1,9 @@
 """The in-process engine against `mlx_lm.server` (issue 16 §5), side by side in one run.
 
-Both servers on the same model folder (by default the embedded SmolLM2-135M), one after the
-other, greedy decoding, through the official `openai` client (`serving_load.py`):
+Both servers on the same model folder (by default the embedded SmolLM2-135M), up side by side
+and measured in turn, run by run (a decode run on one, then on the other; a level of streams,
+a turn), so that what else the machine does weighs on both alike; greedy decoding, through the
+official `openai` client (`serving_load.py`):
 
 - `decode`: single-stream decode tokens/s, counted from the first streamed token (the prompt's
   reading left out), the median of `--decode-repeats` stories of `--decode-tokens`;
@@ -34,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,17 +138,14 @@ def router_config(model: Path, folder: Path, cache: bool, budget_mb: int | None)
     return path
 
 
-def conversation(api: openai.OpenAI, model: str, turns: int, max_tokens: int) -> list[Any]:
+def conversation(api: openai.OpenAI, model: str, turns: int, max_tokens: int) -> Iterator[Any]:
     """The turns of one conversation, each answer sent back with the next question."""
     messages: list[Any] = [{"role": "system", "content": system_prompt()}]
-    out = []
     for n, question in enumerate(questions(turns), 1):
         messages.append({"role": "user", "content": question})
         result = load.stream(api, model, messages, max_tokens)
         messages.append({"role": "assistant", "content": result["answer"]})
-        out.append({"turn": n, **result})
-        print(f"  turn {n}: {result['ttft_s']:.2f} s to the first token", flush=True)
-    return out
+        yield {"turn": n, **result}
 
 
 def reservation(config: Path, base_url: str) -> dict[str, int]:
@@ -170,63 +170,112 @@ def reservation(config: Path, base_url: str) -> dict[str, int]:
     }
 
 
-def measure(
-    api: openai.OpenAI, model: str, pid: int, parts: set[str], args: argparse.Namespace
-) -> dict[str, Any]:
-    """The chosen parts on one running server, its model loaded first by a warm-up."""
-    result: dict[str, Any] = {"memory": {"start_bytes": load.memory(pid)["rss_bytes"]}}
-    result["load_average"] = [os.getloadavg()[0]]  # the machine's, other work included
-    warm = [{"role": "user", "content": "Hi"}]
-    api.chat.completions.create(model=model, messages=warm, max_tokens=1, temperature=0)
+@dataclass
+class Target:
+    """A server under test, running: its client, its name for the model, its process."""
+
+    api: openai.OpenAI
+    model: str
+    pid: int
+    url: str
+    config: Path | None = None  # the router's
+
+    def warm(self) -> dict[str, Any]:
+        """Its RSS before the model loads, then a one-token request that loads it."""
+        start = load.memory(self.pid)["rss_bytes"]
+        warm = [{"role": "user", "content": "Hi"}]
+        self.api.chat.completions.create(
+            model=self.model, messages=warm, max_tokens=1, temperature=0
+        )
+        return {"start_bytes": start}
+
+
+def alternate(runs: dict[str, Iterator[Any]]) -> dict[str, list[Any]]:
+    """Each server's runs, taken in turn (one run on each, then the next on each), so that
+    what else the machine does weighs on both alike."""
+    out: dict[str, list[Any]] = {name: [] for name in runs}
+    for rows in zip(*runs.values(), strict=True):
+        for name, row in zip(runs, rows, strict=True):
+            out[name].append(row)
+            print(f"  {name}: {report.progress(row)}", flush=True)
+    return out
+
+
+def measure(targets: dict[str, Target], parts: set[str], args: Any) -> report.Servers:
+    """The chosen parts on the running servers, alternating between them run by run."""
+    results: report.Servers = {n: {"memory": t.warm()} for n, t in targets.items()}
+    loads = [os.getloadavg()[0]]  # the machine's, other work included
     if "decode" in parts:
-        result["decode"] = load.decode(api, model, args.decode_tokens, args.decode_repeats)
+        runs = {
+            n: load.decode_runs(t.api, t.model, args.decode_tokens, args.decode_repeats)
+            for n, t in targets.items()
+        }
+        for name, rows in alternate(runs).items():
+            results[name]["decode"] = load.decode_summary(rows)
     if "concurrency" in parts:
-        result["concurrency"] = load.concurrency(api, model, args.streams, args.stream_tokens)
+        levels = {
+            n: load.concurrency(t.api, t.model, args.streams, args.stream_tokens)
+            for n, t in targets.items()
+        }
+        for name, rows in alternate(levels).items():
+            results[name]["concurrency"] = rows
     if "turns" in parts:
-        result["turns"] = conversation(api, model, args.turns, args.turn_tokens)
-    result["load_average"].append(os.getloadavg()[0])
-    if "memory" in parts:
-        result["memory"]["peak_bytes"] = load.memory(pid)["peak_bytes"]
-    else:
-        del result["memory"]
-    return result
+        turns = {
+            n: conversation(t.api, t.model, args.turns, args.turn_tokens)
+            for n, t in targets.items()
+        }
+        for name, rows in alternate(turns).items():
+            results[name]["turns"] = rows
+    loads.append(os.getloadavg()[0])
+    for name, target in targets.items():
+        results[name]["load_average"] = loads
+        if "memory" not in parts:
+            del results[name]["memory"]
+            continue
+        results[name]["memory"]["peak_bytes"] = load.memory(target.pid)["peak_bytes"]
+        if target.config is not None:
+            results[name]["memory"] |= reservation(target.config, target.url)
+    return results
 
 
-def on_router(args: argparse.Namespace, folder: Path, cache: bool, parts: set[str]) -> Any:
-    """The parts on a router serving the model in its own process."""
+@contextmanager
+def on_router(args: argparse.Namespace, folder: Path, cache: bool) -> Iterator[Target]:
+    """A router serving the model in its own process."""
     config = router_config(args.model, folder, cache, args.budget_mb)
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     argv = [str(ROOT / ".venv/bin/router"), "serve", "--calibrate", "off", "--port", str(port)]
     with serving([*argv, "--config", str(config)], f"{url}/models") as process:
-        result = measure(load.client(url), MODEL_ID, process.pid, parts, args)
-        if "memory" in result:
-            result["memory"] |= reservation(config, url)
-    return result
+        yield Target(load.client(url), MODEL_ID, process.pid, url, config)
 
 
-def on_mlx_lm(args: argparse.Namespace, parts: set[str]) -> Any:
-    """The parts on `mlx_lm.server`, on the same model folder."""
+@contextmanager
+def on_mlx_lm(args: argparse.Namespace) -> Iterator[Target]:
+    """`mlx_lm.server`, on the same model folder."""
     port = free_port()
     argv = [sys.executable, "-m", "mlx_lm", "server", "--model", str(args.model)]
     url = f"http://127.0.0.1:{port}/v1"
     with serving([*argv, "--port", str(port)], f"{url}/models") as process:
-        return measure(load.client(url), str(args.model), process.pid, parts, args)
+        yield Target(load.client(url), str(args.model), process.pid, url)
 
 
 def run(args: argparse.Namespace) -> report.Servers:
-    """The router, then mlx_lm.server (then, for `nocache`, a router without its cache)."""
+    """The router and mlx_lm.server up side by side, measured in turn (then, for `nocache`,
+    a router without its prompt cache, alone)."""
     servers: report.Servers = {}
     parts = set(args.parts) - {"nocache"}
     with tempfile.TemporaryDirectory() as folder:
         if parts:
-            print("router, in process:", flush=True)
-            servers[report.ROUTER] = on_router(args, Path(folder), True, parts)
-            print("mlx_lm.server:", flush=True)
-            servers[report.MLX] = on_mlx_lm(args, parts)
+            with on_router(args, Path(folder), True) as mine, on_mlx_lm(args) as theirs:
+                servers |= measure({report.ROUTER: mine, report.MLX: theirs}, parts, args)
         if "nocache" in args.parts:
             print("router, no prompt cache:", flush=True)
-            servers["router, no cache"] = on_router(args, Path(folder), False, {"turns"})
+            with on_router(args, Path(folder), False) as plain:
+                servers |= {
+                    "router, no cache": measure({report.ROUTER: plain}, {"turns"}, args)[
+                        report.ROUTER
+                    ]
+                }
     return servers
 
 

@@ -5,9 +5,10 @@ server's `usage`, since neither server offers an ignore-EOS switch: the prompts 
 stories so that the model writes up to `max_tokens`.
 
 - `stream`: one streamed request, timed: first token, last token, the end;
-- `decode`: single-stream decode speed, from the first streamed token to the last (the
-  prompt's reading left out), the median of a few runs;
-- `concurrency`: n streams at once, each a different prompt: tokens made / wall time;
+- `decode_runs`: single-stream decode speed, from the first streamed token to the last (the
+  prompt's reading left out), run by run (`decode_summary`: their median);
+- `concurrency`: n streams at once, each a different prompt: tokens made / wall time, level by
+  level (generators, so that the caller can alternate servers between runs);
 - `memory`: a process's VmHWM and VmRSS from /proc/<pid>/status.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -92,18 +94,19 @@ def stream(api: openai.OpenAI, model: str, messages: list[Any], max_tokens: int)
     }
 
 
-def decode(api: openai.OpenAI, model: str, tokens: int, repeats: int) -> dict[str, Any]:
-    """Single-stream decode speed: tokens after the first / time from the first to the last."""
-    runs, rates = [], []
+def decode_runs(api: openai.OpenAI, model: str, tokens: int, repeats: int) -> Iterator[Any]:
+    """Single-stream runs, one story each: tokens after the first / first to last token."""
     for subject in SUBJECTS[-repeats:]:
         run = stream(api, model, story(subject), tokens)
-        made = run["completion_tokens"] or 0
-        run["tok_s"] = (
-            round((made - 1) / run["decode_s"], 3) if made > 1 and run["decode_s"] else None
-        )
-        rates += [run["tok_s"]] if run["tok_s"] else []
-        runs.append({k: v for k, v in run.items() if k != "answer"})
-        print(f"  decode: {made} tokens, {run['tok_s']} tok/s", flush=True)
+        made = run.pop("completion_tokens") or 0
+        speed = (made - 1) / run["decode_s"] if made > 1 and run["decode_s"] else None
+        run.pop("answer")
+        yield {**run, "tokens": made, "tok_s": None if speed is None else round(speed, 3)}
+
+
+def decode_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median speed of the runs."""
+    rates = [r["tok_s"] for r in runs if r["tok_s"]]
     return {"tok_s": round(statistics.median(rates), 3) if rates else None, "runs": runs}
 
 
@@ -124,16 +127,14 @@ def together(api: openai.OpenAI, model: str, subjects: list[str], tokens: int) -
     }
 
 
-def concurrency(api: openai.OpenAI, model: str, levels: list[int], tokens: int) -> list[Any]:
-    """Aggregate tokens/s at each level; no prompt is sent twice (no prompt cache hit beyond
-    the system prompt's, for either server)."""
-    out, used = [], 0
+def concurrency(api: openai.OpenAI, model: str, levels: list[int], tokens: int) -> Iterator[Any]:
+    """Aggregate tokens/s at each level in turn; no prompt is sent twice (no prompt cache hit
+    beyond the system prompt's, for either server)."""
+    used = 0
     for n in levels:
         subjects = [SUBJECTS[(used + i) % len(SUBJECTS)] for i in range(n)]
         used += n
-        out.append(together(api, model, subjects, tokens))
-        print(f"  {n} streams: {out[-1]['tokens']} tokens, {out[-1]['tok_s']} tok/s", flush=True)
-    return out
+        yield together(api, model, subjects, tokens)
 
 
 def memory(pid: int) -> dict[str, int | None]:

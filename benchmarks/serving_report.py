@@ -101,6 +101,15 @@ def targets(servers: Servers, turn: int = 5) -> list[dict[str, Any]]:
     ]
 
 
+def progress(run: dict[str, Any]) -> str:
+    """One run (a decode run, a level of streams, a turn) in a few words."""
+    if "streams" in run:
+        return f"{run['streams']} streams, {run['tokens']} tokens, {run['tok_s']:.2f} tok/s"
+    if "turn" in run:
+        return f"turn {run['turn']}, {run['ttft_s']:.2f} s to the first token"
+    return f"decode, {run['tokens']} tokens, {run['tok_s'] or 0:.2f} tok/s"
+
+
 def _num(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 

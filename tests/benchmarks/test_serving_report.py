@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.serving_report import MB, status_bytes, table, targets, targets_table
+from benchmarks.serving_report import MB, progress, status_bytes, table, targets, targets_table
 
 STATUS = "Name:\tpython\nVmPeak:\t 2000000 kB\nVmHWM:\t  310000 kB\nVmRSS:\t  290000 kB\n"
 
@@ -92,3 +92,12 @@ def test_table_shows_the_machine_load_each_server_ran_under():
     assert (
         text.splitlines()[-1] == "| load average of the machine, start → end | — | 1.0 → 3.5 |  |"
     )
+
+
+def test_progress_names_each_kind_of_run():
+    assert (
+        progress({"streams": 4, "tokens": 128, "tok_s": 4.71})
+        == "4 streams, 128 tokens, 4.71 tok/s"
+    )
+    assert progress({"turn": 2, "ttft_s": 2.468}) == "turn 2, 2.47 s to the first token"
+    assert progress({"tokens": 48, "tok_s": 6.1}) == "decode, 48 tokens, 6.10 tok/s"
