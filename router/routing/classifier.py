@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -56,15 +57,16 @@ from router.routing.classifier_turns import (
     dense,
     edge_grams,
     fit_follow,
-    is_follow_up,
     read_conversations,
 )
+from router.routing.classifier_verdict import follows, staged
 from router.tasks import FALLBACK_TASK, TASKS
 from router.wire import user_turns
 
 DEFAULT_THRESHOLD = 0.35  # below this top probability the answer is the fallback
 MEMO = 4096  # turns (and system prompts, verdicts) remembered: earlier turns are re-sent
 FOLLOW_SAY = 0.35  # a follow-up's own words' say in its task, beside its source turn's
+_LOG_FLOOR = math.log(1e-9)  # log probabilities are floored here
 
 
 class Classification(msgspec.Struct, frozen=True):
@@ -258,11 +260,11 @@ class Classifier:
         """A turn seen on its own words: its logits (system and bias included) made into
         probabilities, and its own task index (`qa`'s below the threshold; `code` by a
         sure rule)."""
-        probs = _softmax([a + b for a, b in zip(sys_z, z, strict=True)])
+        probs = _softmax(list(map(operator.add, sys_z, z)))
         rule = sure_rule(view[3]) if self._code >= 0 else None
         conf = max(probs)
         own = probs.index(conf) if conf >= self.threshold else self._fallback
-        logp = [math.log(max(p, 1e-9)) for p in probs]
+        logp = [math.log(p) if p > 1e-9 else _LOG_FLOOR for p in probs]  # log(max(p, 1e-9))
         return Seen(probs, view, gram, self._code if rule else own, rule, logp)
 
     @property
@@ -272,7 +274,7 @@ class Classifier:
     @follow.setter
     def follow(self, model: FollowModel | None) -> None:
         self._follow = model
-        self._follow_w = [] if model is None else model.weights.tolist()
+        self._staged = None if model is None else staged(model)
         self._table = self._joined(model)
         self.forget()
 
@@ -315,6 +317,15 @@ class Classifier:
         task = self.tasks[inherited]
         return dense(text, edges, probs, own[0], inherited, rule_on_other, *before, task)
 
+    def _follows(self, text: str, before: str, answer: str, at: Seen, inherited: int) -> bool:
+        """The detector's verdict on a turn seen as `at` (what `_dense` reads, the same
+        arguments), read in stages: `router.routing.classifier_verdict`."""
+        assert self._staged is not None
+        edges = f"{at.views[1]} {at.views[2]}"
+        rule_on_other = at.rule is not None and inherited != self._code
+        context = (at.probs, at.task, inherited, rule_on_other, before, answer)
+        return follows(self._staged, at.gram, text, edges, *context, self.tasks[inherited])
+
     def classify(self, messages: Any) -> Classification:
         """The task a request asks for (a decoded request, its messages, or messages as plain
         JSON); `qa` when nothing is sure enough. In a conversation, a follow-up keeps the task
@@ -349,16 +360,13 @@ class Classifier:
         judged a follow-up of it. Verdicts are remembered by what they read (the system
         prompt, the turn, the turn before, the answer between, the task it would inherit)."""
         assert self.follow is not None
-        source, follow_up, bias, memo = 0, False, self.follow.bias, self._memo_follow
+        source, follow_up, memo = 0, False, self._memo_follow
         for i in range(1, len(turns)):
             at = seen[i]
             key = (sk, keys[i], keys[i - 1], memo_key(turns[i][1]), seen[source].task)
             follow_up = memo.get(key)  # type: ignore[assignment]
             if follow_up is None:
-                before = (turns[i - 1][0], turns[i][1])
-                own = (at.task, at.rule is not None)
-                row = self._dense(turns[i][0], before, at.views, at.probs, key[-1], own)
-                follow_up = is_follow_up(self._follow_w, bias, row, at.gram)
+                follow_up = self._follows(turns[i][0], turns[i - 1][0], turns[i][1], at, key[-1])
                 _remember(memo, key, follow_up)
             if not follow_up:
                 source = i

@@ -196,13 +196,23 @@ def dense(
     """The dense features of a turn (`text`, its normalised edge views `edges`, the
     single-turn probabilities and own task index) against the task it would inherit (index
     `inherited`, name `task`), the turn before it and the assistant's answer between."""
-    n = len(text)
-    ja = _JA.search(text[:200]) is not None
-    conf = max(probs)
-    edit = _EDIT.search(edges) is not None
-    deictic = _DEICTIC.search(edges) is not None
-    mine = _words(edges)
-    other = _other_work(edges, task)
+    plain = plain_features(text, probs, own, inherited, rule_on_other, before, answer)
+    return ordered_features(
+        plain, marked_features(text, edges, before), worded_features(edges, before, answer, task)
+    )
+
+
+def plain_features(
+    text: str,
+    probs: Sequence[float],
+    own: int,
+    inherited: int,
+    rule_on_other: bool,
+    before: str,
+    answer: str,
+) -> list[float]:
+    """The features read without a regex (in `FEATURES` order): the cheap stage."""
+    n, conf = len(text), max(probs)
     return [
         probs[inherited],
         conf,
@@ -213,23 +223,42 @@ def dense(
         float(n <= 48),
         float("\n" in text.strip()),
         float(text.rstrip().endswith(("?", "？"))),
-        float(ja != (_JA.search(before[:200]) is not None)),
         float("```" in answer[:ANSWER_CAP]),
         math.log1p(len(answer)) / 8,
+        (own != inherited) * conf,
+        float(n > 48) * conf,
+        math.log((n + 8) / (len(before) + 8)) / 4,
+    ]
+
+
+def marked_features(text: str, edges: str, before: str) -> list[float]:
+    """The features a regex marks (in `FEATURES` order), each 0 or 1."""
+    ja = _JA.search(text[:200]) is not None
+    edit = _EDIT.search(edges) is not None
+    deictic = _DEICTIC.search(edges) is not None
+    return [
+        float(ja != (_JA.search(before[:200]) is not None)),
         float(deictic),
         float(edit),
         float(_SWITCH.search(edges) is not None),
         float(_LEAD.search(edges) is not None),
-        float(n <= 48 and (edit or deictic)),
-        (own != inherited) * conf,
-        float(n > 48) * conf,
-        math.log((n + 8) / (len(before) + 8)) / 4,
+        float(len(text) <= 48 and (edit or deictic)),
         float(_MATERIAL.search(text[:400]) is not None),
-        _shared(mine, before),
-        _shared(mine, answer),
-        float(other),
-        other * conf,
     ]
+
+
+def worded_features(edges: str, before: str, answer: str, task: str) -> list[float]:
+    """The features read from words, between 0 and 1: the shares of the turn's words in the
+    turn before and in the answer, and whether it names another task's work."""
+    mine = _words(edges)
+    return [_shared(mine, before), _shared(mine, answer), float(_other_work(edges, task))]
+
+
+def ordered_features(plain: list[float], marked: list[float], worded: list[float]) -> list[float]:
+    """The three stages' features in `FEATURES` order (the last, `other_work` times the
+    confidence: between 0 and 1 as well)."""
+    p, m, w = plain, marked, worded
+    return [*p[:9], m[0], p[9], p[10], *m[1:6], p[11], p[12], p[13], m[6], *w, w[2] * p[1]]
 
 
 def _other_work(edges: str, task: str) -> bool:
@@ -237,7 +266,7 @@ def _other_work(edges: str, task: str) -> bool:
     inherit) and not `task`'s own: "now translate that" after a story, not "translate this
     one too" after a translation."""
     words = _LATIN_TOKEN.findall(edges)
-    named = {_VERB_WORDS.get(w) for w in words}
+    named = set(map(_VERB_WORDS.get, words))
     if "sum" in named or ("sum" in words and "up" in words):
         named.add("summarize")
     if ("in" in words or "into" in words) and not _LANG_WORDS.isdisjoint(words):
@@ -261,7 +290,7 @@ def _shared(mine: set[str], other: str) -> float:
     if not mine:
         return 0.0
     low = other[:WORDS_CAP].lower()
-    return sum(_has_word(low, w) for w in mine) / len(mine)
+    return sum(1 for w in mine if w in low and _has_word(low, w)) / len(mine)
 
 
 def _has_word(text: str, word: str) -> bool:
