@@ -179,7 +179,8 @@ def user_turns(messages: Any, last: int = 4) -> tuple[str, list[tuple[str, str]]
         if role == "user":
             if not run and len(turns) == last:
                 break
-            run.append(content_text(msg.content if decoded else _field(msg, "content")))
+            content = msg.content if decoded else _field(msg, "content")
+            run.append(content if type(content) is str else content_text(content))
         elif role not in SYSTEM_ROLES:
             if run:
                 turns.append(["\n".join(reversed(run)), ""])
@@ -194,7 +195,10 @@ def user_turns(messages: Any, last: int = 4) -> tuple[str, list[tuple[str, str]]
 def _system(messages: list[Any] | tuple[Any, ...]) -> str:
     """The first system or developer message's text among the first `SYSTEM_AT`."""
     for m in messages[:SYSTEM_AT]:
-        if _field(m, "role") in SYSTEM_ROLES:
+        if type(m) is Message:  # the server's case: attributes, no look-up by name
+            if m.role in SYSTEM_ROLES:
+                return content_text(m.content)
+        elif _field(m, "role") in SYSTEM_ROLES:
             return content_text(_field(m, "content"))
     return ""
 
