@@ -182,7 +182,9 @@ def view_sums(
     out, grams, lo = [], [], 0
     for hi in ends:  # segment by segment: a turn's sums never depend on the others
         alone = len(ends) == 1  # the usual case: one new turn
-        row, edge_row = (weights @ sums if alone else weights[:, lo:hi] @ sums[lo:hi]).tolist()
+        # `dot`: the same BLAS product as `@` (bit for bit), with less overhead per call
+        mixed = weights.dot(sums) if alone else weights[:, lo:hi].dot(sums[lo:hi])
+        row, edge_row = mixed.tolist()
         out.append(row[:k])
         grams.append(edge_row[-1] if gram_column else 0.0)
         lo = hi
