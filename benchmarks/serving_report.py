@@ -6,9 +6,9 @@ measured on it, each part optional:
 - `decode`: {"tok_s": median single-stream decode speed, counted from the first token, ...};
 - `concurrency`: [{"streams": n, "tokens": made, "wall_s": s, "tok_s": tokens / wall_s}, ...];
 - `turns`: [{"turn": k, "ttft_s": s, "prompt_tokens": p, "cached_tokens": c, ...}, ...];
-- `memory`: {"peak_bytes": VmHWM, "start_bytes": VmRSS when ready (before the model loads),
-  and for the router "budget_bytes", "weights_bytes", "cache_bound_bytes", "kv_bound_bytes",
-  "reserved_bytes"}.
+- `memory`: {"peak_bytes": VmHWM, "start_bytes": VmRSS when ready (the router loads its
+  model on the first request; mlx_lm.server may have loaded it already), and for the router
+  "budget_bytes", "weights_bytes", "cache_bound_bytes", "kv_bound_bytes", "reserved_bytes"}.
 """
 
 from __future__ import annotations
@@ -162,7 +162,10 @@ def _memory_rows(servers: Servers) -> list[str]:
     peak = [m.get("peak_bytes") for m in memory]
     rows = [_row("peak memory (VmHWM)", [_mb(v) for v in peak])]
     rows.append(
-        _row("memory when ready, before the model", [_mb(m.get("start_bytes")) for m in memory])
+        _row(
+            "memory when ready (the router: before the model loads)",
+            [_mb(m.get("start_bytes")) for m in memory],
+        )
     )
     for key, label in (
         ("reserved_bytes", "reserved for the model (weights + prompt cache + KV bounds)"),
