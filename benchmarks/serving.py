@@ -17,7 +17,7 @@ official `openai` client (`serving_load.py`):
 
 Each model is loaded by a one-token warm-up request first, so no part counts a load. Prints a
 Markdown table and issue 16's targets (met / not met), and writes JSON (`--json`, default
-`benchmarks/serving.json`). The default run takes about 10 minutes on a 2-core CPU.
+`benchmarks/serving.json`). The default run takes about 7 minutes on a 2-core CPU.
 
     .venv/bin/python benchmarks/serving.py [--parts decode,concurrency,turns,memory]
         [--model DIR] [--streams 1,2,4,8] [--stream-tokens 32] [--decode-tokens 48]
