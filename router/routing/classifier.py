@@ -237,13 +237,13 @@ class Classifier:
         re-sends every earlier turn each time): only new ones are featurised, in one pass."""
         sk = system[:SYSTEM_CAP]
         keys = [(sk, k) for k in keys or [memo_key(t) for t in texts]]
-        seen = [self._memo.get(k) for k in keys]
+        seen = list(map(self._memo.get, keys))
         missing = [i for i, f in enumerate(seen) if f is None]
         if missing:
             sys_z = self._memo_sys.get(sk)
             views = [turn_views(texts[i]) for i in missing]
             sv = None if sys_z is not None else system_view(system)
-            has_grams = self.follow is not None
+            has_grams = self._follow is not None
             z, g = view_sums(sv, [v[:3] for v in views], self._table, has_grams)
             if sys_z is None:
                 sys_z = [a + b for a, b in zip(z.pop(0), self._bias, strict=True)]
@@ -331,7 +331,7 @@ class Classifier:
         JSON); `qa` when nothing is sure enough. In a conversation, a follow-up keeps the task
         of the turn it follows. Never raises on odd input: no user text is `qa` with
         confidence 0."""
-        system, turns = user_turns(messages, WINDOW if self.follow is not None else 1)
+        system, turns = user_turns(messages, WINDOW if self._follow is not None else 1)
         last = turns[-1][0] if turns else ""
         if not last or last.isspace():
             return self._no_text()
@@ -340,7 +340,7 @@ class Classifier:
         if not seen[-1].views[1]:
             return self._no_text()
         source, follow_up = len(turns) - 1, False
-        if len(turns) > 1 and self.follow is not None:
+        if len(turns) > 1 and self._follow is not None:
             source, follow_up = self._source(system[:SYSTEM_CAP], turns, keys, seen)
         if source == len(turns) - 1:
             chosen = seen[source].probs
