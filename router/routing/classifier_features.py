@@ -168,13 +168,15 @@ def view_sums(
     summed per view, then scaled by the view's weight; each segment on its own, so a turn
     scores alike alone or in a conversation."""
     texts, starts, mix, ends, bodies, at = _layout(sys_view, turns)
-    raw: bytes | np.ndarray = "".join(texts).encode("utf-32-le")
-    if bodies:  # the bodies, in their own namespace (code points < 2**21: no overflow)
-        codes = np.frombuffer(bytearray(raw), dtype=np.uint32)
+    raw = "".join(texts).encode("utf-32-le")
+    if bodies:  # a long turn: a uint64 copy, the bodies in their own namespace
+        codes = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64)
         for i, j in bodies:
             codes[i:j] += _OFF_BODY
-        raw = codes
-    ids = np.ndarray((at, 4), dtype=np.uint32, buffer=raw, strides=(4, 4)) @ _POWERS
+        windows = np.ndarray((at, 4), dtype=np.uint64, buffer=codes, strides=(8, 8))
+    else:  # a short one: windows read straight off the encoded code points (no copy)
+        windows = np.ndarray((at, 4), dtype=np.uint32, buffer=raw, strides=(4, 4))
+    ids = windows @ _POWERS
     ids >>= _SHIFT  # bucket ids < 2**_BITS, used as indices as they are
     sums = np.add.reduceat(table.take(ids.ravel(), axis=0), starts, axis=0)
     weights = np.array(mix, dtype=np.float32)
