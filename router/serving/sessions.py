@@ -124,7 +124,7 @@ class Sessions:
         decisions.where = self.where  # routing's estimate of a warm prompt cache reads it
         # The request being routed and its conversation: named once, read by `where` (inside
         # `explain`) and by `follow`.
-        self._named: tuple[Parsed, SessionId | None] | None = None
+        self._named: tuple[Parsed, SessionId | None, bool] | None = None  # (.., id, named yet)
 
     def where(self, hints: Hints, parsed: ChatRequest) -> str | None:
         """The model that answered the conversation's last turn, as remembered; None when the
@@ -134,10 +134,7 @@ class Sessions:
         return entry.model if entry is not None else None
 
     def route(self, name: str, hints: Hints, parsed: Parsed) -> tuple[Route, Session | None]:
-        named = None
-        if self.config.enabled and isinstance(parsed, ChatRequest):
-            named = identify(dict(hints.headers), parsed)
-        self._named = (parsed, named)
+        self._named = (parsed, None, False)
         try:
             explained = self.decisions.explain(name, hints, parsed)
             return self.follow(name, hints, parsed, explained)
@@ -145,12 +142,15 @@ class Sessions:
             self._named = None
 
     def _identify(self, hints: Hints, parsed: Parsed) -> SessionId | None:
-        """The request's conversation: as named by `route` for the request it routes (no
-        second hash), else named now (an earlier turn replayed, `router route`)."""
+        """The request's conversation, named at most once for the request `route` routes
+        (when something asks: never for a model named by the client), else named now (an
+        earlier turn replayed, `router route`)."""
         current = self._named
-        if current is not None and current[0] is parsed:
-            return current[1]
-        return identify(dict(hints.headers), parsed)
+        if current is None or current[0] is not parsed:
+            return identify(dict(hints.headers), parsed)
+        if not current[2]:
+            current = self._named = (parsed, identify(dict(hints.headers), parsed), True)
+        return current[1]
 
     def follow(
         self, name: str, hints: Hints, parsed: Parsed, explained: Explanation
