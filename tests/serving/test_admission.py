@@ -86,12 +86,13 @@ async def test_gate_without_a_time_limit_waits_for_its_turn() -> None:
 
 
 async def test_an_in_process_models_one_queue_is_its_gate() -> None:
-    """An mlx replica's gate lets one request through (its generation thread runs one), keeps
-    `max_queue` waiting, counted once in router_queue_depth, and refuses the rest with a 429
-    naming the setting."""
+    """An mlx replica's gate lets `max_concurrency` requests through (its generation thread's
+    batch; 1 here), keeps `max_queue` waiting, counted once in router_queue_depth, and refuses
+    the rest with a 429 naming the setting."""
     fake = FakeBackend("local", {"m": Script(delay=0.2)})
     catalog, metrics = Catalog(), Metrics()
-    catalog.add(fake, MLXBackendConfig(name="local", max_queue=1))  # type: ignore[arg-type]
+    config = MLXBackendConfig(name="local", max_concurrency=1, max_queue=1)
+    catalog.add(fake, config)  # type: ignore[arg-type]
     await catalog.refresh()
     dispatcher = Dispatcher(catalog, metrics)
     route = Route("qa", ["m"], "direct", "direct")

@@ -259,11 +259,11 @@ class Worker:
         else:
             stats.finish_reason = "refused" if isinstance(item, Refused) else "error"
         stats.done = True
+        if self._report is not None and self.prompt_cache is not None:  # before the client hears
+            self._report(self.prompt_cache.use(stats.prompt_tokens, stats.cached_tokens))
         job.post(item)
         with self._lock:
             self._jobs.discard(job)
-        if self._report is not None and self.prompt_cache is not None:
-            self._report(self.prompt_cache.use(stats.prompt_tokens, stats.cached_tokens))
 
     def _release(self) -> None:
         """Drop every reference to the weights and the prompt cache; give their memory back."""
