@@ -18,7 +18,7 @@ serve: $(STAMP) model
 test: $(STAMP) model tools
 	$(BIN)/ruff check router tests benchmarks
 	$(BIN)/ruff format --check router tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 # Prometheus (the metrics tests) and bubblewrap (the code sandbox), installed where missing.
 tools:
