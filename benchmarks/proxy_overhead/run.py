@@ -117,6 +117,7 @@ def start_router(tmp: Path, upstream: str) -> tuple[Process, str]:
             "off",
         ],
         tmp / "router.log",
+        {"ROUTER_DATA_DIR": str(tmp / "data")},  # the stored responses: not the user's
     )
     base = f"http://127.0.0.1:{port}"
     wait_for(base + "/readyz", popen)
