@@ -242,3 +242,8 @@ def closing_chunk(model: str, chat: bool, finish_reason: str) -> CompletionChunk
         else TextChunkChoice(0, "", finish_reason)
     )
     return CompletionChunk(f"router-{now}", object_kind(chat, True), now, model, [choice])  # type: ignore[list-item]
+
+
+def sse_payloads(data: bytes) -> list[bytes]:
+    """The `data:` payloads of server-sent events' bytes (comments and other fields skipped)."""
+    return [line[5:].strip() for line in data.splitlines() if line.startswith(b"data:")]

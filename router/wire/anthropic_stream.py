@@ -6,7 +6,7 @@ reason are `router.wire.anthropic_chat`'s)."""
 
 from __future__ import annotations
 
-from router.wire.answers import Usage
+from router.wire.answers import Usage, sse_payloads
 from router.wire.anthropic import (
     BlockDelta,
     BlockStart,
@@ -72,7 +72,7 @@ class MessageStream:
 
     def feed(self, data: bytes) -> bytes:
         out = b""
-        for payload in _payloads(data):
+        for payload in sse_payloads(data):
             if self.over:
                 break
             if payload == b"[DONE]":
@@ -140,12 +140,3 @@ class MessageStream:
             return b""
         self.open = None
         return event_bytes(BlockStop(self.index))
-
-
-def _payloads(data: bytes) -> list[bytes]:
-    """The `data:` payloads of SSE bytes (comments and other fields skipped)."""
-    out: list[bytes] = []
-    for line in data.splitlines():
-        if line.startswith(b"data:"):
-            out.append(line[5:].strip())
-    return out

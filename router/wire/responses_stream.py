@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import msgspec
 
-from router.wire.answers import Usage
+from router.wire.answers import Usage, sse_payloads
 from router.wire.responses import (
     ArgumentsDelta,
     ArgumentsDone,
@@ -77,7 +77,7 @@ class ResponseStream:
 
     def feed(self, data: bytes) -> bytes:
         out = b""
-        for payload in _payloads(data):
+        for payload in sse_payloads(data):
             if self.over:
                 break
             if payload == b"[DONE]":
@@ -205,8 +205,3 @@ class ResponseStream:
             text = (TextDone if kind == "text" else ReasoningDone)(text=part.text, **ids)
             out = self._emit(text) + self._emit(PartDone(part=part, **ids))
         return out + self._emit(ItemDone(output_index=i, item=item))
-
-
-def _payloads(data: bytes) -> list[bytes]:
-    """The `data:` payloads of SSE bytes (comments and other fields skipped)."""
-    return [line[5:].strip() for line in data.splitlines() if line.startswith(b"data:")]

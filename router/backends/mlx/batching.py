@@ -157,15 +157,7 @@ class Batch:
         KV bytes it will hold at its end (`kv.need`)."""
         tokenizer = self._tokenizer
         prompt = job.tokens or prompt_tokens(job, tokenizer, self._model_id)
-        out = ChoiceOutput(
-            0,
-            tokenizer,
-            job.post,
-            stops=job.stops,
-            tools=job.tools,
-            top_logprobs=job.top_logprobs,
-            one_tool_call=job.one_tool_call,
-        )
+        out = job.output(0, tokenizer)
         sampler, processors = build(job.sampling, tokenizer)
         kv, reused = self._cache.fetch(self._model, prompt) if self._cache else (None, 0)
         job.stats.prompt_tokens, job.stats.cached_tokens = len(prompt), reused

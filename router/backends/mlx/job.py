@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from router.backends.mlx.output import Piece
+from router.backends.mlx.output import ChoiceOutput, Piece
 from router.backends.mlx.sampling import Sampling
 
 Prompt = list[dict[str, Any]] | str  # chat messages, or a text completion's prompt
@@ -147,6 +147,19 @@ class Job:
             tools=self.tools,
             one_tool_call=self.one_tool_call,
             template=self.template,
+        )
+
+    def output(self, index: int, tokenizer: Any) -> ChoiceOutput:
+        """The output of choice `index`: the job's stops, tools and log-probabilities, posted
+        to its consumer."""
+        return ChoiceOutput(
+            index,
+            tokenizer,
+            self.post,
+            stops=self.stops,
+            tools=self.tools,
+            top_logprobs=self.top_logprobs,
+            one_tool_call=self.one_tool_call,
         )
 
     def cancel(self) -> None:

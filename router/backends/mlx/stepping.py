@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from router.backends.mlx.job import Done, Ended, Job, Refusal
-from router.backends.mlx.output import ChoiceOutput
 from router.backends.mlx.prompt_cache import PENALTY_CONTEXT, PromptCache, cached_tokens
 from router.backends.mlx.sampling import Sampling, build
 from router.backends.mlx.tools import scanner_for
@@ -75,15 +74,7 @@ def _steps(
     from mlx_lm import stream_generate
 
     stats = job.stats
-    out = ChoiceOutput(
-        index,
-        tokenizer,
-        job.post,
-        stops=job.stops,
-        tools=job.tools,
-        top_logprobs=job.top_logprobs,
-        one_tool_call=job.one_tool_call,
-    )
+    out = job.output(index, tokenizer)
     sampler, processors = build(job.sampling, tokenizer)
     finish, made = "length", 0
     stream = mx.default_stream(mx.default_device())  # this thread's own (as mlx_lm.server)
