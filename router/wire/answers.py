@@ -247,3 +247,13 @@ def closing_chunk(model: str, chat: bool, finish_reason: str) -> CompletionChunk
 def sse_payloads(data: bytes) -> list[bytes]:
     """The `data:` payloads of server-sent events' bytes (comments and other fields skipped)."""
     return [line[5:].strip() for line in data.splitlines() if line.startswith(b"data:")]
+
+
+_encode_event = msgspec.json.Encoder().encode
+
+
+def sse_event(event: msgspec.Struct) -> bytes:
+    """One server-sent event named by its tagged Struct's tag (`event: <tag>`, then its JSON as
+    `data:`), as Anthropic's Messages and OpenAI's Responses API stream them."""
+    kind = type(event).__struct_config__.tag
+    return b"event: " + str(kind).encode() + b"\ndata: " + _encode_event(event) + b"\n\n"

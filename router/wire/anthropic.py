@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from router.wire.answers import sse_event
+
 TokenCount = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 
 # --- content blocks (read in requests, the first three also written in answers) ----------------
@@ -247,14 +249,9 @@ def error_type(status: int) -> str:
 _encode = msgspec.json.Encoder().encode
 
 
-def encode(value: Any) -> bytes:
-    return _encode(value)
-
-
 def event_bytes(event: Event) -> bytes:
     """One server-sent event as Anthropic streams them: its type named twice."""
-    kind = type(event).__struct_config__.tag
-    return b"event: " + kind.encode() + b"\ndata: " + _encode(event) + b"\n\n"  # type: ignore[union-attr]
+    return sse_event(event)
 
 
 def error_body(status: int, message: str) -> tuple[int, bytes]:

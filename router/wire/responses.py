@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from router.errors import InvalidRequest
+from router.wire.answers import sse_event
 
 TokenCount = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 ItemStatus = Literal["in_progress", "completed", "incomplete"]
@@ -391,14 +392,9 @@ Event = Created | InProgress | Completed | Incomplete | Failed | ItemAdded | Ite
 Event = Event | PartAdded | PartDone | TextDelta | TextDone | ReasoningDelta | ReasoningDone
 Event = Event | ArgumentsDelta | ArgumentsDone
 
-_encode = msgspec.json.Encoder().encode
-
-
-def encode(value: Any) -> bytes:
-    return _encode(value)
+encode = msgspec.json.Encoder().encode
 
 
 def event_bytes(event: Event) -> bytes:
     """One server-sent event as OpenAI streams them: `event:` names the type `data:` holds."""
-    kind = type(event).__struct_config__.tag
-    return b"event: " + kind.encode() + b"\ndata: " + _encode(event) + b"\n\n"  # type: ignore[union-attr]
+    return sse_event(event)
