@@ -47,10 +47,7 @@ class Messages(Generation):
     async def _answer(
         self, parsed: Parsed, body: bytes, hints: Hints, meter: RequestMeter, send: Send
     ) -> None:
-        try:
-            answer = await self.service.generate(self.endpoint, parsed, body, hints, meter)
-        except RouterError as err:  # recorded by the service
-            await self.send_error(send, err)
+        if (answer := await self._generated(parsed, body, hints, meter, send)) is None:
             return
         stops = parsed.stop_list()  # type: ignore[union-attr]
         if type(answer) is Stream:

@@ -82,13 +82,20 @@ class Generation:
         """The decoded request and the body to send on (async: a subclass may read a store)."""
         return decode_body(self.decode, body), body
 
+    async def _generated(
+        self, parsed: Parsed, body: bytes, hints: Hints, meter: RequestMeter, send: Send
+    ) -> Answer | None:
+        """The service's answer; None once its error has been sent (the service records it)."""
+        try:
+            return await self.service.generate(self.endpoint, parsed, body, hints, meter)
+        except RouterError as err:
+            await self.send_error(send, err)
+            return None
+
     async def _answer(
         self, parsed: Parsed, body: bytes, hints: Hints, meter: RequestMeter, send: Send
     ) -> None:
-        try:
-            answer = await self.service.generate(self.endpoint, parsed, body, hints, meter)
-        except RouterError as err:  # recorded by the service
-            await self.send_error(send, err)
+        if (answer := await self._generated(parsed, body, hints, meter, send)) is None:
             return
         if type(answer) is Stream:
             await answer.relay(EventResponse(send, answer))

@@ -107,10 +107,7 @@ class Responses(Generation):
         if turn.passthrough is not None:
             await pass_through(self, turn.chat, turn.passthrough, body, hints, meter, send)
             return
-        try:
-            answer = await self.service.generate(self.endpoint, turn.chat, body, hints, meter)
-        except RouterError as err:  # recorded by the service
-            await self.send_error(send, err)
+        if (answer := await self._generated(turn.chat, body, hints, meter, send)) is None:
             return
         response = skeleton(turn.request, new_id("resp"), answer.model)
         if type(answer) is Stream:

@@ -19,17 +19,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from router.tasks import TASKS
+
 HERE = Path(__file__).resolve().parent
-TASKS = (
-    "summarize",
-    "business_mail",
-    "story",
-    "explain_simple",
-    "style_rewrite",
-    "translate",
-    "code",
-    "qa",
-)
 PER_LANG = 160
 FOLLOW_SHARE = 0.6
 
