@@ -5,6 +5,7 @@ models as it parses them; the raw events are validated against the event union b
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -219,7 +220,12 @@ def test_requests_are_counted_under_the_responses_api(
     client: openai.OpenAI, router: RunningRouter
 ) -> None:
     client.responses.create(model="fast-model", input=QUESTION)
-    assert router.metric("router_requests_total", api="responses") == 1
+    deadline = time.monotonic() + 5  # recorded just after the last byte leaves: a moment later
+    counted = router.metric("router_requests_total", api="responses")
+    while counted < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        counted = router.metric("router_requests_total", api="responses")
+    assert counted == 1
 
 
 AGENT_STEPS = [  # what the agent's model asks for, one tool at a time, then its last word
