@@ -264,8 +264,7 @@ class Classifier:
         rule = sure_rule(view[3]) if self._code >= 0 else None
         conf = max(probs)
         own = probs.index(conf) if conf >= self.threshold else self._fallback
-        logp = [math.log(p) if p > 1e-9 else _LOG_FLOOR for p in probs]  # log(max(p, 1e-9))
-        return Seen(probs, view, gram, self._code if rule else own, rule, logp)
+        return Seen(probs, view, gram, self._code if rule else own, rule)
 
     @property
     def follow(self) -> FollowModel | None:
@@ -345,7 +344,7 @@ class Classifier:
         if source == len(turns) - 1:
             chosen = seen[source].probs
         else:
-            chosen = _pooled([s.logp for s in seen[source:]])
+            chosen = _pooled([s.probs for s in seen[source:]])
         back = len(turns) - 1 - source
         return self._answer(chosen, seen[source].rule, follow_up, back)
 
@@ -392,10 +391,12 @@ def _remember(memo: dict, key: Any, value: Any) -> None:
             del memo[next(iter(memo))]
 
 
-def _pooled(logp: list[list[float]]) -> list[float]:
+def _pooled(probs: list[list[float]]) -> list[float]:
     """A follow-up's task probabilities: its source turn's, sharpened a little by the
     follow-ups' own (「フランス語でも」 says translate when the request before was unclear):
-    log p_source + FOLLOW_SAY * sum of the follow-ups' log p, renormalised."""
+    log p_source + FOLLOW_SAY * sum of the follow-ups' log p (each floored at 1e-9),
+    renormalised."""
+    logp = [[math.log(p) if p > 1e-9 else _LOG_FLOOR for p in row] for row in probs]
     z = logp[0]
     for row in logp[1:]:
         z = [a + FOLLOW_SAY * b for a, b in zip(z, row, strict=True)]

@@ -6,8 +6,8 @@ are the same every time for the same examples and code. So the first start train
 last column, memory-mapped on later starts: shared, paged in as used) and `<key>.json` (tasks,
 bias, threshold; written last, so that its presence means complete). The key hashes the
 examples and the classifier's own source (the modules that decide the weights: `classifier`,
-`classifier_features`, `classifier_model`, `classifier_turns`), so a change to any of them
-retrains.
+`classifier_features`, `classifier_marks`, `classifier_model`, `classifier_turns`), so a
+change to any of them retrains.
 """
 
 from __future__ import annotations
@@ -22,12 +22,18 @@ import msgspec
 import numpy as np
 
 from router.paths import CLASSIFIER_TRAINING, default_cache_dir
-from router.routing import classifier, classifier_features, classifier_model, classifier_turns
+from router.routing import (
+    classifier,
+    classifier_features,
+    classifier_marks,
+    classifier_model,
+    classifier_turns,
+)
 from router.routing.classifier import Classifier
 from router.routing.classifier_turns import FollowModel
 
 # What the trained weights depend on besides the examples (the sure rules are not learned).
-_SOURCES = (classifier, classifier_features, classifier_model, classifier_turns)
+_SOURCES = (classifier, classifier_features, classifier_marks, classifier_model, classifier_turns)
 
 
 class _Meta(msgspec.Struct):

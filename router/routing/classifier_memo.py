@@ -17,14 +17,13 @@ KEY_CAP = 2048  # a text longer than this is remembered by its ends
 
 class Seen(NamedTuple):
     """A turn as seen on its own words, with the system prompt: task probabilities, views,
-    n-gram score, own task index, the sure rule that fired (if any), log probabilities."""
+    n-gram score, own task index, the sure rule that fired (if any)."""
 
     probs: list[float]
     views: tuple[str, str, str, str]
     gram: float  # 0 without a detector
     task: int
     rule: str | None
-    logp: list[float]  # log probabilities (floored at 1e-9), for pooling
 
 
 def memo_key(text: str) -> Any:

@@ -36,6 +36,7 @@ import msgspec
 import numpy as np
 
 from router.routing.classifier_features import BUCKETS, featurize, turn_views
+from router.routing.classifier_marks import marked_features
 
 WINDOW = 8  # user turns read: the last one and up to seven before it (a follow-up whose
 # source turn lies further back is classified on the window's oldest turn: 4 lost 0.4-1
@@ -54,34 +55,8 @@ AUTHORED = 4.0  # the weight in fitting of a turn from a conversation with an `a
 # 0.959 (means); weight 1, lean 0.8: 0.951 and 0.949; weight 4, lean 0.6: 0.964 and 0.953,
 # no author's switches under 0.93 (weight 3 or 6 alike; lean 0.8-1.0 costs switches)
 
-_JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-_DEICTIC = re.compile(
-    r"\b(?:it|that|this|these|those|them|same|above|again|one)\b"
-    r"|それ|これ|あれ|その|この|今の|さっき|上の|同じ"
-)
-_EDIT = re.compile(
-    r"\b(?:shorter|longer|more|less|simpler|continue|keep|next|another|redo|rewrite|make"
-    r"|add|remove|drop|change|rename|fix|use|try|too|instead|also|only|just|again|what about"
-    r"|and)\b"
-    r"|もっと|もう少し|もうちょ|短く|長く|続き|続け|変えて|直して|足して|追加|減らして|やり直"
-    r"|もう一|別の|さらに|少し|にして|で$|は\?$"
-    r"|いらない|不要|消して|削って|外して|入れて|加えて|付けて|つけて|も(?:書いて|お願い|して)"
-)
-_LEAD = re.compile(  # a turn that opens by pointing back: "this one too:", 「これも」, "same for"
-    r"^(?:and |now |ok |also )?(?:this one|these|that one|same|again|more|another|next)\b"
-    r"|^(?:これ|こっち|こちら|それ|あれ)も|^(?:次|今度|同じ)"
-)
 _WORD = re.compile(r"[a-z]{4,}|[\u30a0-\u30ff\u3400-\u9fff]{2,}")
 _LATIN_WORD = re.compile(r"[a-z]{4,}")  # the same on ASCII text, faster
-_MATERIAL = re.compile(r"[:：\n]\s*\S.{14,}")  # new material after a colon or a line break
-_SWITCH = re.compile(  # a topic-change marker
-    r"\b(?:by the way|btw|unrelated|off topic|switching gears|on another note|moving on"
-    r"|(?:different|new|next|another|separate|random) (?:topic|thing|question|request|task|subject)"
-    r"|something (?:else|new|different)|chang(?:e|ing) (?:the )?(?:subject|topic)"
-    r"|totally different)\b"
-    r"|話は変わ|話変わ|ところで|別件|関係ない|話題を変え|それとは別|ちなみに|全然(?:違|別)|まったく別"
-    r"|(?:別の|違う|新しい|次の)(?:質問|お願い|話|話題|件|依頼)"
-)
 _LANGS = (
     "english japanese french german spanish italian chinese korean thai vietnamese"
     " portuguese russian arabic hindi dutch"
@@ -228,22 +203,6 @@ def plain_features(
         (own != inherited) * conf,
         float(n > 48) * conf,
         math.log((n + 8) / (len(before) + 8)) / 4,
-    ]
-
-
-def marked_features(text: str, edges: str, before: str) -> list[float]:
-    """The features a regex marks (in `FEATURES` order), each 0 or 1."""
-    ja = _JA.search(text[:200]) is not None
-    edit = _EDIT.search(edges) is not None
-    deictic = _DEICTIC.search(edges) is not None
-    return [
-        float(ja != (_JA.search(before[:200]) is not None)),
-        float(deictic),
-        float(edit),
-        float(_SWITCH.search(edges) is not None),
-        float(_LEAD.search(edges) is not None),
-        float(len(text) <= 48 and (edit or deictic)),
-        float(_MATERIAL.search(text[:400]) is not None),
     ]
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import operator
 from typing import Any, NamedTuple
 
+from router.routing.classifier_marks import marked_features
 from router.routing.classifier_turns import (
     FEATURES,
     FollowModel,
     is_follow_up,
-    marked_features,
     ordered_features,
     plain_features,
     worded_features,
