@@ -95,3 +95,18 @@ def test_a_chunk_says_whether_it_calls_a_tool() -> None:
     assert decode_chunk(msgspec.json.encode(with_call)).has_tool_calls()
     text = {"choices": [{"index": 0, "delta": {"content": "x"}}]}
     assert not decode_chunk(msgspec.json.encode(text)).has_tool_calls()
+
+
+def test_decoded_messages_encode_back_to_valid_json() -> None:
+    """A message without tool calls leaves the field out, never an empty raw value (which
+    would write `"tool_calls":}`); one with them keeps them byte for byte."""
+    body = (
+        b'{"model":"m","messages":[{"role":"user","content":"hi"},'
+        b'{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function"}]}]}'
+    )
+    messages = decode_chat(body).messages
+    again = msgspec.json.decode(msgspec.json.encode(messages))
+    assert again == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function"}]},
+    ]

@@ -26,7 +26,7 @@ class ContentPart(msgspec.Struct):
     text: str | None = None
 
 
-class Message(msgspec.Struct):
+class Message(msgspec.Struct, omit_defaults=True):
     role: Role
     content: str | list[ContentPart] | None = None
     tool_calls: msgspec.Raw = msgspec.Raw()  # an assistant's calls: a tool loop (routing.sessions)
