@@ -243,6 +243,9 @@ class Classifier:
             sys_z = self._memo_sys.get(sk)
             views = [turn_views(texts[i]) for i in missing]
             sv = None if sys_z is not None else system_view(system)
+            if sv == "":  # no n-grams: the system prompt's logits are the bias alone
+                sys_z, sv = self._bias, None
+                _remember(self._memo_sys, sk, sys_z)
             has_grams = self._follow is not None
             z, g = view_sums(sv, [v[:3] for v in views], self._table, has_grams)
             if sys_z is None:
@@ -264,7 +267,7 @@ class Classifier:
         rule = sure_rule(view[3]) if self._code >= 0 else None
         conf = max(probs)
         own = probs.index(conf) if conf >= self.threshold else self._fallback
-        return Seen(probs, view, gram, self._code if rule else own, rule)
+        return Seen(probs, view, gram, self._code if rule else own, rule, [])
 
     @property
     def follow(self) -> FollowModel | None:
@@ -344,7 +347,7 @@ class Classifier:
         if source == len(turns) - 1:
             chosen = seen[source].probs
         else:
-            chosen = _pooled([s.probs for s in seen[source:]])
+            chosen = _pooled([_logp(s) for s in seen[source:]])
         back = len(turns) - 1 - source
         return self._answer(chosen, seen[source].rule, follow_up, back)
 
@@ -391,12 +394,18 @@ def _remember(memo: dict, key: Any, value: Any) -> None:
             del memo[next(iter(memo))]
 
 
-def _pooled(probs: list[list[float]]) -> list[float]:
+def _logp(seen: Seen) -> list[float]:
+    """A turn's log probabilities (floored at 1e-9), computed when a follow-up first pools
+    them and kept with the turn."""
+    if not seen.logp:
+        seen.logp.extend(math.log(p) if p > 1e-9 else _LOG_FLOOR for p in seen.probs)
+    return seen.logp
+
+
+def _pooled(logp: list[list[float]]) -> list[float]:
     """A follow-up's task probabilities: its source turn's, sharpened a little by the
     follow-ups' own (「フランス語でも」 says translate when the request before was unclear):
-    log p_source + FOLLOW_SAY * sum of the follow-ups' log p (each floored at 1e-9),
-    renormalised."""
-    logp = [[math.log(p) if p > 1e-9 else _LOG_FLOOR for p in row] for row in probs]
+    log p_source + FOLLOW_SAY * sum of the follow-ups' log p, renormalised."""
     z = logp[0]
     for row in logp[1:]:
         z = [a + FOLLOW_SAY * b for a, b in zip(z, row, strict=True)]

@@ -17,13 +17,15 @@ KEY_CAP = 2048  # a text longer than this is remembered by its ends
 
 class Seen(NamedTuple):
     """A turn as seen on its own words, with the system prompt: task probabilities, views,
-    n-gram score, own task index, the sure rule that fired (if any)."""
+    n-gram score, own task index, the sure rule that fired (if any), and its log
+    probabilities once a follow-up has pooled them (empty until then)."""
 
     probs: list[float]
     views: tuple[str, str, str, str]
     gram: float  # 0 without a detector
     task: int
     rule: str | None
+    logp: list[float]  # filled in place on first use: most turns are never pooled
 
 
 def memo_key(text: str) -> Any:
