@@ -50,12 +50,17 @@ class Marker(NamedTuple):
     regex: re.Pattern[str]
     firsts: frozenset[str]
 
-    def found(self, text: str, words: frozenset[str] | set[str]) -> bool:
-        """Whether the regex finds a match in `text`, whose whole words (`\\w+` runs) are
-        `words`."""
+    def found(self, text: str, words: set[str]) -> bool:
+        """Whether the regex finds a match in `text`, whose `whole_words` are `words`."""
         if text.isascii() and self.firsts.isdisjoint(words):
             return False
         return self.regex.search(text) is not None
+
+
+def whole_words(text: str) -> set[str]:
+    """An ASCII text's whole words (`\\w+` runs), what `Marker.found` reads; none for any
+    other text, where it runs the regex."""
+    return set(_WORD_RUN.findall(text)) if text.isascii() else set()
 
 
 def _firsts(words: str) -> frozenset[str]:
@@ -83,7 +88,7 @@ def marked_features(text: str, edges: str, before: str) -> list[float]:
     """The features a regex marks (in `classifier_turns.FEATURES` order), each 0 or 1: the
     language changed from the turn before, a deictic word, an edit verb, a topic-change
     marker, an opening that points back, a brief edit, new material after a colon or a line."""
-    words = set(_WORD_RUN.findall(edges)) if edges.isascii() else set()
+    words = whole_words(edges)
     edit = EDIT.found(edges, words)
     deictic = DEICTIC.found(edges, words)
     return [

@@ -11,12 +11,12 @@ import pytest
 
 from router.routing.classifier_features import turn_views
 from router.routing.classifier_marks import (
-    _WORD_RUN,
     DEICTIC,
     EDIT,
     SWITCH,
     Marker,
     marked_features,
+    whole_words,
 )
 from router.routing.classifier_turns import read_conversations
 from tests import REPO
@@ -31,8 +31,7 @@ def _edges(text: str) -> str:
 
 
 def _found(marker: Marker, text: str) -> bool:
-    words = set(_WORD_RUN.findall(text)) if text.isascii() else set()
-    return marker.found(text, words)
+    return marker.found(text, whole_words(text))
 
 
 def _labelled_texts() -> list[str]:
